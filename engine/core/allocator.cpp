@@ -1,0 +1,158 @@
+// CPU allocations are 64-byte aligned heap blocks; CUDA allocations come from a
+// caching allocator (size-rounded free lists over cudaMalloc) so the steady state of
+// a training loop makes no driver calls.
+#include "engine/core/allocator.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "kernels/cuda/runtime.h"
+
+namespace sprout {
+
+const char* mem_category_name(MemCategory c) {
+  static const char* names[] = {"weights", "indices", "gradients", "optimizer",
+                                "activations", "workspace", "data", "other"};
+  return names[(int)c];
+}
+
+namespace {
+
+struct Ledger {
+  std::mutex mu;
+  MemStats s;
+  void add(MemCategory c, int64_t bytes) {
+    std::lock_guard<std::mutex> g(mu);
+    int i = (int)c;
+    s.current[i] += bytes;
+    s.total_current += bytes;
+    if (s.current[i] > s.peak[i]) s.peak[i] = s.current[i];
+    if (s.total_current > s.total_peak) s.total_peak = s.total_current;
+  }
+};
+
+Ledger& ledger(DeviceType t) {
+  static Ledger cpu, cuda;
+  return t == DeviceType::CPU ? cpu : cuda;
+}
+
+// Blocks are rounded up to 512 bytes (small) or 2 MiB (large) and cached by size.
+size_t round_cuda(size_t bytes) {
+  if (bytes <= (1u << 20)) return (bytes + 511) / 512 * 512;
+  return (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
+}
+
+struct CudaCache {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  int64_t cached = 0;
+  int64_t mallocs = 0;
+
+  void* get(size_t rounded) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      auto it = free_blocks.find(rounded);
+      if (it != free_blocks.end()) {
+        void* p = it->second;
+        free_blocks.erase(it);
+        cached -= (int64_t)rounded;
+        return p;
+      }
+    }
+    void* p = kernels::cuda::device_malloc(rounded);
+    if (!p) {
+      release_all();
+      p = kernels::cuda::device_malloc(rounded);
+    }
+    if (p) {
+      std::lock_guard<std::mutex> g(mu);
+      ++mallocs;
+    }
+    return p;
+  }
+  void put(void* p, size_t rounded) {
+    std::lock_guard<std::mutex> g(mu);
+    free_blocks.emplace(rounded, p);
+    cached += (int64_t)rounded;
+  }
+  void release_all() {
+    std::lock_guard<std::mutex> g(mu);
+    if (!free_blocks.empty()) kernels::cuda::synchronize();
+    for (auto& kv : free_blocks) kernels::cuda::device_free(kv.second);
+    free_blocks.clear();
+    cached = 0;
+  }
+};
+
+CudaCache& cuda_cache() {
+  static CudaCache* c = new CudaCache();  // never destroyed: outlives static tensors
+  return *c;
+}
+
+thread_local MemCategory tl_category = MemCategory::Other;
+
+}  // namespace
+
+void* Allocator::allocate(size_t bytes, Device dev, MemCategory cat) {
+  if (bytes == 0) bytes = 1;
+  void* p = nullptr;
+  if (dev.is_cpu()) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    p = std::aligned_alloc(64, rounded);
+    if (!p)
+      throw OutOfMemory(detail::concat("out of memory: cannot allocate ", bytes,
+                                       " bytes on cpu for ", mem_category_name(cat)));
+  } else {
+    std::string why = kernels::cuda::unavailable_reason();
+    SPROUT_CHECK(why.empty(), "cannot allocate on ", dev.str(), ": ", why);
+    p = cuda_cache().get(round_cuda(bytes));
+    if (!p)
+      throw OutOfMemory(detail::concat("out of memory: cannot allocate ", bytes,
+                                       " bytes on ", dev.str(), " for ", mem_category_name(cat)));
+  }
+  ledger(dev.type).add(cat, (int64_t)bytes);
+  return p;
+}
+
+void Allocator::deallocate(void* p, size_t bytes, Device dev, MemCategory cat) {
+  if (!p) return;
+  if (bytes == 0) bytes = 1;
+  if (dev.is_cpu()) {
+    std::free(p);
+  } else {
+    cuda_cache().put(p, round_cuda(bytes));
+  }
+  ledger(dev.type).add(cat, -(int64_t)bytes);
+}
+
+MemStats Allocator::stats(DeviceType t) {
+  Ledger& l = ledger(t);
+  std::lock_guard<std::mutex> g(l.mu);
+  MemStats s = l.s;
+  if (t == DeviceType::CUDA) {
+    std::lock_guard<std::mutex> g2(cuda_cache().mu);
+    s.cached = cuda_cache().cached;
+    s.device_mallocs = cuda_cache().mallocs;
+  }
+  return s;
+}
+
+void Allocator::reset_peaks(DeviceType t) {
+  Ledger& l = ledger(t);
+  std::lock_guard<std::mutex> g(l.mu);
+  l.s.peak = l.s.current;
+  l.s.total_peak = l.s.total_current;
+}
+
+void Allocator::empty_cache() {
+  if (kernels::cuda::compiled()) cuda_cache().release_all();
+}
+
+MemCategory current_mem_category() { return tl_category; }
+MemoryScope::MemoryScope(MemCategory c) : saved_(tl_category) { tl_category = c; }
+MemoryScope::~MemoryScope() { tl_category = saved_; }
+
+}  // namespace sprout

@@ -1,0 +1,13 @@
+// Losses and metrics: softmax cross-entropy with label smoothing (mean over the
+// batch), and the count of correct argmax predictions.
+#pragma once
+#include "engine/core/tensor.h"
+
+namespace sprout::ops {
+
+// logits [N, C] float, labels [N] int32 on the same device -> mean loss, shape [1].
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing = 0.0);
+// Rows whose argmax is the label. Reads one integer back from the device.
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
+
+}  // namespace sprout::ops

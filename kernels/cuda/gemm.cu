@@ -1,0 +1,29 @@
+// cuBLAS GEMM. cuBLAS is column-major, so the row-major C = op(A) op(B) is computed
+// as the column-major C^T = op(B)^T op(A)^T: swap the operands, keep the flags.
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/gemm.h"
+
+namespace sprout::kernels::cuda {
+
+static cublasHandle_t handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t x;
+    SPROUT_CUBLAS_CHECK(cublasCreate(&x));
+    // Full float32 arithmetic: parity tests compare against the CPU at 1e-5.
+    SPROUT_CUBLAS_CHECK(cublasSetMathMode(x, CUBLAS_DEFAULT_MATH));
+    return x;
+  }();
+  return h;
+}
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          cudaStream_t s) {
+  if (m == 0 || n == 0) return;
+  SPROUT_CUBLAS_CHECK(cublasSetStream(handle(), s));
+  SPROUT_CUBLAS_CHECK(cublasSgemm(handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k, &alpha,
+                                  b, (int)ldb, a, (int)lda, &beta, c, (int)ldc));
+}
+
+}  // namespace sprout::kernels::cuda

@@ -1,0 +1,6 @@
+// Every CUDA kernel family's launcher declarations, for engine/ops/dispatch.h.
+#pragma once
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/loss.h"
+#include "kernels/cuda/optim.h"

@@ -1,0 +1,93 @@
+// Tensor, allocator accounting, RNG and autograd basics.
+#include "testing.h"
+
+#include "engine/ops/elementwise.h"
+
+namespace sprout {
+namespace {
+
+TEST(Allocator, CountsCurrentAndPeakPerCategory) {
+  MemStats before = Allocator::stats(DeviceType::CPU);
+  {
+    Tensor w = Tensor::empty({1000}, DType::F32, Device::cpu(), MemCategory::Weights);
+    Tensor a = Tensor::empty({500}, DType::F64, Device::cpu(), MemCategory::Activations);
+    MemStats mid = Allocator::stats(DeviceType::CPU);
+    EXPECT_EQ(mid.cur(MemCategory::Weights) - before.cur(MemCategory::Weights), 4000);
+    EXPECT_EQ(mid.cur(MemCategory::Activations) - before.cur(MemCategory::Activations), 4000);
+  }
+  MemStats after = Allocator::stats(DeviceType::CPU);
+  EXPECT_EQ(after.cur(MemCategory::Weights), before.cur(MemCategory::Weights));
+  EXPECT_GE(after.pk(MemCategory::Weights), before.cur(MemCategory::Weights) + 4000);
+}
+
+TEST(Allocator, MemoryScopeSetsDefaultCategory) {
+  MemStats before = Allocator::stats(DeviceType::CPU);
+  MemoryScope s(MemCategory::Optimizer);
+  Tensor t = Tensor::zeros({10, 10});
+  EXPECT_EQ(t.category(), MemCategory::Optimizer);
+  EXPECT_EQ(Allocator::stats(DeviceType::CPU).cur(MemCategory::Optimizer) -
+                before.cur(MemCategory::Optimizer), 400);
+}
+
+TEST(Rng, SameSeedSameStream) {
+  Rng a(42), b(42), c(43);
+  for (int i = 0; i < 100; ++i) {
+    uint64_t x = a.next_u64();
+    EXPECT_EQ(x, b.next_u64());
+    (void)c;
+  }
+  EXPECT_NE(Rng(42).next_u64(), Rng(43).next_u64());
+  // State round trip.
+  Rng d(7);
+  d.next_u64();
+  auto st = d.state();
+  uint64_t want = d.next_u64();
+  Rng e(0);
+  e.set_state(st);
+  EXPECT_EQ(e.next_u64(), want);
+}
+
+TEST(Rng, NormalHasUnitMoments) {
+  Rng r(1);
+  double s = 0, s2 = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) { double v = r.normal(); s += v; s2 += v * v; }
+  EXPECT_NEAR(s / n, 0.0, 0.01);
+  EXPECT_NEAR(s2 / n, 1.0, 0.01);
+}
+
+TEST(Tensor, ViewSharesStorage) {
+  Tensor t = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor v = t.view({3, 2});
+  v.data<float>()[5] = 60;
+  EXPECT_EQ(t.data<float>()[5], 60);
+  EXPECT_THROW(t.view({4}), Error);
+  EXPECT_THROW(t.data<double>(), Error);
+}
+
+TEST(Autograd, AccumulatesAcrossUsesAndFreesGraph) {
+  // y = sum(x * x + x): dy/dx = 2x + 1; x is used three times.
+  Tensor x = Tensor::from_vector<double>({1.0, -2.0, 0.5}, {3});
+  x.set_requires_grad(true);
+  Tensor y = ops::sum(ops::add(ops::mul(x, x), x));
+  y.backward();
+  std::vector<double> g = x.grad().to_vector<double>();
+  EXPECT_DOUBLE_EQ(g[0], 3.0);
+  EXPECT_DOUBLE_EQ(g[1], -3.0);
+  EXPECT_DOUBLE_EQ(g[2], 2.0);
+  // A second backward through a fresh graph accumulates into .grad.
+  ops::sum(x).backward();
+  EXPECT_DOUBLE_EQ(x.grad().to_vector<double>()[0], 4.0);
+}
+
+TEST(Autograd, NoGradGuardRecordsNothing) {
+  Tensor x = Tensor::from_vector<double>({1.0}, {1});
+  x.set_requires_grad(true);
+  autograd::NoGradGuard ng;
+  Tensor y = ops::mul(x, x);
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn(), nullptr);
+}
+
+}  // namespace
+}  // namespace sprout
