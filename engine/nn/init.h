@@ -1,0 +1,17 @@
+// Parameter initialisation matching PyTorch's defaults: Linear and Conv2d weights
+// kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the
+// bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+#pragma once
+#include "engine/core/rng.h"
+#include "engine/core/tensor.h"
+
+namespace sprout::nn {
+
+// The global RNG used for initialisation (seeded by the training run).
+Rng& init_rng();
+void uniform_(Tensor& t, double lo, double hi, Rng& rng);
+void normal_(Tensor& t, double mean, double std, Rng& rng);
+// Kaiming normal (fan_out, ReLU gain), as torchvision's ResNet uses for convs.
+void kaiming_normal_fan_out_(Tensor& t, int64_t fan_out, Rng& rng);
+
+}  // namespace sprout::nn

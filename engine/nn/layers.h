@@ -1,0 +1,40 @@
+// Basic layers: Linear, ReLU, Flatten, Sequential.
+#pragma once
+#include "engine/nn/module.h"
+
+namespace sprout::nn {
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Linear"; }
+  int64_t in_features, out_features;
+  Tensor weight, bias;  // weight [out, in]
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ReLU"; }
+};
+
+// [N, ...] -> [N, prod(...)]
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Flatten"; }
+};
+
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  // Children are named "0", "1", ... like torch.nn.Sequential.
+  void add(ModulePtr m);
+  void add(const std::string& name, ModulePtr m);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  size_t size() { return children().size(); }
+};
+
+}  // namespace sprout::nn
