@@ -1,0 +1,33 @@
+// The sprout subcommands, each a function the CLI in main.cpp calls.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace sprout::app {
+
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> sets;
+  std::string device = "auto";
+  std::string out = "runs/latest";
+  std::string resume;
+  bool quiet = false;
+};
+int run_train(const TrainArgs& a);
+
+struct MemoryArgs {
+  std::string model = "mlp";
+  double density = 0.1;
+  std::string format = "csr";
+  int64_t batch = 128;
+  std::string device = "cpu";
+  bool json = false;
+  std::string distribution = "erk";
+  int64_t image_size = 224;
+};
+int run_memory(const MemoryArgs& a);
+
+}  // namespace sprout::app
+
+int run_sparse_bench(const std::string& which, const std::string& device,
+                     const std::string& json_out, double min_seconds);

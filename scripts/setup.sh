@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sprout builds and runs with, when any is missing, and
+# configures + builds into build/. Sourced by train.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SPROUT_PACKAGES=(cmake ninja-build g++ nlohmann-json3-dev libcli11-dev libgtest-dev googletest
+                 libbenchmark-dev libopenblas-dev zlib1g-dev libturbojpeg0-dev libjpeg62-turbo-dev
+                 dataset-fashion-mnist)
+missing=()
+for p in "${SPROUT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    $cmd >/dev/null
+  else
+    echo "setup: missing packages; run as root:" >&2
+    echo "  sudo apt-get update && sudo $cmd" >&2
+    exit 1
+  fi
+fi
+
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${SPROUT_CMAKE_ARGS:-} >/dev/null
+ninja -C build -j "$jobs"
