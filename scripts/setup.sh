@@ -25,6 +25,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Optional cross-check tools (tests skip, saying why, without them): the Python
+# safetensors reader and Debian's PyTorch as an independent reference.
+if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+  python3 -m pip install -q safetensors numpy >/dev/null 2>&1 || echo "setup: pip could not install safetensors (its test will skip)" >&2
+fi
+if [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null 2>&1 \
+    || echo "setup: python3-torch not installed (PyTorch cross-checks will skip)" >&2
+fi
+
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${SPROUT_CMAKE_ARGS:-} >/dev/null
 ninja -C build -j "$jobs"
