@@ -26,6 +26,7 @@ struct MemoryArgs {
   int64_t image_size = 224;
 };
 int run_memory(const MemoryArgs& a);
+int run_gemm_bench(const std::string& json_out, double min_seconds);
 
 }  // namespace sprout::app
 

@@ -1,0 +1,120 @@
+// ResNets as torchvision builds them (v1.5: the stride sits on the 3x3 conv of a
+// bottleneck), initialised like torchvision: convs kaiming_normal(fan_out, relu),
+// BatchNorm gamma 1 / beta 0, fc PyTorch's Linear default. Blocks call their children
+// through the child list, so a sparsifier that swaps a Conv2d for a SparseConv2d is
+// seen by the forward pass.
+#include "models/resnet.h"
+
+#include "engine/core/error.h"
+#include "engine/nn/conv_layers.h"
+#include "engine/nn/init.h"
+#include "engine/nn/layers.h"
+#include "engine/ops/elementwise.h"
+
+namespace sprout::models {
+
+namespace {
+
+using nn::ModulePtr;
+
+std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
+  auto c = std::make_shared<nn::Conv2d>(in, out, k, stride, pad, /*bias=*/false);
+  nn::kaiming_normal_fan_out_(c->weight, out * k * k, nn::init_rng());
+  return c;
+}
+
+// Children in a fixed order; forward looks them up by index.
+class Block : public nn::Module {
+ public:
+  Block(int64_t in, int64_t planes, int64_t stride, bool bottleneck) : bottleneck_(bottleneck) {
+    int64_t out = planes * (bottleneck ? 4 : 1);
+    if (bottleneck) {
+      register_module("conv1", conv(in, planes, 1, 1, 0));
+      register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
+      register_module("conv2", conv(planes, planes, 3, stride, 1));
+      register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
+      register_module("conv3", conv(planes, out, 1, 1, 0));
+      register_module("bn3", std::make_shared<nn::BatchNorm2d>(out));
+    } else {
+      register_module("conv1", conv(in, planes, 3, stride, 1));
+      register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
+      register_module("conv2", conv(planes, planes, 3, 1, 1));
+      register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
+    }
+    if (stride != 1 || in != out) {
+      auto ds = std::make_shared<nn::Sequential>();
+      ds->add(conv(in, out, 1, stride, 0));
+      ds->add(std::make_shared<nn::BatchNorm2d>(out));
+      register_module("downsample", ds);
+      has_downsample_ = true;
+    }
+  }
+  Tensor forward(const Tensor& x) override {
+    auto& ch = children();
+    Tensor h = ops::relu(ch[1].second->forward(ch[0].second->forward(x)));
+    h = ch[3].second->forward(ch[2].second->forward(h));
+    size_t next = 4;
+    if (bottleneck_) {
+      h = ch[5].second->forward(ch[4].second->forward(ops::relu(h)));
+      next = 6;
+    }
+    Tensor identity = has_downsample_ ? ch[next].second->forward(x) : x;
+    return ops::relu(ops::add(h, identity));
+  }
+  std::string type_name() const override { return bottleneck_ ? "Bottleneck" : "BasicBlock"; }
+
+ private:
+  bool bottleneck_;
+  bool has_downsample_ = false;
+};
+
+class ResNet : public nn::Module {
+ public:
+  ResNet(int depth, int64_t classes, const std::string& stem, int64_t in_ch, double width) {
+    std::vector<int> blocks;
+    bool bottleneck = depth >= 50;
+    if (depth == 18) blocks = {2, 2, 2, 2};
+    else if (depth == 34 || depth == 50) blocks = {3, 4, 6, 3};
+    else SPROUT_FAIL("resnet depth ", depth, " not supported (18, 34, 50)");
+    SPROUT_CHECK(stem == "imagenet" || stem == "cifar", "model.stem '", stem,
+                 "' (expected imagenet or cifar)");
+    auto w = [&](int64_t c) { return std::max<int64_t>(1, (int64_t)((double)c * width + 0.5)); };
+    int64_t in = w(64);
+    imagenet_stem_ = stem == "imagenet";
+    if (imagenet_stem_) register_module("conv1", conv(in_ch, in, 7, 2, 3));
+    else register_module("conv1", conv(in_ch, in, 3, 1, 1));
+    register_module("bn1", std::make_shared<nn::BatchNorm2d>(in));
+    register_module("relu", std::make_shared<nn::ReLU>());
+    if (imagenet_stem_) register_module("maxpool", std::make_shared<nn::MaxPool2d>(3, 2, 1));
+    int64_t planes[4] = {w(64), w(128), w(256), w(512)};
+    for (int s = 0; s < 4; ++s) {
+      auto layer = std::make_shared<nn::Sequential>();
+      for (int b = 0; b < blocks[(size_t)s]; ++b) {
+        int64_t stride = (b == 0 && s > 0) ? 2 : 1;
+        layer->add(std::make_shared<Block>(in, planes[s], stride, bottleneck));
+        in = planes[s] * (bottleneck ? 4 : 1);
+      }
+      register_module("layer" + std::to_string(s + 1), layer);
+    }
+    register_module("avgpool", std::make_shared<nn::GlobalAvgPool>());
+    register_module("fc", std::make_shared<nn::Linear>(in, classes));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = x;
+    for (auto& [name, m] : children()) h = m->forward(h);
+    return h;
+  }
+  std::string type_name() const override { return "ResNet"; }
+
+ private:
+  bool imagenet_stem_ = true;
+};
+
+}  // namespace
+
+nn::ModulePtr resnet(int depth, int64_t num_classes, const std::string& stem, int64_t in_channels,
+                     double width) {
+  return std::make_shared<ResNet>(depth, num_classes, stem, in_channels, width);
+}
+
+}  // namespace sprout::models
