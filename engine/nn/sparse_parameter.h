@@ -4,6 +4,7 @@
 // With block > 1 it is BSR: row_ptr/col_idx index blocks of block x block values.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "engine/core/tensor.h"
 
@@ -17,6 +18,11 @@ struct SparseParameter {
   int64_t rows = 0;  // dense rows (output features)
   int64_t cols = 0;  // dense columns (inputs, or cin*kh*kw)
   int block = 1;     // 1: CSR; 4..32: BSR
+  // Set by gradient-based regrowth (RigL, GraNet) on update steps only: the layer's
+  // backward then forms the dense weight gradient dY^T X ([rows, cols], workspace
+  // category), calls this once with it, and frees it at once, so at most one layer's
+  // dense gradient exists at a time.
+  std::function<void(const Tensor& dense_grad)> dense_grad_hook;
   int64_t nnz() const { return values.defined() ? values.numel() : 0; }
   int64_t dense_numel() const { return rows * cols; }
   double density() const { return dense_numel() ? (double)nnz() / (double)dense_numel() : 0.0; }
