@@ -4,3 +4,7 @@
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/loss.h"
 #include "kernels/cuda/optim.h"
+#include "kernels/cuda/im2col.h"
+#include "kernels/cuda/conv_cudnn.h"
+#include "kernels/cuda/batchnorm.h"
+#include "kernels/cuda/pool.h"

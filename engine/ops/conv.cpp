@@ -1,0 +1,253 @@
+// conv2d forward and backward. The batch is processed in chunks whose im2col columns
+// fit in kConvWorkspaceBytes (allocated under MemCategory::Workspace), so one GEMM
+// covers a whole chunk: Y[O, b*HW] = W[O, K] cols[K, b*HW], then a shuffle to NCHW.
+// Backward: dW += dY cols^T, dcols = W^T dY folded back by col2im. On the CPU, a 1x1
+// stride-1 unpadded conv skips im2col: each image already is its column matrix.
+#include "engine/ops/conv.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "engine/autograd/node.h"
+#include "engine/ops/dispatch.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/im2col.h"
+
+namespace sprout::ops {
+
+namespace kc = kernels::cpu;
+
+namespace {
+
+ConvAlgo g_cuda_algo = ConvAlgo::Im2col;
+
+struct Geometry {
+  int64_t N, C, H, W, O, kh, kw, stride, pad, Hout, Wout;
+  int64_t K() const { return C * kh * kw; }
+  int64_t HW() const { return Hout * Wout; }
+  bool pointwise() const { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
+};
+
+// The primitives the chunk loops need, on one device and element type. CUDA kernels
+// exist for float only; `if constexpr` keeps the double instantiation CPU-only.
+template <class T>
+struct Prims {
+  bool cuda;
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+            const T* b, int64_t ldb, T beta, T* c, int64_t ldc) const {
+    if (!cuda) return kc::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::gemm(ta, tb, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc, stream()));
+  }
+  void im2col(const Geometry& g, const T* x, int64_t n, T* cols) const {
+    if (!cuda) return kc::im2col_batch<T>(x, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, cols);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::im2col_batch(x, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, cols, stream()));
+  }
+  void col2im(const Geometry& g, const T* cols, int64_t n, T* dx) const {
+    if (!cuda) return kc::col2im_batch<T>(cols, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, dx);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::col2im_batch(cols, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, dx, stream()));
+  }
+  void to_nchw(const T* src, const T* bias, int64_t n, int64_t o, int64_t hw, T* dst) const {
+    if (!cuda) return kc::cnhw_to_nchw<T>(src, bias, n, o, hw, dst);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::cnhw_to_nchw(src, bias, n, o, hw, dst, stream()));
+  }
+  void to_cnhw(const T* src, int64_t n, int64_t o, int64_t hw, T* dst) const {
+    if (!cuda) return kc::nchw_to_cnhw<T>(src, n, o, hw, dst);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::nchw_to_cnhw(src, n, o, hw, dst, stream()));
+  }
+  void add_bias(const T* y, const T* bias, int64_t n, int64_t o, int64_t hw, T* out) const {
+    if (!cuda) return kc::add_bias<T>(y, bias, out, n, o, hw);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::add_bias(y, bias, out, n, o, hw, stream()));
+  }
+  void bias_grad(const T* dy, int64_t n, int64_t o, int64_t hw, T* db) const {
+    if (!cuda) return kc::bias_grad<T>(dy, db, n, o, hw);
+    if constexpr (std::is_same<T, float>::value)
+      SPROUT_ON_CUDA(kernels::cuda::bias_grad(dy, db, n, o, hw, stream()));
+  }
+};
+
+// Images per chunk so that `per_image` elements of workspace per image stay in budget.
+int64_t chunk_images(const Geometry& g, int64_t per_image, size_t elem_bytes) {
+  int64_t bytes = std::max<int64_t>(1, per_image * (int64_t)elem_bytes);
+  return std::max<int64_t>(1, std::min<int64_t>(g.N, kConvWorkspaceBytes / bytes));
+}
+
+bool direct_pointwise(const Geometry& g, bool cuda) {
+  // Per-image GEMMs are efficient on the CPU once an image has enough pixels; on the
+  // GPU one batched GEMM beats many small launches.
+  return !cuda && g.pointwise() && g.HW() >= 64;
+}
+
+template <class T>
+void forward_im2col(const Prims<T>& p, const Geometry& g, const T* x, const T* w,
+                    const T* bias, T* y, Device dev, DType dt) {
+  int64_t K = g.K(), HW = g.HW();
+  if (direct_pointwise(g, p.cuda)) {
+    for (int64_t n = 0; n < g.N; ++n)
+      p.gemm(false, false, g.O, HW, K, w, K, x + n * g.C * g.H * g.W, HW, T(0), y + n * g.O * HW, HW);
+    if (bias) p.add_bias(y, bias, g.N, g.O, HW, y);
+    return;
+  }
+  int64_t b = chunk_images(g, (K + g.O) * HW, sizeof(T));
+  MemoryScope ws(MemCategory::Workspace);
+  Tensor cols = Tensor::empty({K * b * HW}, dt, dev);
+  Tensor tmp = Tensor::empty({g.O * b * HW}, dt, dev);
+  for (int64_t n0 = 0; n0 < g.N; n0 += b) {
+    int64_t bb = std::min(b, g.N - n0);
+    p.im2col(g, x + n0 * g.C * g.H * g.W, bb, cols.data<T>());
+    p.gemm(false, false, g.O, bb * HW, K, w, K, cols.data<T>(), bb * HW, T(0), tmp.data<T>(), bb * HW);
+    p.to_nchw(tmp.data<T>(), bias, bb, g.O, HW, y + n0 * g.O * HW);
+  }
+}
+
+// dx (zeroed by the caller) and dw (overwritten) may be null when not wanted.
+template <class T>
+void backward_im2col(const Prims<T>& p, const Geometry& g, const T* x, const T* w,
+                     const T* dy, T* dx, T* dw, Device dev, DType dt) {
+  int64_t K = g.K(), HW = g.HW(), CHW = g.C * g.H * g.W;
+  if (direct_pointwise(g, p.cuda)) {
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* dyn = dy + n * g.O * HW;
+      if (dw) p.gemm(false, true, g.O, K, HW, dyn, HW, x + n * CHW, HW, n ? T(1) : T(0), dw, K);
+      if (dx) p.gemm(true, false, K, HW, g.O, w, K, dyn, HW, T(0), dx + n * CHW, HW);
+    }
+    return;
+  }
+  int64_t b = chunk_images(g, (K + g.O) * HW, sizeof(T));
+  MemoryScope ws(MemCategory::Workspace);
+  Tensor cols = Tensor::empty({K * b * HW}, dt, dev);
+  Tensor dyt = Tensor::empty({g.O * b * HW}, dt, dev);
+  for (int64_t n0 = 0; n0 < g.N; n0 += b) {
+    int64_t bb = std::min(b, g.N - n0), m = bb * HW;
+    p.to_cnhw(dy + n0 * g.O * HW, bb, g.O, HW, dyt.data<T>());
+    if (dw) {
+      p.im2col(g, x + n0 * CHW, bb, cols.data<T>());
+      p.gemm(false, true, g.O, K, m, dyt.data<T>(), m, cols.data<T>(), m, n0 ? T(1) : T(0), dw, K);
+    }
+    if (dx) {
+      // The columns are spent: reuse their buffer for dcols.
+      p.gemm(true, false, K, m, g.O, w, K, dyt.data<T>(), m, T(0), cols.data<T>(), m);
+      p.col2im(g, cols.data<T>(), bb, dx + n0 * CHW);
+    }
+  }
+}
+
+bool use_cudnn(const Tensor& x) { return x.is_cuda() && g_cuda_algo == ConvAlgo::Cudnn; }
+
+[[maybe_unused]] Tensor workspace_bytes(size_t bytes, Device dev) {
+  MemoryScope ws(MemCategory::Workspace);
+  return Tensor::empty({(int64_t)std::max<size_t>(bytes, 1)}, DType::U8, dev);
+}
+
+Tensor conv_forward_raw(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  Tensor y = Tensor::empty({g.N, g.O, g.Hout, g.Wout}, x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  if (use_cudnn(x)) {
+    SPROUT_ON_CUDA({
+      kernels::cuda::ConvGeometry cg{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.stride, g.pad};
+      Tensor ws = workspace_bytes(kernels::cuda::conv_cudnn_workspace_bytes(cg, kernels::cuda::CudnnConvPass::Forward), x.device());
+      kernels::cuda::conv_cudnn_forward(cg, x.data<float>(), w.data<float>(), y.data<float>(),
+                                        ws.raw_data(), (size_t)ws.numel(), stream());
+      if (bias.defined())
+        kernels::cuda::add_bias(y.data<float>(), bias.data<float>(), y.data<float>(), g.N, g.O, g.HW(), stream());
+    });
+    return y;
+  }
+  dispatch_float(x.dtype(), "conv2d", [&](auto t) {
+    using T = decltype(t);
+    Prims<T> p{x.is_cuda()};
+    forward_im2col<T>(p, g, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                      y.data<T>(), x.device(), x.dtype());
+  });
+  return y;
+}
+
+std::vector<Tensor> conv_backward_raw(const Geometry& g, const Tensor& x, const Tensor& w,
+                                      const Tensor& dy_in, bool gx, bool gw, bool gb) {
+  Tensor dy = dy_in.view({g.N, g.O, g.Hout, g.Wout});
+  Tensor dx, dw, db;
+  if (gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
+  if (gw) dw = Tensor::zeros(w.shape(), w.dtype(), w.device());
+  if (gb) db = Tensor::zeros({g.O}, x.dtype(), x.device());
+  if (dy.numel() == 0) return {dx, dw, db};
+  if (use_cudnn(x)) {
+    SPROUT_ON_CUDA({
+      kernels::cuda::ConvGeometry cg{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.stride, g.pad};
+      using kernels::cuda::CudnnConvPass;
+      if (gx) {
+        Tensor ws = workspace_bytes(kernels::cuda::conv_cudnn_workspace_bytes(cg, CudnnConvPass::BackwardData), x.device());
+        kernels::cuda::conv_cudnn_backward_data(cg, w.data<float>(), dy.data<float>(), dx.data<float>(),
+                                                ws.raw_data(), (size_t)ws.numel(), stream());
+      }
+      if (gw) {
+        Tensor ws = workspace_bytes(kernels::cuda::conv_cudnn_workspace_bytes(cg, CudnnConvPass::BackwardFilter), x.device());
+        kernels::cuda::conv_cudnn_backward_filter(cg, x.data<float>(), dy.data<float>(), dw.data<float>(),
+                                                  ws.raw_data(), (size_t)ws.numel(), stream());
+      }
+      if (gb) kernels::cuda::bias_grad(dy.data<float>(), db.data<float>(), g.N, g.O, g.HW(), stream());
+    });
+    return {dx, dw, db};
+  }
+  dispatch_float(x.dtype(), "conv2d backward", [&](auto t) {
+    using T = decltype(t);
+    Prims<T> p{x.is_cuda()};
+    if (gx || gw)
+      backward_im2col<T>(p, g, x.data<T>(), w.data<T>(), dy.data<T>(), gx ? dx.data<T>() : nullptr,
+                         gw ? dw.data<T>() : nullptr, x.device(), x.dtype());
+    if (gb) p.bias_grad(dy.data<T>(), g.N, g.O, g.HW(), db.data<T>());
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+bool cudnn_compiled() { return SPROUT_WITH_CUDNN != 0; }
+
+void set_cuda_conv_algo(ConvAlgo algo) {
+  SPROUT_CHECK(algo != ConvAlgo::Cudnn || cudnn_compiled(),
+               "set_cuda_conv_algo: cuDNN requested, but sprout was built without cuDNN");
+  g_cuda_algo = algo;
+}
+
+ConvAlgo cuda_conv_algo() { return g_cuda_algo; }
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride,
+              int64_t padding) {
+  check_same(x, w, "conv2d");
+  SPROUT_CHECK(x.dim() == 4 && w.dim() == 4 && x.size(1) == w.size(1), "conv2d: input ",
+               shape_str(x.shape()), " [N, C, H, W] and weight ", shape_str(w.shape()),
+               " [O, C, kh, kw] disagree");
+  SPROUT_CHECK(stride >= 1 && padding >= 0, "conv2d: stride ", stride, " padding ", padding);
+  Geometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
+             stride, padding, 0, 0};
+  g.Hout = kc::conv_out_size(g.H, g.kh, stride, padding);
+  g.Wout = kc::conv_out_size(g.W, g.kw, stride, padding);
+  SPROUT_CHECK(g.H + 2 * padding >= g.kh && g.W + 2 * padding >= g.kw, "conv2d: kernel ",
+               g.kh, "x", g.kw, " larger than the padded input ", shape_str(x.shape()),
+               " (padding ", padding, ")");
+  if (bias.defined()) {
+    check_same(x, bias, "conv2d bias");
+    SPROUT_CHECK(bias.numel() == g.O, "conv2d: bias ", shape_str(bias.shape()), " for ", g.O,
+                 " output channels");
+  }
+  if (x.is_cuda()) check_cuda_f32(x, "conv2d");
+  Tensor y = conv_forward_raw(g, x, w, bias);
+  if (autograd::needs_grad({&x, &w, &bias})) {
+    Tensor sx = x.detach(), sw = w.detach();
+    bool gx = x.requires_grad(), gw = w.requires_grad();
+    bool gb = bias.defined() && bias.requires_grad();
+    autograd::record(y, std::make_shared<autograd::FunctionNode>("conv2d",
+        [g, sx, sw, gx, gw, gb](const Tensor& dy) {
+      return conv_backward_raw(g, sx, sw, dy, gx, gw, gb);
+    }), {&x, &w, &bias});
+  }
+  return y;
+}
+
+}  // namespace sprout::ops

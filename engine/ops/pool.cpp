@@ -1,0 +1,135 @@
+// Pooling ops: checks, dispatch, backward nodes. Max pooling keeps its int32 argmax
+// indices (one per output element) as the only saved state.
+#include "engine/ops/pool.h"
+
+#include "engine/autograd/node.h"
+#include "engine/ops/dispatch.h"
+#include "kernels/cpu/pool.h"
+
+namespace sprout::ops {
+
+namespace kc = kernels::cpu;
+
+namespace {
+
+struct Window {
+  int64_t N, C, H, W, k, stride, pad, Hout, Wout;
+  int64_t planes() const { return N * C; }
+};
+
+Window check_window(const Tensor& x, int64_t k, int64_t stride, int64_t pad, const char* op) {
+  SPROUT_CHECK(x.defined() && x.dim() == 4, op, ": input must be [N, C, H, W], got ",
+               x.defined() ? shape_str(x.shape()) : std::string("undefined"));
+  if (stride == 0) stride = k;
+  SPROUT_CHECK(k >= 1 && stride >= 1 && pad >= 0 && pad <= k / 2, op, ": kernel ", k,
+               " stride ", stride, " padding ", pad, " (padding must be at most kernel / 2)");
+  Window w{x.size(0), x.size(1), x.size(2), x.size(3), k, stride, pad, 0, 0};
+  SPROUT_CHECK(w.H + 2 * pad >= k && w.W + 2 * pad >= k, op, ": kernel ", k,
+               " larger than the padded input ", shape_str(x.shape()), " (padding ", pad, ")");
+  w.Hout = kc::conv_out_size(w.H, k, stride, pad);
+  w.Wout = kc::conv_out_size(w.W, k, stride, pad);
+  if (x.is_cuda()) check_cuda_f32(x, op);
+  return w;
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
+  Window w = check_window(x, k, stride, pad, "max_pool2d");
+  Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
+  if (x.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::max_pool2d_forward(x.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
+                                                     w.pad, y.data<float>(), argmax.data<int32_t>(), stream()));
+  } else {
+    dispatch_float(x.dtype(), "max_pool2d", [&](auto t) {
+      using T = decltype(t);
+      kc::max_pool2d_forward<T>(x.data<T>(), w.planes(), w.H, w.W, w.k, w.stride, w.pad, y.data<T>(),
+                                argmax.data<int32_t>());
+    });
+  }
+  if (autograd::needs_grad({&x})) {
+    DType dt = x.dtype();
+    autograd::record(y, std::make_shared<autograd::FunctionNode>("max_pool2d", [w, argmax, dt](const Tensor& dy) {
+      Tensor dx = Tensor::empty({w.N, w.C, w.H, w.W}, dt, dy.device());
+      if (dy.is_cuda()) {
+        SPROUT_ON_CUDA(kernels::cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), w.planes(),
+                                                          w.H, w.W, w.k, w.stride, w.pad, dx.data<float>(), stream()));
+      } else {
+        dispatch_float(dt, "max_pool2d backward", [&](auto t) {
+          using T = decltype(t);
+          kc::max_pool2d_backward<T>(dy.data<T>(), argmax.data<int32_t>(), w.planes(), w.H, w.W, w.Hout,
+                                     w.Wout, dx.data<T>());
+        });
+      }
+      return std::vector<Tensor>{dx};
+    }), {&x});
+  }
+  return y;
+}
+
+Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
+  Window w = check_window(x, k, stride, pad, "avg_pool2d");
+  Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+  if (x.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::avg_pool2d_forward(x.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
+                                                     w.pad, y.data<float>(), stream()));
+  } else {
+    dispatch_float(x.dtype(), "avg_pool2d", [&](auto t) {
+      using T = decltype(t);
+      kc::avg_pool2d_forward<T>(x.data<T>(), w.planes(), w.H, w.W, w.k, w.stride, w.pad, y.data<T>());
+    });
+  }
+  if (autograd::needs_grad({&x})) {
+    DType dt = x.dtype();
+    autograd::record(y, std::make_shared<autograd::FunctionNode>("avg_pool2d", [w, dt](const Tensor& dy) {
+      Tensor dx = Tensor::empty({w.N, w.C, w.H, w.W}, dt, dy.device());
+      if (dy.is_cuda()) {
+        SPROUT_ON_CUDA(kernels::cuda::avg_pool2d_backward(dy.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
+                                                          w.pad, dx.data<float>(), stream()));
+      } else {
+        dispatch_float(dt, "avg_pool2d backward", [&](auto t) {
+          using T = decltype(t);
+          kc::avg_pool2d_backward<T>(dy.data<T>(), w.planes(), w.H, w.W, w.k, w.stride, w.pad, dx.data<T>());
+        });
+      }
+      return std::vector<Tensor>{dx};
+    }), {&x});
+  }
+  return y;
+}
+
+Tensor global_avg_pool(const Tensor& x) {
+  SPROUT_CHECK(x.defined() && x.dim() == 4, "global_avg_pool: input must be [N, C, H, W], got ",
+               x.defined() ? shape_str(x.shape()) : std::string("undefined"));
+  int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  SPROUT_CHECK(HW > 0, "global_avg_pool: empty planes in ", shape_str(x.shape()));
+  if (x.is_cuda()) check_cuda_f32(x, "global_avg_pool");
+  Tensor y = Tensor::empty({N, C}, x.dtype(), x.device());
+  if (x.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::global_avg_pool_forward(x.data<float>(), N * C, HW, y.data<float>(), stream()));
+  } else {
+    dispatch_float(x.dtype(), "global_avg_pool", [&](auto t) {
+      using T = decltype(t);
+      kc::global_avg_pool_forward<T>(x.data<T>(), N * C, HW, y.data<T>());
+    });
+  }
+  if (autograd::needs_grad({&x})) {
+    Shape xs = x.shape();
+    autograd::record(y, std::make_shared<autograd::FunctionNode>("global_avg_pool", [xs, N, C, HW](const Tensor& dy) {
+      Tensor dx = Tensor::empty(xs, dy.dtype(), dy.device());
+      if (dy.is_cuda()) {
+        SPROUT_ON_CUDA(kernels::cuda::global_avg_pool_backward(dy.data<float>(), N * C, HW, dx.data<float>(), stream()));
+      } else {
+        dispatch_float(dy.dtype(), "global_avg_pool backward", [&](auto t) {
+          using T = decltype(t);
+          kc::global_avg_pool_backward<T>(dy.data<T>(), N * C, HW, dx.data<T>());
+        });
+      }
+      return std::vector<Tensor>{dx};
+    }), {&x});
+  }
+  return y;
+}
+
+}  // namespace sprout::ops
