@@ -1,0 +1,351 @@
+// DataLoader internals. Workers claim batch numbers in order, at most
+// prefetch_batches ahead of the consumer, and post finished batches to a map keyed by
+// batch number, so next() hands them out in epoch order whatever finishes first.
+// CUDA batches are built in pinned staging buffers and copied on the compute stream;
+// a buffer is reused only after a stream sync that a worker (never the training
+// thread) performs when it runs out of free buffers.
+#include "data/loader.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/core/error.h"
+#include "kernels/cuda/runtime.h"
+
+namespace sprout::data {
+
+namespace {
+
+uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Staging layout: x first, then y at a 256-byte aligned offset.
+size_t labels_offset(int64_t batch, int64_t sample_numel) {
+  size_t xb = (size_t)(batch * sample_numel) * sizeof(float);
+  return (xb + 255) / 256 * 256;
+}
+
+}  // namespace
+
+struct DataLoader::Staging {
+  enum class State { Free, Busy, InFlight };
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  State state = State::Free;
+  uint64_t copy_seq = 0;  // copies_enqueued_ after this buffer's copy was queued
+};
+
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
+  return mix64(mix64(mix64(seed ^ 0x73616d706c65ull) ^ (uint64_t)epoch) ^ (uint64_t)index);
+}
+
+std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, bool shuffle) {
+  std::vector<int64_t> order((size_t)size);
+  std::iota(order.begin(), order.end(), int64_t(0));
+  if (shuffle) {
+    Rng rng(mix64(mix64(seed ^ 0x6f72646572ull) ^ (uint64_t)epoch));
+    rng.shuffle(order);
+  }
+  return order;
+}
+
+DataLoader::DataLoader(DatasetPtr dataset, int64_t batch_size, bool shuffle, bool drop_last,
+                       uint64_t seed, int num_workers, int prefetch_batches, Device device)
+    : DataLoader(std::move(dataset),
+                 LoaderOptions{batch_size, shuffle, drop_last, seed, num_workers, prefetch_batches, device}) {}
+
+DataLoader::DataLoader(DatasetPtr dataset, const LoaderOptions& options)
+    : dataset_(std::move(dataset)), opt_(options) {
+  SPROUT_CHECK(dataset_ != nullptr, "DataLoader needs a dataset");
+  SPROUT_CHECK(opt_.batch_size > 0, "DataLoader: batch_size must be positive, got ", opt_.batch_size);
+  SPROUT_CHECK(opt_.num_workers >= 0, "DataLoader: num_workers must be >= 0, got ", opt_.num_workers);
+  if (opt_.device.is_cuda())
+    SPROUT_CHECK(cuda_available(), "DataLoader: device ", opt_.device.str(), " requested but ",
+                 cuda_unavailable_reason());
+  // Fewer batches in flight than workers would leave workers idle.
+  opt_.prefetch_batches = std::max({opt_.prefetch_batches, opt_.num_workers, 1});
+  sample_shape_ = dataset_->sample_shape();
+  sample_numel_ = shape_numel(sample_shape_);
+}
+
+DataLoader::~DataLoader() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  ready_cv_.notify_all();
+  staging_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  ready_.clear();
+  bool in_flight = false;
+  for (auto& s : staging_) in_flight |= s->state == Staging::State::InFlight;
+  try {
+    if (in_flight) kernels::cuda::synchronize();
+    for (auto& s : staging_) kernels::cuda::host_pinned_free(s->ptr);
+  } catch (...) {
+    // A failing device at shutdown must not turn into std::terminate.
+  }
+}
+
+int64_t DataLoader::batches_per_epoch() const {
+  int64_t n = dataset_->size();
+  return opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
+}
+
+int64_t DataLoader::staging_bytes() const {
+  std::lock_guard<std::mutex> g(mu_);
+  int64_t total = 0;
+  for (auto& s : staging_) total += (int64_t)s->bytes;
+  return total;
+}
+
+void DataLoader::start_workers() {
+  for (int i = 0; i < opt_.num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+void DataLoader::start_epoch(int64_t epoch) {
+  auto order = std::make_shared<const std::vector<int64_t>>(
+      epoch_order(dataset_->size(), opt_.seed, epoch, opt_.shuffle));
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    ++generation_;
+    epoch_ = epoch;
+    order_ = std::move(order);
+    num_batches_ = batches_per_epoch();
+    deliver_ = claim_ = 0;
+    for (auto& kv : ready_) release(kv.second);
+    ready_.clear();
+    started_ = true;
+    if (workers_.empty()) start_workers();
+  }
+  work_cv_.notify_all();
+  staging_cv_.notify_all();
+}
+
+void DataLoader::skip(int64_t batches) {
+  SPROUT_CHECK(batches >= 0, "DataLoader::skip: negative count ", batches);
+  if (!started_) start_epoch(0);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    deliver_ = std::min(num_batches_, deliver_ + batches);
+    claim_ = std::max(claim_, deliver_);
+    for (auto it = ready_.begin(); it != ready_.end() && it->first < deliver_;) {
+      release(it->second);
+      it = ready_.erase(it);
+    }
+  }
+  work_cv_.notify_all();
+  staging_cv_.notify_all();
+}
+
+void DataLoader::release(Ready& r) {
+  if (r.staging) {
+    r.staging->state = Staging::State::Free;
+    r.staging = nullptr;
+  }
+  r.x = Tensor();
+  r.y = Tensor();
+}
+
+void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r) {
+  if (opt_.device.is_cpu()) {
+    Shape xs = sample_shape_;
+    xs.insert(xs.begin(), count);
+    bool full = count == opt_.batch_size;
+    // A pooled pair is free again once the caller dropped every reference to it.
+    for (auto& p : cpu_pool_) {
+      if (full && p.first.impl_ptr().use_count() == 1 && p.first.impl()->storage.use_count() == 1 &&
+          p.second.impl_ptr().use_count() == 1 && p.second.impl()->storage.use_count() == 1) {
+        r.x = p.first;
+        r.y = p.second;
+        return;
+      }
+    }
+    r.x = Tensor::empty(xs, DType::F32, Device::cpu(), MemCategory::Data);
+    r.y = Tensor::empty({count}, DType::I32, Device::cpu(), MemCategory::Data);
+    size_t cap = (size_t)(opt_.prefetch_batches + opt_.num_workers + 2);
+    if (full && cpu_pool_.size() < cap) cpu_pool_.emplace_back(r.x, r.y);
+    return;
+  }
+  size_t cap = (size_t)(opt_.prefetch_batches + opt_.num_workers + 2);
+  while (true) {
+    if (stop_) throw Error("DataLoader stopped");
+    for (auto& s : staging_) {
+      if (s->state == Staging::State::Free) {
+        s->state = Staging::State::Busy;
+        r.staging = s.get();
+        return;
+      }
+    }
+    if (staging_.size() < cap) {
+      auto s = std::make_unique<Staging>();
+      s->bytes = labels_offset(opt_.batch_size, sample_numel_) + (size_t)opt_.batch_size * sizeof(int32_t);
+      s->ptr = kernels::cuda::host_pinned_malloc(s->bytes);
+      s->state = Staging::State::Busy;
+      r.staging = s.get();
+      staging_.push_back(std::move(s));
+      return;
+    }
+    bool in_flight = false;
+    for (auto& s : staging_) in_flight |= s->state == Staging::State::InFlight;
+    if (!in_flight || syncing_) {
+      staging_cv_.wait(lock);
+      continue;
+    }
+    // Every copy queued so far is done once the stream drains: those buffers are free.
+    syncing_ = true;
+    uint64_t upto = copies_enqueued_;
+    lock.unlock();
+    std::exception_ptr err;
+    try {
+      kernels::cuda::synchronize();
+    } catch (...) {
+      err = std::current_exception();
+    }
+    lock.lock();
+    syncing_ = false;
+    if (!err)
+      for (auto& s : staging_)
+        if (s->state == Staging::State::InFlight && s->copy_seq <= upto) s->state = Staging::State::Free;
+    staging_cv_.notify_all();
+    if (err) std::rethrow_exception(err);
+  }
+}
+
+bool DataLoader::build(int64_t b, uint64_t generation, int64_t epoch,
+                       const std::shared_ptr<const std::vector<int64_t>>& order, Ready& r) {
+  try {
+    int64_t start = b * opt_.batch_size;
+    float* x = r.staging ? static_cast<float*>(r.staging->ptr) : r.x.data<float>();
+    int32_t* y = r.staging ? reinterpret_cast<int32_t*>(static_cast<char*>(r.staging->ptr) +
+                                                        labels_offset(opt_.batch_size, sample_numel_))
+                           : r.y.data<int32_t>();
+    for (int64_t i = 0; i < r.count; ++i) {
+      if (stop_.load(std::memory_order_relaxed) || generation_.load(std::memory_order_relaxed) != generation)
+        return false;
+      int64_t index = (*order)[(size_t)(start + i)];
+      Rng rng(sample_seed(opt_.seed, epoch, index));
+      dataset_->get(index, x + i * sample_numel_, y + i, rng);
+    }
+  } catch (...) {
+    r.error = std::current_exception();
+  }
+  return true;
+}
+
+void DataLoader::worker_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] {
+      return stop_ || (started_ && claim_ < num_batches_ && claim_ < deliver_ + opt_.prefetch_batches);
+    });
+    if (stop_) return;
+    int64_t b = claim_++;
+    uint64_t generation = generation_;
+    int64_t epoch = epoch_;
+    auto order = order_;
+    Ready r;
+    r.count = std::min(opt_.batch_size, (int64_t)order->size() - b * opt_.batch_size);
+    bool made = true;
+    try {
+      acquire(r.count, lock, r);
+    } catch (...) {
+      r.error = std::current_exception();
+    }
+    if (stop_) {
+      release(r);
+      return;
+    }
+    if (!r.error) {
+      lock.unlock();
+      made = build(b, generation, epoch, order, r);
+      lock.lock();
+    }
+    if (made && generation == generation_ && b >= deliver_) {
+      ready_[b] = std::move(r);
+      ready_cv_.notify_all();
+    } else {
+      release(r);
+      staging_cv_.notify_all();
+    }
+  }
+}
+
+bool DataLoader::next(Batch& out) {
+  if (!started_) start_epoch(0);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (deliver_ >= num_batches_) return false;
+  int64_t b = deliver_;
+  Ready r;
+  if (opt_.num_workers == 0) {
+    claim_ = std::max(claim_, b + 1);
+    r.count = std::min(opt_.batch_size, (int64_t)order_->size() - b * opt_.batch_size);
+    try {
+      acquire(r.count, lock, r);
+    } catch (...) {
+      r.error = std::current_exception();
+    }
+    if (!r.error) {
+      uint64_t generation = generation_;
+      auto order = order_;
+      lock.unlock();
+      build(b, generation, epoch_, order, r);
+      lock.lock();
+    }
+  } else {
+    ready_cv_.wait(lock, [&] { return stop_ || ready_.count(b) > 0; });
+    if (stop_) return false;
+    r = std::move(ready_[b]);
+    ready_.erase(b);
+  }
+  ++deliver_;
+  if (r.error) {
+    // The epoch ends here: drop what the workers made ahead and stop their work.
+    ++generation_;
+    deliver_ = claim_ = num_batches_;
+    for (auto& kv : ready_) release(kv.second);
+    ready_.clear();
+    release(r);
+    lock.unlock();
+    staging_cv_.notify_all();
+    std::rethrow_exception(r.error);
+  }
+  lock.unlock();
+  work_cv_.notify_all();
+  out = finish(r);
+  return true;
+}
+
+Batch DataLoader::finish(Ready& r) {
+  if (!r.staging) return Batch{std::move(r.x), std::move(r.y)};
+  Batch b;
+  try {
+    Shape xs = sample_shape_;
+    xs.insert(xs.begin(), r.count);
+    b.x = Tensor::empty(xs, DType::F32, opt_.device, MemCategory::Data);
+    b.y = Tensor::empty({r.count}, DType::I32, opt_.device, MemCategory::Data);
+    const char* base = static_cast<const char*>(r.staging->ptr);
+    kernels::cuda::copy(b.x.raw_data(), base, b.x.nbytes(), 0);
+    kernels::cuda::copy(b.y.raw_data(), base + labels_offset(opt_.batch_size, sample_numel_), b.y.nbytes(), 0);
+  } catch (...) {
+    std::lock_guard<std::mutex> g(mu_);
+    release(r);
+    staging_cv_.notify_all();
+    throw;
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    r.staging->state = Staging::State::InFlight;
+    r.staging->copy_seq = ++copies_enqueued_;
+    r.staging = nullptr;
+  }
+  staging_cv_.notify_all();
+  return b;
+}
+
+}  // namespace sprout::data

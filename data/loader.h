@@ -1,0 +1,113 @@
+// DataLoader: shuffled, prefetched batches from a Dataset. The epoch order is a pure
+// function of (seed, epoch) and each sample's augmentation Rng of (seed, epoch, index),
+// so the batches are the same for any number of worker threads, and a run resumes
+// exactly with start_epoch(e) + skip(k). CUDA batches are staged in pinned memory.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "data/dataset.h"
+#include "engine/core/device.h"
+
+namespace sprout::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = false;
+  uint64_t seed = 0;
+  int num_workers = 2;       // 0: samples are made on the caller's thread inside next()
+  int prefetch_batches = 4;  // batches made ahead of the consumer, at most
+  Device device = Device::cpu();
+};
+
+// The seed of sample `index`'s augmentation Rng in `epoch`.
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index);
+// The order in which an epoch visits the dataset (a permutation of [0, size)).
+std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, bool shuffle);
+
+class DataLoader {
+ public:
+  DataLoader(DatasetPtr dataset, const LoaderOptions& options);
+  DataLoader(DatasetPtr dataset, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed,
+             int num_workers = 2, int prefetch_batches = 4, Device device = Device::cpu());
+  // Stops the workers (finishing at most the sample each is on) and frees the staging.
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  // Begins epoch `epoch` (any order; the same epoch always gives the same batches)
+  // and starts prefetching. next() without a start_epoch begins epoch 0.
+  void start_epoch(int64_t epoch);
+  // Skips the next `batches` batches of the current epoch without making them (resume).
+  void skip(int64_t batches);
+  // The next batch of the epoch; false at the epoch's end. Rethrows a worker's error
+  // (which ends the epoch).
+  bool next(Batch& out);
+
+  int64_t batches_per_epoch() const;
+  int64_t epoch() const { return epoch_; }
+  // Batches handed out or skipped so far in this epoch.
+  int64_t batch_index() const { return deliver_; }
+  const Dataset& dataset() const { return *dataset_; }
+  const LoaderOptions& options() const { return opt_; }
+  // Pinned host bytes held for staging CUDA batches (0 on the CPU).
+  int64_t staging_bytes() const;
+
+ private:
+  struct Staging;
+  struct Ready {
+    Tensor x, y;                 // CPU batches
+    Staging* staging = nullptr;  // CUDA batches: the pinned buffer they are built in
+    int64_t count = 0;
+    std::exception_ptr error;
+  };
+
+  void worker_loop();
+  // Makes batch `b` of the current epoch; returns false when abandoned (stop, new epoch).
+  bool build(int64_t b, uint64_t generation, int64_t epoch,
+             const std::shared_ptr<const std::vector<int64_t>>& order, Ready& r);
+  // Gives `r` somewhere to build `count` samples (lock held; may wait or sync).
+  void acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r);
+  void release(Ready& r);
+  // Turns a built batch into the caller's Batch (CUDA: queues the copies).
+  Batch finish(Ready& r);
+  void start_workers();
+
+  DatasetPtr dataset_;
+  LoaderOptions opt_;
+  Shape sample_shape_;
+  int64_t sample_numel_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // workers wait for claimable batches
+  std::condition_variable ready_cv_;    // next() waits for the batch it needs
+  std::condition_variable staging_cv_;  // workers wait for a pinned buffer
+  std::vector<std::thread> workers_;
+  // Written under mu_; atomic so a worker can notice mid-batch that its work is stale.
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> generation_{0};  // bumped by start_epoch and errors
+  bool started_ = false;
+  int64_t epoch_ = 0;
+  int64_t num_batches_ = 0;
+  int64_t deliver_ = 0;  // next batch next() hands out
+  int64_t claim_ = 0;    // next batch a worker takes
+  std::shared_ptr<const std::vector<int64_t>> order_;
+  std::map<int64_t, Ready> ready_;
+
+  // CPU buffers handed out before; reused once the caller has let go of them.
+  std::vector<std::pair<Tensor, Tensor>> cpu_pool_;
+  // CUDA: pinned buffers of one full batch each; in flight until a stream sync.
+  std::vector<std::unique_ptr<Staging>> staging_;
+  uint64_t copies_enqueued_ = 0;
+  bool syncing_ = false;
+};
+
+}  // namespace sprout::data
