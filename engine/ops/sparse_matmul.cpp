@@ -1,0 +1,379 @@
+// Sparse products: argument checks, kernel choice through the registry, workspace
+// allocation, and the backward nodes. Layout: the kernels want the multiplied dense
+// operand as [K, n] rows, so a linear layer transposes x once (and keeps x^T for the
+// SDDMM), and the gradient dy once for both backward products.
+#include "engine/ops/sparse_matmul.h"
+
+#include <functional>
+
+#include "engine/autograd/node.h"
+#include "engine/ops/dispatch.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/shape.h"
+#include "engine/sparse/parameter.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/spmm.h"
+
+namespace sprout::ops {
+
+using autograd::FunctionNode;
+using kernels::SparseKernel;
+
+namespace {
+
+// A method that wants a layer's dense gradient (RigL's regrowth scores) sets
+// SparseParameter::dense_grad_hook; builds whose SparseParameter lacks the field
+// simply never call one.
+using DenseGradHook = std::function<void(const Tensor&)>;
+template <class P>
+auto hook_of(const P& p, int) -> decltype(DenseGradHook(p.dense_grad_hook)) {
+  return p.dense_grad_hook;
+}
+template <class P>
+DenseGradHook hook_of(const P&, long) { return {}; }
+
+// The structure alone (values travel separately), as saved by backward nodes.
+nn::SparseParameter structure_of(const nn::SparseParameter& w) {
+  nn::SparseParameter s;
+  s.row_ptr = w.row_ptr;
+  s.col_idx = w.col_idx;
+  s.dense_shape = w.dense_shape;
+  s.rows = w.rows;
+  s.cols = w.cols;
+  s.block = w.block;
+  return s;
+}
+
+const SparseKernel& pick(const nn::SparseParameter& w, Device dev, const SparseKernel* k) {
+  const SparseKernel& kk = k ? *k : kernels::selected_sparse_kernel(
+      dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu, sparse::format_of(w));
+  SPROUT_CHECK((kk.device == kernels::KernelDevice::Cuda) == dev.is_cuda(), "sparse kernel '", kk.name,
+               "' runs on ", kernels::kernel_device_name(kk.device), ", data is on ", dev.str());
+  SPROUT_CHECK(kk.format == sparse::format_of(w), "sparse kernel '", kk.name, "' takes ",
+               kernels::sparse_format_name(kk.format), ", the weight is ",
+               kernels::sparse_format_name(sparse::format_of(w)));
+  return kk;
+}
+
+template <class T> const kernels::SparseKernelFns<T>& fns_of(const SparseKernel& k);
+template <> const kernels::SparseKernelFns<float>& fns_of<float>(const SparseKernel& k) { return k.f32; }
+template <> const kernels::SparseKernelFns<double>& fns_of<double>(const SparseKernel& k) { return k.f64; }
+
+void* workspace(size_t bytes, Device dev, Tensor& holder) {
+  if (bytes == 0) return nullptr;
+  holder = Tensor::empty({(int64_t)bytes}, DType::U8, dev, MemCategory::Workspace);
+  return holder.raw_data();
+}
+
+template <class F>
+void for_dtype(const Tensor& t, const char* op, F&& f) {
+  if (t.is_cuda()) check_cuda_f32(t, op);
+  dispatch_float(t.dtype(), op, f);
+}
+
+// Splits a [K, n] or [B, K, n] tensor into (batch, K, n).
+void batch_dims(const Tensor& t, int64_t* batch, int64_t* k, int64_t* n, const char* op) {
+  SPROUT_CHECK(t.dim() == 2 || t.dim() == 3, op, ": expected [K, n] or [B, K, n], got ",
+               shape_str(t.shape()));
+  *batch = t.dim() == 3 ? t.size(0) : 1;
+  *k = t.size(-2);
+  *n = t.size(-1);
+}
+
+void check_values(const nn::SparseParameter& w, const Tensor& values, const char* op) {
+  SPROUT_CHECK(w.row_ptr.defined() && w.col_idx.defined() && values.defined(), op,
+               ": sparse weight has no structure or values");
+  const int64_t expect = w.col_idx.numel() * w.block * w.block;
+  SPROUT_CHECK(values.numel() == expect, op, ": ", values.numel(), " values for ",
+               w.col_idx.numel(), " stored blocks of ", w.block, "x", w.block);
+  SPROUT_CHECK(w.row_ptr.device() == values.device(), op, ": structure on ",
+               w.row_ptr.device().str(), ", values on ", values.device().str());
+}
+
+}  // namespace
+
+// ---- raw products -----------------------------------------------------------------
+
+void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
+               const Tensor& b, Tensor& c, bool accumulate, const SparseKernel* kernel) {
+  check_values(w, values, "spmm");
+  check_same(values, b, "spmm");
+  check_same(values, c, "spmm");
+  int64_t batch, kb, n, bc, mc, nc;
+  batch_dims(b, &batch, &kb, &n, "spmm");
+  batch_dims(c, &bc, &mc, &nc, "spmm");
+  const int64_t m = transpose_w ? w.cols : w.rows, k = transpose_w ? w.rows : w.cols;
+  SPROUT_CHECK(kb == k && mc == m && nc == n && bc == batch, "spmm: ", (transpose_w ? "W^T" : "W"),
+               " [", m, ", ", k, "] x ", shape_str(b.shape()), " -> ", shape_str(c.shape()));
+  const SparseKernel& kk = pick(w, values.device(), kernel);
+  std::shared_ptr<const sparse::TransposedStructure> t;
+  if (transpose_w && kk.needs_transpose_view)
+    t = sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w));
+  for_dtype(values, "spmm", [&](auto tag) {
+    using T = decltype(tag);
+    const auto& f = fns_of<T>(kk);
+    SPROUT_CHECK(f.spmm, "sparse kernel '", kk.name, "' has no ", dtype_name(values.dtype()), " SpMM");
+    kernels::SpmmArgs<T> a;
+    a.a = sparse::operand<T>(w, values, t.get());
+    a.transpose_a = transpose_w;
+    a.n = n;
+    a.batch = batch;
+    a.b = b.data<T>();
+    a.ldb = n;
+    a.stride_b = k * n;
+    a.c = c.data<T>();
+    a.ldc = n;
+    a.stride_c = m * n;
+    a.accumulate = accumulate;
+    a.stream = kernels::cuda::stream();
+    Tensor ws;
+    if (f.spmm_workspace) {
+      a.workspace_bytes = f.spmm_workspace(a);
+      a.workspace = workspace(a.workspace_bytes, values.device(), ws);
+    }
+    f.spmm(a);
+  });
+}
+
+void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
+                bool accumulate, const SparseKernel* kernel) {
+  check_values(w, out, "sddmm");
+  check_same(x, y, "sddmm");
+  check_same(x, out, "sddmm");
+  int64_t bx, rx, nx, by, ry, ny;
+  batch_dims(x, &bx, &rx, &nx, "sddmm");
+  batch_dims(y, &by, &ry, &ny, "sddmm");
+  SPROUT_CHECK(rx == w.rows && ry == w.cols && nx == ny && bx == by, "sddmm: x ",
+               shape_str(x.shape()), " and y ", shape_str(y.shape()), " for a ", w.rows, " x ",
+               w.cols, " structure");
+  const SparseKernel& kk = pick(w, x.device(), kernel);
+  for_dtype(x, "sddmm", [&](auto tag) {
+    using T = decltype(tag);
+    const auto& f = fns_of<T>(kk);
+    SPROUT_CHECK(f.sddmm, "sparse kernel '", kk.name, "' has no ", dtype_name(x.dtype()), " SDDMM");
+    kernels::SddmmArgs<T> a;
+    a.a = sparse::operand<T>(w, Tensor(), nullptr);
+    a.n = nx;
+    a.batch = bx;
+    a.x = x.data<T>();
+    a.ldx = nx;
+    a.stride_x = rx * nx;
+    a.y = y.data<T>();
+    a.ldy = ny;
+    a.stride_y = ry * ny;
+    a.out = out.data<T>();
+    a.accumulate = accumulate;
+    a.stream = kernels::cuda::stream();
+    Tensor ws;
+    if (f.sddmm_workspace) {
+      a.workspace_bytes = f.sddmm_workspace(a);
+      a.workspace = workspace(a.workspace_bytes, x.device(), ws);
+    }
+    f.sddmm(a);
+  });
+}
+
+Tensor transpose2d(const Tensor& x, MemCategory cat) {
+  SPROUT_CHECK(x.dim() == 2, "transpose2d: expected a matrix, got ", shape_str(x.shape()));
+  const int64_t r = x.size(0), c = x.size(1);
+  Tensor out = Tensor::empty({c, r}, x.dtype(), x.device(), cat);
+  if (x.numel() == 0) return out;
+  if (x.is_cuda()) {
+    check_cuda_f32(x, "transpose2d");
+    SPROUT_ON_CUDA(kernels::cuda::transpose(r, c, x.data<float>(), c, out.data<float>(), r, stream()));
+  } else {
+    dispatch_float(x.dtype(), "transpose2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::transpose<T>(r, c, x.data<T>(), c, out.data<T>(), r);
+    });
+  }
+  return out;
+}
+
+// ---- sparse_linear ----------------------------------------------------------------
+
+Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias) {
+  check_values(w, w.values, "sparse_linear");
+  check_same(x, w.values, "sparse_linear");
+  SPROUT_CHECK(x.dim() == 2 && x.size(1) == w.cols, "sparse_linear: input ", shape_str(x.shape()),
+               " for a ", w.rows, " x ", w.cols, " weight");
+  const bool grad = autograd::needs_grad({&x, &w.values});
+  const int64_t n = x.size(0);
+  // x^T is kept for the weight gradient, so it counts as an activation when saved.
+  Tensor xt = transpose2d(x, grad ? current_mem_category() : MemCategory::Workspace);
+  Tensor yt = Tensor::empty({w.rows, n}, x.dtype(), x.device(), MemCategory::Workspace);
+  spmm_into(w, w.values, false, xt, yt);
+  Tensor y = transpose2d(yt, current_mem_category());
+  yt = Tensor();
+  if (grad) {
+    nn::SparseParameter s = structure_of(w);
+    Tensor values = w.values.detach();
+    const bool gx = x.requires_grad(), gv = w.values.requires_grad();
+    DenseGradHook hook = hook_of(w, 0);
+    autograd::record(y, std::make_shared<FunctionNode>("sparse_linear",
+        [s, values, xt, gx, gv, hook](const Tensor& g) {
+      Tensor gt = transpose2d(g.view({g.numel() / s.rows, s.rows}), MemCategory::Workspace);
+      Tensor dx, dv;
+      if (gx) {
+        Tensor dxt = Tensor::empty({s.cols, gt.size(1)}, gt.dtype(), gt.device(), MemCategory::Workspace);
+        spmm_into(s, values, true, gt, dxt);
+        dx = transpose2d(dxt, current_mem_category());
+      }
+      if (gv) {
+        dv = Tensor::empty(values.shape(), values.dtype(), values.device());
+        sddmm_into(s, gt, xt, dv);
+      }
+      if (hook) {
+        Tensor dense = Tensor::empty({s.rows, s.cols}, gt.dtype(), gt.device(), MemCategory::Workspace);
+        gemm_into(false, true, gt, xt, dense);
+        hook(dense);
+      }
+      return std::vector<Tensor>{dx, dv};
+    }), {&x, &w.values});
+  }
+  return bias.defined() ? add_bias(y, bias) : y;
+}
+
+// ---- sparse_matmul_cols -------------------------------------------------------------
+
+// Item i of a contiguous [B, rows, n] batch as a [rows, n] tensor sharing storage.
+static Tensor batch_item(const Tensor& t, int64_t i, int64_t rows, int64_t n) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.impl()->storage;
+  impl->byte_offset = t.impl()->byte_offset + (size_t)(i * rows * n) * dtype_size(t.dtype());
+  impl->shape = {rows, n};
+  impl->dtype = t.dtype();
+  return Tensor(impl);
+}
+
+// Dense weight gradient sum_i g_i cols_i^T for a hook, [rows, cols] in workspace.
+static Tensor dense_grad_cols(const nn::SparseParameter& s, const Tensor& g, const Tensor& cols) {
+  int64_t batch, r, n;
+  batch_dims(g, &batch, &r, &n, "dense gradient");
+  Tensor dense = Tensor::empty({s.rows, s.cols}, g.dtype(), g.device(), MemCategory::Workspace);
+  for (int64_t i = 0; i < batch; ++i) {
+    Tensor gi = batch_item(g, i, r, n), ci = batch_item(cols, i, s.cols, n);
+    gemm_into(false, true, gi, ci, dense, i == 0 ? 0.0 : 1.0);
+  }
+  return dense;
+}
+
+Tensor sparse_matmul_cols(nn::SparseParameter& w, const Tensor& cols) {
+  check_values(w, w.values, "sparse_matmul_cols");
+  check_same(cols, w.values, "sparse_matmul_cols");
+  int64_t batch, k, n;
+  batch_dims(cols, &batch, &k, &n, "sparse_matmul_cols");
+  SPROUT_CHECK(k == w.cols, "sparse_matmul_cols: columns ", shape_str(cols.shape()), " for a ",
+               w.rows, " x ", w.cols, " weight");
+  Shape out_shape = cols.dim() == 3 ? Shape{batch, w.rows, n} : Shape{w.rows, n};
+  Tensor y = Tensor::empty(out_shape, cols.dtype(), cols.device());
+  spmm_into(w, w.values, false, cols, y);
+  if (autograd::needs_grad({&cols, &w.values})) {
+    nn::SparseParameter s = structure_of(w);
+    Tensor values = w.values.detach(), saved = cols.detach();
+    const bool gc = cols.requires_grad(), gv = w.values.requires_grad();
+    DenseGradHook hook = hook_of(w, 0);
+    autograd::record(y, std::make_shared<FunctionNode>("sparse_matmul_cols",
+        [s, values, saved, gc, gv, hook](const Tensor& g) {
+      Tensor dc, dv;
+      if (gc) {
+        dc = Tensor::empty(saved.shape(), saved.dtype(), saved.device());
+        spmm_into(s, values, true, g, dc);
+      }
+      if (gv) {
+        dv = Tensor::empty(values.shape(), values.dtype(), values.device());
+        sddmm_into(s, g, saved, dv);
+      }
+      if (hook) hook(dense_grad_cols(s, g, saved));
+      return std::vector<Tensor>{dc, dv};
+    }), {&cols, &w.values});
+  }
+  return y;
+}
+
+// ---- sparse_conv2d ------------------------------------------------------------------
+
+namespace {
+size_t g_im2col_budget = size_t(64) << 20;
+}  // namespace
+
+size_t im2col_budget_bytes() { return g_im2col_budget; }
+void set_im2col_budget_bytes(size_t bytes) { g_im2col_budget = bytes; }
+
+Tensor sparse_conv2d(const Tensor& x, nn::SparseParameter& w, const Tensor& bias, int64_t kernel,
+                     int64_t stride, int64_t pad) {
+  SPROUT_CHECK(x.dim() == 4, "sparse_conv2d: input must be [N, C, H, W], got ", shape_str(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  SPROUT_CHECK(w.cols == C * kernel * kernel, "sparse_conv2d: weight has ", w.cols,
+               " columns, input gives ", C, " x ", kernel, " x ", kernel);
+  const int64_t Ho = kernels::cpu::conv_out_size(H, kernel, stride, pad);
+  const int64_t Wo = kernels::cpu::conv_out_size(W, kernel, stride, pad);
+  SPROUT_CHECK(Ho > 0 && Wo > 0, "sparse_conv2d: kernel ", kernel, " does not fit a ", H, "x", W, " input");
+  if (kernel == 1 && stride == 1 && pad == 0) {
+    Tensor y = sparse_matmul_cols(w, reshape(x, {N, C, H * W}));
+    y = reshape(y, {N, w.rows, H, W});
+    return bias.defined() ? add_bias(y, bias) : y;
+  }
+  SPROUT_CHECK(!x.is_cuda(), "sparse_conv2d: CUDA im2col convolutions are not available yet; "
+               "1x1 stride-1 sparse convolutions run on CUDA");
+  check_values(w, w.values, "sparse_conv2d");
+  check_same(x, w.values, "sparse_conv2d");
+  const int64_t K = w.cols, P = Ho * Wo, O = w.rows;
+  const size_t per_image = (size_t)(K + O) * (size_t)P * dtype_size(x.dtype());
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, (int64_t)(g_im2col_budget / per_image)));
+  Tensor y = Tensor::empty({N, O, Ho, Wo}, x.dtype(), x.device());
+  nn::SparseParameter s = structure_of(w);
+  // Forward, chunk by chunk: cols = im2col(x chunk), Y = W cols, then back to NCHW.
+  dispatch_float(x.dtype(), "sparse_conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+      const int64_t nb = std::min(chunk, N - n0);
+      Tensor cols = Tensor::empty({K, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+      Tensor yc = Tensor::empty({O, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+      kernels::cpu::im2col_batch<T>(x.data<T>() + n0 * C * H * W, nb, C, H, W, kernel, kernel,
+                                    stride, pad, cols.data<T>());
+      spmm_into(s, w.values, false, cols, yc);
+      kernels::cpu::cnhw_to_nchw<T>(yc.data<T>(), (const T*)nullptr, nb, O, P,
+                                    y.data<T>() + n0 * O * P);
+    }
+  });
+  if (autograd::needs_grad({&x, &w.values})) {
+    Tensor values = w.values.detach(), saved = x.detach();
+    const bool gx = x.requires_grad(), gv = w.values.requires_grad();
+    DenseGradHook hook = hook_of(w, 0);
+    autograd::record(y, std::make_shared<FunctionNode>("sparse_conv2d",
+        [s, values, saved, gx, gv, hook, kernel, stride, pad, chunk, Ho, Wo](const Tensor& g) {
+      const int64_t N = saved.size(0), C = saved.size(1), H = saved.size(2), W = saved.size(3);
+      const int64_t K = s.cols, O = s.rows, P = Ho * Wo;
+      Tensor dx, dv, dense;
+      if (gx) dx = Tensor::zeros(saved.shape(), saved.dtype(), saved.device());
+      if (gv) dv = Tensor::empty(values.shape(), values.dtype(), values.device());
+      if (hook) dense = Tensor::zeros({O, K}, saved.dtype(), saved.device(), MemCategory::Workspace);
+      dispatch_float(saved.dtype(), "sparse_conv2d", [&](auto tag) {
+        using T = decltype(tag);
+        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+          const int64_t nb = std::min(chunk, N - n0);
+          Tensor gc = Tensor::empty({O, nb * P}, g.dtype(), g.device(), MemCategory::Workspace);
+          kernels::cpu::nchw_to_cnhw<T>(g.data<T>() + n0 * O * P, nb, O, P, gc.data<T>());
+          Tensor cols = Tensor::empty({K, nb * P}, saved.dtype(), saved.device(), MemCategory::Workspace);
+          if (gv || hook)
+            kernels::cpu::im2col_batch<T>(saved.data<T>() + n0 * C * H * W, nb, C, H, W, kernel,
+                                          kernel, stride, pad, cols.data<T>());
+          if (gv) sddmm_into(s, gc, cols, dv, n0 > 0);
+          if (hook) gemm_into(false, true, gc, cols, dense, 1.0);
+          if (gx) {
+            spmm_into(s, values, true, gc, cols);  // cols now holds d(cols)
+            kernels::cpu::col2im_batch<T>(cols.data<T>(), nb, C, H, W, kernel, kernel, stride,
+                                          pad, dx.data<T>() + n0 * C * H * W);
+          }
+        }
+      });
+      if (hook) hook(dense);
+      return std::vector<Tensor>{dx, dv};
+    }), {&x, &w.values});
+  }
+  return bias.defined() ? add_bias(y, bias) : y;
+}
+
+}  // namespace sprout::ops

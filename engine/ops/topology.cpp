@@ -1,0 +1,252 @@
+// Topology edits and selections: argument checks, CPU/CUDA dispatch, and the swap of
+// the parameter's structure, values and optimizer state once everything new is built
+// (so a rejected edit leaves the layer untouched).
+#include "engine/ops/topology.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/ops/dispatch.h"
+#include "engine/ops/matmul.h"
+#include "engine/sparse/matrix.h"
+#include "engine/sparse/parameter.h"
+#include "kernels/cpu/topology.h"
+
+namespace sprout::ops {
+
+namespace {
+
+void check_param(const nn::SparseParameter& p, const char* op) {
+  SPROUT_CHECK(p.row_ptr.defined() && p.col_idx.defined() && p.values.defined(), op,
+               ": sparse parameter has no structure or values");
+  SPROUT_CHECK(p.values.numel() == p.col_idx.numel() * p.block * p.block, op, ": ",
+               p.values.numel(), " values for ", p.col_idx.numel(), " blocks of ", p.block, "x", p.block);
+}
+
+Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d, MemCategory::Workspace); }
+
+// Gathers old (aligned with the old entries) into a new tensor via src.
+Tensor gather(const Tensor& old, const Tensor& src, int64_t new_nnz, int64_t be, const Tensor& grow_vals,
+              MemCategory cat) {
+  Tensor out = Tensor::empty({new_nnz * be}, old.dtype(), old.device(), cat);
+  if (new_nnz == 0) return out;
+  if (old.is_cuda()) {
+    check_cuda_f32(old, "edit_topology");
+    SPROUT_ON_CUDA(kernels::cuda::topology_gather(old.data<float>(), src.data<int64_t>(), new_nnz, be,
+                                                  grow_vals.defined() ? grow_vals.data<float>() : nullptr,
+                                                  out.data<float>(), stream()));
+  } else {
+    dispatch_float(old.dtype(), "edit_topology", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::topology_gather<T>(old.data<T>(), src.data<int64_t>(), new_nnz, be,
+                                       grow_vals.defined() ? grow_vals.data<T>() : nullptr, out.data<T>());
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state, const TopologyEdit& edit) {
+  check_param(p, "edit_topology");
+  const Device dev = p.values.device();
+  const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p), nnzb = p.col_idx.numel();
+  const int64_t be = (int64_t)p.block * p.block;
+  Tensor keep, grow;
+  if (edit.keep.defined()) {
+    SPROUT_CHECK(edit.keep.dtype() == DType::U8 && edit.keep.numel() == nnzb, "edit_topology: keep must be U8 [",
+                 nnzb, "], got ", dtype_name(edit.keep.dtype()), " ", shape_str(edit.keep.shape()));
+    keep = to_device(edit.keep, dev);
+  }
+  int64_t g = 0;
+  if (edit.grow.defined()) {
+    SPROUT_CHECK(edit.grow.dtype() == DType::I64, "edit_topology: grow must be I64 positions, got ",
+                 dtype_name(edit.grow.dtype()));
+    g = edit.grow.numel();
+    grow = Tensor::empty({g}, DType::I64, dev, MemCategory::Workspace);
+    grow.copy_from(edit.grow);  // sorted in place below
+  }
+  Tensor grow_vals;
+  if (edit.grow_values.defined()) {
+    SPROUT_CHECK(edit.grow_values.numel() == g * be && edit.grow_values.dtype() == p.values.dtype(),
+                 "edit_topology: grow_values must hold ", g * be, " ", dtype_name(p.values.dtype()), " values");
+    grow_vals = to_device(edit.grow_values, dev);
+  }
+  for (Tensor* s : state)
+    SPROUT_CHECK(s && s->defined() && s->numel() == p.values.numel() && s->device() == dev,
+                 "edit_topology: optimizer state does not match the values (", s && s->defined() ? s->numel() : 0,
+                 " vs ", p.values.numel(), ")");
+
+  Tensor order = Tensor::empty({g}, DType::I64, dev, MemCategory::Workspace);
+  Tensor new_row_ptr = Tensor::empty({gr + 1}, DType::I32, dev, MemCategory::Indices);
+  Tensor new_col_idx, src;
+  int64_t new_nnzb = 0, bad = -1;
+  const uint8_t* keep_p = keep.defined() ? keep.data<uint8_t>() : nullptr;
+  if (dev.is_cuda()) {
+    SPROUT_ON_CUDA({
+      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::sort_grow_workspace(g)}, DType::U8, dev,
+                                MemCategory::Workspace);
+      kernels::cuda::sort_grow(grow.data<int64_t>(), order.data<int64_t>(), g, ws.raw_data(),
+                               (size_t)ws.numel(), stream());
+      Tensor ws2 = Tensor::empty({(int64_t)kernels::cuda::topology_count_workspace(gr)}, DType::U8, dev,
+                                 MemCategory::Workspace);
+      kernels::cuda::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, grow.data<int64_t>(), g,
+                                    new_row_ptr.data<int32_t>(), ws2.raw_data(), (size_t)ws2.numel(), stream());
+      int32_t last = 0;
+      kernels::cuda::copy(&last, new_row_ptr.data<int32_t>() + gr, sizeof(int32_t), 1);
+      new_nnzb = last;
+      new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
+      src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
+      bad = kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
+                                          grow.data<int64_t>(), order.data<int64_t>(), g,
+                                          new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(),
+                                          src.data<int64_t>(), stream());
+    });
+  } else {
+    std::iota(order.data<int64_t>(), order.data<int64_t>() + g, int64_t(0));
+    kernels::cpu::sort_grow(grow.data<int64_t>(), order.data<int64_t>(), g);
+    kernels::cpu::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, grow.data<int64_t>(), g,
+                                 new_row_ptr.data<int32_t>());
+    new_nnzb = new_row_ptr.data<int32_t>()[gr];
+    new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
+    src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
+    bad = kernels::cpu::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
+                                       grow.data<int64_t>(), order.data<int64_t>(), g,
+                                       new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(),
+                                       src.data<int64_t>());
+  }
+  SPROUT_CHECK(bad < 0, "edit_topology: a grown position in (block) row ", bad,
+               " is already stored, repeated, or outside the ", gr, " x ", gc, " grid");
+
+  Tensor new_values = gather(p.values, src, new_nnzb, be, grow_vals, MemCategory::Weights);
+  std::vector<Tensor> new_state;
+  for (Tensor* s : state) new_state.push_back(gather(*s, src, new_nnzb, be, Tensor(), MemCategory::Optimizer));
+
+  new_values.set_requires_grad(true);
+  p.row_ptr = new_row_ptr;
+  p.col_idx = new_col_idx;
+  p.values = new_values;
+  for (size_t i = 0; i < state.size(); ++i) *state[i] = new_state[i];
+  return p.values.numel();
+}
+
+int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
+                      const std::vector<uint8_t>& keep, const std::vector<int64_t>& grow) {
+  TopologyEdit e;
+  if (!keep.empty())  // empty: keep every entry
+    e.keep = Tensor::from_vector<uint8_t>(keep, {(int64_t)keep.size()});
+  e.grow = Tensor::from_vector<int64_t>(grow, {(int64_t)grow.size()});
+  return edit_topology(p, state, e);
+}
+
+Tensor magnitude_scores(const nn::SparseParameter& p) {
+  check_param(p, "magnitude_scores");
+  const int64_t n = p.col_idx.numel(), be = (int64_t)p.block * p.block;
+  Tensor out = Tensor::empty({n}, p.values.dtype(), p.values.device(), MemCategory::Workspace);
+  if (n == 0) return out;
+  if (p.values.is_cuda()) {
+    check_cuda_f32(p.values, "magnitude_scores");
+    SPROUT_ON_CUDA(kernels::cuda::abs_scores(p.values.data<float>(), n, be, out.data<float>(), stream()));
+  } else {
+    dispatch_float(p.values.dtype(), "magnitude_scores", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::abs_scores<T>(p.values.data<T>(), n, be, out.data<T>());
+    });
+  }
+  return out;
+}
+
+Tensor topk_mask(const Tensor& scores, int64_t k, bool largest) {
+  const int64_t n = scores.numel();
+  SPROUT_CHECK(k >= 0 && k <= n, "topk_mask: k = ", k, " of ", n, " scores");
+  Tensor mask = Tensor::empty({n}, DType::U8, scores.device(), MemCategory::Workspace);
+  if (n == 0) return mask;
+  if (scores.is_cuda()) {
+    check_cuda_f32(scores, "topk_mask");
+    SPROUT_ON_CUDA({
+      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::topk_workspace(n)}, DType::U8, scores.device(),
+                                MemCategory::Workspace);
+      kernels::cuda::topk_mask(scores.data<float>(), n, k, largest, mask.data<uint8_t>(), ws.raw_data(),
+                               (size_t)ws.numel(), stream());
+    });
+  } else {
+    dispatch_float(scores.dtype(), "topk_mask", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::topk_mask<T>(scores.data<T>(), n, k, largest, mask.data<uint8_t>());
+    });
+  }
+  return mask;
+}
+
+Tensor magnitude_topk_mask(const nn::SparseParameter& p, int64_t k, bool largest) {
+  return topk_mask(magnitude_scores(p), k, largest);
+}
+
+Tensor dense_weight_grad(const Tensor& x, const Tensor& dy) {
+  SPROUT_CHECK(x.dim() == 2 && dy.dim() == 2 && x.size(0) == dy.size(0), "dense_weight_grad: x ",
+               shape_str(x.shape()), " and dy ", shape_str(dy.shape()));
+  Tensor g = Tensor::empty({dy.size(1), x.size(1)}, x.dtype(), x.device(), MemCategory::Workspace);
+  gemm_into(true, false, dy, x, g);
+  return g;
+}
+
+Tensor topk_empty_positions(const nn::SparseParameter& p, const Tensor& dense_grad, int64_t k) {
+  check_param(p, "topk_empty_positions");
+  SPROUT_CHECK(dense_grad.numel() == p.rows * p.cols && dense_grad.device() == p.values.device(),
+               "topk_empty_positions: gradient ", shape_str(dense_grad.shape()), " on ",
+               dense_grad.device().str(), " for a ", p.rows, " x ", p.cols, " weight on ",
+               p.values.device().str());
+  const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p);
+  const int64_t empty = gr * gc - p.col_idx.numel();
+  SPROUT_CHECK(k >= 0 && k <= empty, "topk_empty_positions: ", k, " positions asked, ", empty, " empty");
+  Tensor out = Tensor::empty({k}, DType::I64, p.values.device(), MemCategory::Workspace);
+  if (k == 0) return out;
+  if (dense_grad.is_cuda()) {
+    check_cuda_f32(dense_grad, "topk_empty_positions");
+    SPROUT_ON_CUDA({
+      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::topk_empty_workspace(gr * gc)}, DType::U8,
+                                dense_grad.device(), MemCategory::Workspace);
+      kernels::cuda::topk_empty(dense_grad.data<float>(), p.rows, p.cols, p.block, p.row_ptr.data<int32_t>(),
+                                p.col_idx.data<int32_t>(), k, out.data<int64_t>(), ws.raw_data(),
+                                (size_t)ws.numel(), stream());
+    });
+  } else {
+    dispatch_float(dense_grad.dtype(), "topk_empty_positions", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::topk_empty<T>(dense_grad.data<T>(), p.rows, p.cols, p.block, p.row_ptr.data<int32_t>(),
+                                  p.col_idx.data<int32_t>(), k, out.data<int64_t>());
+    });
+  }
+  return out;
+}
+
+Tensor random_empty_positions(const nn::SparseParameter& p, int64_t k, Rng& rng) {
+  check_param(p, "random_empty_positions");
+  const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p);
+  std::vector<int32_t> rp = p.row_ptr.to_vector<int32_t>(), ci = p.col_idx.to_vector<int32_t>();
+  const int64_t empty = gr * gc - (int64_t)ci.size();
+  SPROUT_CHECK(k >= 0 && k <= empty, "random_empty_positions: ", k, " positions asked, ", empty, " empty");
+  // Ranks among the empty positions, mapped back row by row.
+  std::vector<int64_t> ranks = sparse::sample_distinct(empty, k, rng), out;
+  out.reserve((size_t)k);
+  size_t next = 0;
+  int64_t seen = 0;  // empty positions in rows before r
+  for (int64_t r = 0; r < gr && next < ranks.size(); ++r) {
+    const int64_t row_empty = gc - (rp[(size_t)r + 1] - rp[(size_t)r]);
+    int64_t e = rp[(size_t)r], c = 0, rank_in_row = 0;
+    while (next < ranks.size() && ranks[next] < seen + row_empty) {
+      const int64_t want = ranks[next] - seen;  // the want-th empty column of row r
+      for (; c < gc; ++c) {
+        if (e < rp[(size_t)r + 1] && ci[(size_t)e] == c) { ++e; continue; }
+        if (rank_in_row++ == want) break;
+      }
+      out.push_back(r * gc + c++);
+      ++next;
+    }
+    seen += row_empty;
+  }
+  Tensor t = Tensor::from_vector<int64_t>(out, {(int64_t)out.size()});
+  return p.values.is_cuda() ? t.to(p.values.device(), MemCategory::Workspace) : t;
+}
+
+}  // namespace sprout::ops

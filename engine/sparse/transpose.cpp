@@ -1,0 +1,96 @@
+// Transposed structures and their cache. The cache is keyed by the col_idx tensor's
+// storage and holds a weak reference to it, so an entry dies with its structure and
+// a reused address is never mistaken for the old one.
+#include "engine/sparse/transpose.h"
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "engine/core/error.h"
+
+namespace sprout::sparse {
+
+TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& col_idx_in,
+                                        int64_t grid_rows, int64_t grid_cols) {
+  SPROUT_CHECK(row_ptr_in.numel() == grid_rows + 1, "transpose_structure: row_ptr has ",
+               row_ptr_in.numel(), " entries for ", grid_rows, " rows");
+  Tensor rp = row_ptr_in.is_cuda() ? row_ptr_in.to(Device::cpu()) : row_ptr_in;
+  Tensor ci = col_idx_in.is_cuda() ? col_idx_in.to(Device::cpu()) : col_idx_in;
+  const int32_t* r = rp.data<int32_t>();
+  const int32_t* c = ci.data<int32_t>();
+  const int64_t nnz = ci.numel();
+  TransposedStructure t;
+  t.row_ptr = Tensor::zeros({grid_cols + 1}, DType::I32, Device::cpu(), MemCategory::Indices);
+  t.col_idx = Tensor::empty({nnz}, DType::I32, Device::cpu(), MemCategory::Indices);
+  t.perm = Tensor::empty({nnz}, DType::I32, Device::cpu(), MemCategory::Indices);
+  int32_t* tr = t.row_ptr.data<int32_t>();
+  int32_t* tc = t.col_idx.data<int32_t>();
+  int32_t* tp = t.perm.data<int32_t>();
+  for (int64_t e = 0; e < nnz; ++e) {
+    SPROUT_CHECK(c[e] >= 0 && c[e] < grid_cols, "transpose_structure: column ", c[e],
+                 " outside [0, ", grid_cols, ")");
+    ++tr[c[e] + 1];
+  }
+  for (int64_t k = 0; k < grid_cols; ++k) tr[k + 1] += tr[k];
+  std::vector<int32_t> next(tr, tr + grid_cols);
+  for (int64_t i = 0; i < grid_rows; ++i)
+    for (int64_t e = r[i]; e < r[i + 1]; ++e) {
+      int32_t slot = next[(size_t)c[e]]++;
+      tc[slot] = (int32_t)i;
+      tp[slot] = (int32_t)e;
+    }
+  if (row_ptr_in.is_cuda()) {
+    Device d = row_ptr_in.device();
+    t.row_ptr = t.row_ptr.to(d, MemCategory::Indices);
+    t.col_idx = t.col_idx.to(d, MemCategory::Indices);
+    t.perm = t.perm.to(d, MemCategory::Indices);
+  }
+  return t;
+}
+
+namespace {
+struct Entry {
+  std::weak_ptr<Storage> col_idx, row_ptr;
+  std::shared_ptr<const TransposedStructure> value;
+};
+std::mutex g_mu;
+std::map<const Storage*, Entry> g_cache;
+}  // namespace
+
+std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr,
+                                                            const Tensor& col_idx,
+                                                            int64_t grid_rows, int64_t grid_cols) {
+  const std::shared_ptr<Storage>& cs = col_idx.impl()->storage;
+  const std::shared_ptr<Storage>& rs = row_ptr.impl()->storage;
+  {
+    std::lock_guard<std::mutex> g(g_mu);
+    // Drop entries whose structure is gone.
+    for (auto it = g_cache.begin(); it != g_cache.end();)
+      it = it->second.col_idx.expired() ? g_cache.erase(it) : std::next(it);
+    auto it = g_cache.find(cs.get());
+    if (it != g_cache.end() && it->second.col_idx.lock() == cs && it->second.row_ptr.lock() == rs &&
+        it->second.value->row_ptr.numel() == grid_cols + 1)
+      return it->second.value;
+  }
+  auto value = std::make_shared<const TransposedStructure>(
+      transpose_structure(row_ptr, col_idx, grid_rows, grid_cols));
+  std::lock_guard<std::mutex> g(g_mu);
+  g_cache[cs.get()] = Entry{cs, rs, value};
+  return value;
+}
+
+Tensor gather_values(const Tensor& values, const Tensor& perm_in, int64_t block_elems) {
+  Tensor v = values.is_cuda() ? values.to(Device::cpu()) : values;
+  Tensor p = perm_in.is_cuda() ? perm_in.to(Device::cpu()) : perm_in;
+  Tensor out = Tensor::empty(v.shape(), v.dtype(), Device::cpu(), values.category());
+  const int64_t n = p.numel();
+  const int32_t* pp = p.data<int32_t>();
+  const size_t es = dtype_size(v.dtype()) * (size_t)block_elems;
+  const char* src = static_cast<const char*>(v.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  for (int64_t e = 0; e < n; ++e) std::copy(src + pp[e] * es, src + (pp[e] + 1) * es, dst + e * es);
+  return values.is_cuda() ? out.to(values.device(), values.category()) : out;
+}
+
+}  // namespace sprout::sparse

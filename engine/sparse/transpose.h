@@ -1,0 +1,33 @@
+// The transposed structure of a sparse matrix (its CSC view as a CSR of the
+// transpose, plus perm: where each entry's value sits in the original values). The
+// A^T products read it; it is cached per structure so it is rebuilt only after a
+// topology edit replaces the structure tensors.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "engine/core/tensor.h"
+
+namespace sprout::sparse {
+
+struct TransposedStructure {
+  Tensor row_ptr;  // int32 [grid_cols + 1]
+  Tensor col_idx;  // int32 [nnz]: the original (block) row of each entry
+  Tensor perm;     // int32 [nnz]: the entry's index in the original order
+};
+
+// Counting sort by column on the host (stable, so rows stay sorted within a column);
+// the result lives on the input's device in the Indices category.
+TransposedStructure transpose_structure(const Tensor& row_ptr, const Tensor& col_idx,
+                                        int64_t grid_rows, int64_t grid_cols);
+
+// The same, built once per (row_ptr, col_idx) pair and kept while those tensors live.
+std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr,
+                                                            const Tensor& col_idx,
+                                                            int64_t grid_rows, int64_t grid_cols);
+
+// out[e * block_elems + t] = values[perm[e] * block_elems + t], on the host (setup and
+// tests), returned on values' device.
+Tensor gather_values(const Tensor& values, const Tensor& perm, int64_t block_elems);
+
+}  // namespace sprout::sparse

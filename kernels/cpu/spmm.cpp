@@ -1,0 +1,338 @@
+// CPU SpMM, CSR and BSR: OpenMP over (batch item, column tile, nnz-balanced row
+// range); each output row tile is accumulated in registers over the row's stored
+// entries, one contiguous axpy of a B row each, and written once.
+#include "kernels/cpu/spmm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <type_traits>
+
+#if SPROUT_CPU_AVX2
+#include <immintrin.h>
+#endif
+
+namespace sprout::kernels::cpu {
+
+bool cpu_has_avx2() {
+#if SPROUT_CPU_AVX2
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+void balanced_row_split(const int32_t* row_ptr, int64_t nrows, int parts, int64_t* bounds) {
+  const int64_t base = row_ptr[0];
+  const int64_t total = (int64_t)row_ptr[nrows] - base + nrows;
+  bounds[0] = 0;
+  for (int p = 1; p < parts; ++p) {
+    const int64_t target = total * p / parts;
+    int64_t lo = bounds[p - 1], hi = nrows;
+    while (lo < hi) {  // first row whose cumulative work reaches the target
+      int64_t mid = (lo + hi) / 2;
+      if ((int64_t)row_ptr[mid] - base + mid < target) lo = mid + 1;
+      else hi = mid;
+    }
+    bounds[p] = lo;
+  }
+  bounds[parts] = nrows;
+}
+
+namespace {
+
+// A 32-byte vector of T (GCC/Clang vector extension): one AVX2 register, two SSE ones.
+template <class T> struct Vec32 { typedef T type __attribute__((vector_size(32))); };
+template <class T> using vec_t = typename Vec32<T>::type;
+template <class T> constexpr int kLanes = 32 / (int)sizeof(T);
+// Column tile of an output row held in registers: 8 vectors.
+template <class T> constexpr int kTile = 8 * kLanes<T>;
+constexpr int kMaxParts = 256;
+// Below this many multiply-adds a call runs on one thread: forking costs more.
+constexpr int64_t kSerialWork = 1 << 15;
+
+// Vectors go by reference: passing them by value would differ between the two ISAs.
+template <class T>
+SPROUT_ALWAYS_INLINE void load_vec(vec_t<T>& v, const T* p) { std::memcpy(&v, p, sizeof(v)); }
+template <class T>
+SPROUT_ALWAYS_INLINE void store_vec(T* p, vec_t<T>& v, bool accumulate) {
+  if (accumulate) {
+    vec_t<T> old;
+    load_vec(old, p);
+    v += old;
+  }
+  std::memcpy(p, &v, sizeof(v));
+}
+
+// c[0, NV vectors) (+)= sum over the row's entries of v * b[brow][...]. `entries`
+// calls its argument once per stored entry with (value, B row index).
+template <class T, int NV, class Entries>
+SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t ldb, T* c,
+                                    bool accumulate) {
+  constexpr int L = kLanes<T>;
+  vec_t<T> acc[NV];
+#pragma GCC unroll 8
+  for (int q = 0; q < NV; ++q) acc[q] = vec_t<T>{};
+  entries([&](T v, int64_t brow) {
+    const T* br = b + brow * ldb;
+    const vec_t<T> vv = vec_t<T>{} + v;
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) {
+      vec_t<T> x;
+      load_vec(x, br + q * L);
+      acc[q] += vv * x;
+    }
+  });
+#pragma GCC unroll 8
+  for (int q = 0; q < NV; ++q) store_vec(c + q * L, acc[q], accumulate);
+}
+
+// Columns [0, width <= kTile) of one output row: whole vectors in registers, then the
+// scalar rest in a second pass over the entries.
+template <class T, class Entries>
+SPROUT_ALWAYS_INLINE void row_tile(const Entries& entries, const T* b, int64_t ldb, T* c,
+                                   int width, bool accumulate) {
+  constexpr int L = kLanes<T>;
+  const int nv = width / L;
+  switch (nv) {
+    case 8: axpy_tile<T, 8>(entries, b, ldb, c, accumulate); break;
+    case 7: axpy_tile<T, 7>(entries, b, ldb, c, accumulate); break;
+    case 6: axpy_tile<T, 6>(entries, b, ldb, c, accumulate); break;
+    case 5: axpy_tile<T, 5>(entries, b, ldb, c, accumulate); break;
+    case 4: axpy_tile<T, 4>(entries, b, ldb, c, accumulate); break;
+    case 3: axpy_tile<T, 3>(entries, b, ldb, c, accumulate); break;
+    case 2: axpy_tile<T, 2>(entries, b, ldb, c, accumulate); break;
+    case 1: axpy_tile<T, 1>(entries, b, ldb, c, accumulate); break;
+    default: break;
+  }
+  const int rest = width - nv * L;
+  if (rest == 0) return;
+  T acc[L] = {};
+  const T* b0 = b + nv * L;
+  entries([&](T v, int64_t brow) {
+    const T* br = b0 + brow * ldb;
+    for (int t = 0; t < rest; ++t) acc[t] += v * br[t];
+  });
+  T* c0 = c + nv * L;
+  for (int t = 0; t < rest; ++t) c0[t] = accumulate ? c0[t] + acc[t] : acc[t];
+}
+
+// What one work item needs: the row structure to walk (A's CSR, or its CSC view for
+// A^T with perm mapping to value slots), the operands and the block geometry.
+template <class T>
+struct Work {
+  const int32_t* row_ptr;
+  const int32_t* col_idx;
+  const int32_t* perm;  // null: entry j's value is values[j]
+  const T* values;
+  const T* b;
+  T* c;
+  int64_t ldb, ldc, n;
+  int64_t out_rows, b_rows;  // dense rows of op(A) and of B
+  int bs;                    // 1 for CSR
+  bool accumulate;
+};
+
+template <class T>
+SPROUT_ALWAYS_INLINE void csr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) {
+  const int width = (int)std::min<int64_t>(kTile<T>, w.n - n0);
+  const T* b = w.b + n0;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t j0 = w.row_ptr[r], j1 = w.row_ptr[r + 1];
+    T* c = w.c + r * w.ldc + n0;
+    if (w.perm) {
+      const int32_t* col = w.col_idx; const int32_t* perm = w.perm; const T* val = w.values;
+      row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[perm[j]], (int64_t)col[j]); },
+                  b, w.ldb, c, width, w.accumulate);
+    } else {
+      const int32_t* col = w.col_idx; const T* val = w.values;
+      row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[j], (int64_t)col[j]); },
+                  b, w.ldb, c, width, w.accumulate);
+    }
+  }
+}
+
+// BSR rows: row i of block row R takes, from each stored block, its row i (A) or its
+// column i (A^T through the CSC view, where A^T's block is the stored one transposed).
+template <class T>
+SPROUT_ALWAYS_INLINE void bsr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) {
+  const int width = (int)std::min<int64_t>(kTile<T>, w.n - n0);
+  const T* b = w.b + n0;
+  const int bs = w.bs;
+  const int64_t bb = (int64_t)bs * bs;
+  for (int64_t R = r0; R < r1; ++R) {
+    const int64_t j0 = w.row_ptr[R], j1 = w.row_ptr[R + 1];
+    const int ni = (int)std::min<int64_t>(bs, w.out_rows - R * bs);
+    for (int i = 0; i < ni; ++i) {
+      T* c = w.c + (R * bs + i) * w.ldc + n0;
+      const int32_t* col = w.col_idx; const int32_t* perm = w.perm; const T* val = w.values;
+      const int64_t b_rows = w.b_rows;
+      auto entries = [&](auto&& f) {
+        for (int64_t j = j0; j < j1; ++j) {
+          const int64_t k0 = (int64_t)col[j] * bs;
+          const int kn = (int)std::min<int64_t>(bs, b_rows - k0);
+          if (perm) {
+            const T* blk = val + (int64_t)perm[j] * bb + i;
+            for (int jj = 0; jj < kn; ++jj) f(blk[jj * bs], k0 + jj);
+          } else {
+            const T* blk = val + j * bb + (int64_t)i * bs;
+            for (int jj = 0; jj < kn; ++jj) f(blk[jj], k0 + jj);
+          }
+        }
+      };
+      row_tile<T>(entries, b, w.ldb, c, width, w.accumulate);
+    }
+  }
+}
+
+template <class T>
+SPROUT_TARGET_AVX2 void csr_item_avx2(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { csr_item(w, r0, r1, n0); }
+template <class T>
+void csr_item_base(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { csr_item(w, r0, r1, n0); }
+template <class T>
+SPROUT_TARGET_AVX2 void bsr_item_avx2(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { bsr_item(w, r0, r1, n0); }
+template <class T>
+void bsr_item_base(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { bsr_item(w, r0, r1, n0); }
+
+template <class T>
+Work<T> make_work(const SpmmArgs<T>& a) {
+  const SparseOperand<T>& A = a.a;
+  Work<T> w{};
+  if (a.transpose_a) {
+    if (!A.t_row_ptr || !A.t_col_idx || !A.t_perm)
+      throw std::invalid_argument("spmm: a transposed product needs the CSC view (t_row_ptr, t_col_idx, t_perm)");
+    w.row_ptr = A.t_row_ptr; w.col_idx = A.t_col_idx; w.perm = A.t_perm;
+    w.out_rows = A.cols; w.b_rows = A.rows;
+  } else {
+    w.row_ptr = A.row_ptr; w.col_idx = A.col_idx; w.perm = nullptr;
+    w.out_rows = A.rows; w.b_rows = A.cols;
+  }
+  w.values = A.values;
+  w.ldb = a.ldb; w.ldc = a.ldc; w.n = a.n;
+  w.bs = A.block;
+  w.accumulate = a.accumulate;
+  return w;
+}
+
+// Runs item(w, r0, r1, n0) over every (batch item, column tile, row range) in parallel.
+template <class T, class F>
+void run_items(const SpmmArgs<T>& a, const Work<T>& proto, int64_t nrows, int64_t work, F&& item) {
+  if (nrows == 0 || a.n == 0 || a.batch == 0) return;
+  const int threads = omp_get_max_threads();
+  const bool serial = work < kSerialWork || threads == 1;
+  const int parts = serial ? 1 : (int)std::min<int64_t>({nrows, (int64_t)threads * 4, (int64_t)kMaxParts});
+  int64_t bounds[kMaxParts + 1];
+  if (parts == 1) { bounds[0] = 0; bounds[1] = nrows; }
+  else balanced_row_split(proto.row_ptr, nrows, parts, bounds);
+  const int64_t tiles = (a.n + kTile<T> - 1) / kTile<T>;
+  const int64_t items = a.batch * tiles * parts;
+#pragma omp parallel for schedule(dynamic, 1) if (!serial && items > 1)
+  for (int64_t it = 0; it < items; ++it) {
+    const int64_t p = it % parts, rest = it / parts;
+    const int64_t t = rest % tiles, bi = rest / tiles;
+    Work<T> w = proto;
+    w.b = a.b + bi * a.stride_b;
+    w.c = a.c + bi * a.stride_c;
+    item(w, bounds[p], bounds[p + 1], t * kTile<T>);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void spmm_csr(const SpmmArgs<T>& a) {
+  if (a.a.block != 1) throw std::invalid_argument("spmm_csr: block size must be 1");
+  const Work<T> w = make_work(a);
+  const bool avx2 = cpu_has_avx2();
+  const int64_t work = (a.a.nnz_blocks + w.out_rows) * a.n * a.batch;
+  run_items(a, w, w.out_rows, work, [&](const Work<T>& x, int64_t r0, int64_t r1, int64_t n0) {
+    if (avx2) csr_item_avx2(x, r0, r1, n0);
+    else csr_item_base(x, r0, r1, n0);
+  });
+}
+
+template <class T>
+void spmm_bsr(const SpmmArgs<T>& a) {
+  if (a.a.block < 2) throw std::invalid_argument("spmm_bsr: block size must be at least 2");
+  const Work<T> w = make_work(a);
+  const bool avx2 = cpu_has_avx2();
+  const int64_t out_brows = (w.out_rows + w.bs - 1) / w.bs;
+  const int64_t work = (a.a.nnz_blocks * w.bs + out_brows) * w.bs * a.n * a.batch;
+  run_items(a, w, out_brows, work, [&](const Work<T>& x, int64_t r0, int64_t r1, int64_t n0) {
+    if (avx2) bsr_item_avx2(x, r0, r1, n0);
+    else bsr_item_base(x, r0, r1, n0);
+  });
+}
+namespace {
+
+template <class T>
+void transpose_tile(int64_t r0, int64_t r1, int64_t c0, int64_t c1, const T* src, int64_t lds,
+                    T* dst, int64_t ldd) {
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+#if SPROUT_CPU_AVX2
+// 8x8 float transpose in registers: unpack pairs, shuffle quads, swap 128-bit halves.
+SPROUT_TARGET_AVX2 void transpose8x8(const float* s, int64_t lds, float* d, int64_t ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i + 0] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+
+SPROUT_TARGET_AVX2 void transpose_tile_avx2(int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                                            const float* src, int64_t lds, float* dst, int64_t ldd) {
+  const int64_t r8 = r0 + (r1 - r0) / 8 * 8, c8 = c0 + (c1 - c0) / 8 * 8;
+  for (int64_t r = r0; r < r8; r += 8)
+    for (int64_t c = c0; c < c8; c += 8) transpose8x8(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+  transpose_tile(r0, r8, c8, c1, src, lds, dst, ldd);
+  transpose_tile(r8, r1, c0, c1, src, lds, dst, ldd);
+}
+#endif
+
+}  // namespace
+
+template <class T>
+void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd) {
+  constexpr int64_t B = 64;
+  const int64_t rb = (rows + B - 1) / B, cb = (cols + B - 1) / B;
+#if SPROUT_CPU_AVX2
+  const bool avx2 = std::is_same<T, float>::value && cpu_has_avx2();
+#endif
+#pragma omp parallel for collapse(2) schedule(static) if (rows * cols > (1 << 15))
+  for (int64_t i = 0; i < rb; ++i)
+    for (int64_t j = 0; j < cb; ++j) {
+      const int64_t r1 = std::min(rows, (i + 1) * B), c1 = std::min(cols, (j + 1) * B);
+#if SPROUT_CPU_AVX2
+      if constexpr (std::is_same<T, float>::value)
+        if (avx2) { transpose_tile_avx2(i * B, r1, j * B, c1, src, lds, dst, ldd); continue; }
+#endif
+      transpose_tile(i * B, r1, j * B, c1, src, lds, dst, ldd);
+    }
+}
+
+template void spmm_csr<float>(const SpmmArgs<float>&);
+template void spmm_csr<double>(const SpmmArgs<double>&);
+template void spmm_bsr<float>(const SpmmArgs<float>&);
+template void spmm_bsr<double>(const SpmmArgs<double>&);
+template void transpose<float>(int64_t, int64_t, const float*, int64_t, float*, int64_t);
+template void transpose<double>(int64_t, int64_t, const double*, int64_t, double*, int64_t);
+template void transpose<int32_t>(int64_t, int64_t, const int32_t*, int64_t, int32_t*, int64_t);
+
+}  // namespace sprout::kernels::cpu

@@ -1,0 +1,151 @@
+// CPU topology edits: rows are independent, so counting, merging and gathering run
+// OpenMP over rows / entries; the top-k selections use nth_element with an index
+// tie-break so CPU and GPU select the same set.
+#include "kernels/cpu/topology.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace sprout::kernels::cpu {
+
+void sort_grow(int64_t* pos, int64_t* order, int64_t n) {
+  std::vector<std::pair<int64_t, int64_t>> v((size_t)n);
+  for (int64_t i = 0; i < n; ++i) v[(size_t)i] = {pos[i], order[i]};
+  std::sort(v.begin(), v.end());
+  for (int64_t i = 0; i < n; ++i) { pos[i] = v[(size_t)i].first; order[i] = v[(size_t)i].second; }
+}
+
+// Grown positions of row r: [lo, hi) in the sorted array.
+static void grow_range(const int64_t* grow, int64_t n, int64_t r, int64_t grid_cols, int64_t* lo,
+                       int64_t* hi) {
+  *lo = std::lower_bound(grow, grow + n, r * grid_cols) - grow;
+  *hi = std::lower_bound(grow + *lo, grow + n, (r + 1) * grid_cols) - grow;
+}
+
+void topology_count(const int32_t* row_ptr, int64_t grid_rows, int64_t grid_cols,
+                    const uint8_t* keep, const int64_t* grow, int64_t n_grow,
+                    int32_t* new_row_ptr) {
+  new_row_ptr[0] = 0;
+#pragma omp parallel for schedule(static) if (grid_rows > 256)
+  for (int64_t r = 0; r < grid_rows; ++r) {
+    int64_t kept = 0;
+    if (keep) for (int64_t e = row_ptr[r]; e < row_ptr[r + 1]; ++e) kept += keep[e] != 0;
+    else kept = row_ptr[r + 1] - row_ptr[r];
+    int64_t lo, hi;
+    grow_range(grow, n_grow, r, grid_cols, &lo, &hi);
+    new_row_ptr[r + 1] = (int32_t)(kept + hi - lo);
+  }
+  for (int64_t r = 0; r < grid_rows; ++r) new_row_ptr[r + 1] += new_row_ptr[r];
+}
+
+int64_t topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t grid_rows,
+                       int64_t grid_cols, const uint8_t* keep, const int64_t* grow,
+                       const int64_t* order, int64_t n_grow, const int32_t* new_row_ptr,
+                       int32_t* new_col_idx, int64_t* src) {
+  // Positions outside the grid land in no row: catch them before merging.
+  if (n_grow > 0 && (grow[0] < 0 || grow[n_grow - 1] >= grid_rows * grid_cols))
+    return grow[0] < 0 ? 0 : grid_rows - 1;
+  int64_t bad = -1;
+#pragma omp parallel for schedule(static) if (grid_rows > 256)
+  for (int64_t r = 0; r < grid_rows; ++r) {
+    int64_t lo, hi;
+    grow_range(grow, n_grow, r, grid_cols, &lo, &hi);
+    int64_t e = row_ptr[r], e1 = row_ptr[r + 1], g = lo, out = new_row_ptr[r];
+    bool ok = true;
+    while (e < e1 || g < hi) {
+      if (e < e1 && keep && !keep[e]) { ++e; continue; }
+      const int64_t ce = e < e1 ? col_idx[e] : INT64_MAX;
+      const int64_t cg = g < hi ? grow[g] - r * grid_cols : INT64_MAX;
+      if (cg == ce || (g > lo && g < hi && grow[g] == grow[g - 1])) { ok = false; break; }
+      if (ce < cg) { new_col_idx[out] = (int32_t)ce; src[out++] = e++; }
+      else { new_col_idx[out] = (int32_t)cg; src[out++] = -1 - order[g++]; }
+    }
+    if (!ok) {
+#pragma omp critical
+      if (bad < 0 || r < bad) bad = r;
+    }
+  }
+  return bad;
+}
+
+template <class T>
+void topology_gather(const T* old_vals, const int64_t* src, int64_t new_nnz, int64_t be,
+                     const T* grow_vals, T* out) {
+#pragma omp parallel for schedule(static) if (new_nnz * be > (1 << 16))
+  for (int64_t e = 0; e < new_nnz; ++e) {
+    T* o = out + e * be;
+    const int64_t s = src[e];
+    if (s >= 0) std::copy(old_vals + s * be, old_vals + (s + 1) * be, o);
+    else if (grow_vals) std::copy(grow_vals + (-1 - s) * be, grow_vals + (-s) * be, o);
+    else std::fill(o, o + be, T(0));
+  }
+}
+
+template <class T> void abs_scores(const T* v, int64_t n, int64_t be, T* out) {
+#pragma omp parallel for schedule(static) if (n * be > (1 << 16))
+  for (int64_t e = 0; e < n; ++e) {
+    T s = T(0);
+    for (int64_t t = 0; t < be; ++t) s += std::fabs(v[e * be + t]);
+    out[e] = s;
+  }
+}
+
+// Orders indices by score (descending when largest), then by index.
+template <class T>
+static void select_top(std::vector<int64_t>& idx, const T* score, int64_t k, bool largest) {
+  auto cmp = [&](int64_t a, int64_t b) {
+    if (score[a] != score[b]) return largest ? score[a] > score[b] : score[a] < score[b];
+    return a < b;
+  };
+  if (k < (int64_t)idx.size()) std::nth_element(idx.begin(), idx.begin() + k, idx.end(), cmp);
+  idx.resize((size_t)k);
+}
+
+template <class T> void topk_mask(const T* scores, int64_t n, int64_t k, bool largest, uint8_t* mask) {
+  std::vector<int64_t> idx((size_t)n);
+  std::iota(idx.begin(), idx.end(), 0);
+  select_top(idx, scores, std::min(k, n), largest);
+  std::fill(mask, mask + n, uint8_t(0));
+  for (int64_t i : idx) mask[i] = 1;
+}
+
+template <class T>
+void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t* row_ptr,
+                const int32_t* col_idx, int64_t k, int64_t* out) {
+  const int64_t gr = (rows + block - 1) / block, gc = (cols + block - 1) / block;
+  std::vector<T> score((size_t)(gr * gc));
+#pragma omp parallel for schedule(static) if (gr * gc > (1 << 14))
+  for (int64_t R = 0; R < gr; ++R)
+    for (int64_t C = 0; C < gc; ++C) {
+      T s = T(0);
+      for (int64_t i = R * block; i < std::min(rows, (R + 1) * block); ++i)
+        for (int64_t j = C * block; j < std::min(cols, (C + 1) * block); ++j) s += std::fabs(g[i * cols + j]);
+      score[(size_t)(R * gc + C)] = s;
+    }
+  std::vector<int64_t> idx;
+  idx.reserve((size_t)(gr * gc));
+  // Only empty positions compete: walk each row's sorted stored columns alongside.
+  for (int64_t R = 0; R < gr; ++R) {
+    int64_t e = row_ptr[R];
+    for (int64_t C = 0; C < gc; ++C) {
+      if (e < row_ptr[R + 1] && col_idx[e] == C) { ++e; continue; }
+      idx.push_back(R * gc + C);
+    }
+  }
+  select_top(idx, score.data(), std::min<int64_t>(k, (int64_t)idx.size()), true);
+  std::sort(idx.begin(), idx.end());
+  std::copy(idx.begin(), idx.end(), out);
+}
+
+template void topology_gather<float>(const float*, const int64_t*, int64_t, int64_t, const float*, float*);
+template void topology_gather<double>(const double*, const int64_t*, int64_t, int64_t, const double*, double*);
+template void abs_scores<float>(const float*, int64_t, int64_t, float*);
+template void abs_scores<double>(const double*, int64_t, int64_t, double*);
+template void topk_mask<float>(const float*, int64_t, int64_t, bool, uint8_t*);
+template void topk_mask<double>(const double*, int64_t, int64_t, bool, uint8_t*);
+template void topk_empty<float>(const float*, int64_t, int64_t, int, const int32_t*, const int32_t*, int64_t, int64_t*);
+template void topk_empty<double>(const double*, int64_t, int64_t, int, const int32_t*, const int32_t*, int64_t, int64_t*);
+
+}  // namespace sprout::kernels::cpu
