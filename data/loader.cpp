@@ -7,6 +7,7 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "engine/core/error.h"
@@ -161,6 +162,9 @@ void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Read
     for (auto& p : cpu_pool_) {
       if (full && p.first.impl_ptr().use_count() == 1 && p.first.impl()->storage.use_count() == 1 &&
           p.second.impl_ptr().use_count() == 1 && p.second.impl()->storage.use_count() == 1) {
+        // Pairs with the release in the caller's last reference drop, so its reads of
+        // the old batch happen before the worker overwrites it.
+        std::atomic_thread_fence(std::memory_order_acquire);
         r.x = p.first;
         r.y = p.second;
         return;
