@@ -65,6 +65,8 @@ int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
     g = edit.grow.numel();
     grow = Tensor::empty({g}, DType::I64, dev, MemCategory::Workspace);
     grow.copy_from(edit.grow);  // sorted in place below
+  } else {
+    grow = Tensor::empty({0}, DType::I64, dev, MemCategory::Workspace);
   }
   Tensor grow_vals;
   if (edit.grow_values.defined()) {
@@ -97,10 +99,12 @@ int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
       new_nnzb = last;
       new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
       src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
+      Tensor flag = Tensor::empty({1}, DType::I64, dev, MemCategory::Workspace);
       bad = kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
                                           grow.data<int64_t>(), order.data<int64_t>(), g,
                                           new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(),
-                                          src.data<int64_t>(), stream());
+                                          src.data<int64_t>(),
+                                          reinterpret_cast<unsigned long long*>(flag.data<int64_t>()), stream());
     });
   } else {
     std::iota(order.data<int64_t>(), order.data<int64_t>() + g, int64_t(0));
