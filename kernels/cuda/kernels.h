@@ -8,3 +8,6 @@
 #include "kernels/cuda/conv_cudnn.h"
 #include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/pool.h"
+#include "kernels/cuda/spmm.h"
+#include "kernels/cuda/sddmm.h"
+#include "kernels/cuda/topology.h"
