@@ -295,7 +295,66 @@ Tensor sparse_matmul_cols(nn::SparseParameter& w, const Tensor& cols) {
 // ---- sparse_conv2d ------------------------------------------------------------------
 
 namespace {
+
 size_t g_im2col_budget = size_t(64) << 20;
+
+struct ConvGeom {
+  int64_t N, C, H, W, k, stride, pad, Ho, Wo;
+  int64_t P() const { return Ho * Wo; }
+};
+
+// Images [n0, n0 + nb) of x -> cols [K, nb * P].
+void unfold(const Tensor& x, const ConvGeom& g, int64_t n0, int64_t nb, Tensor& cols) {
+  const int64_t off = n0 * g.C * g.H * g.W;
+  if (x.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::im2col_batch(x.data<float>() + off, nb, g.C, g.H, g.W, g.k, g.k, g.stride,
+                                               g.pad, cols.data<float>(), stream()));
+  } else {
+    dispatch_float(x.dtype(), "sparse_conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::im2col_batch<T>(x.data<T>() + off, nb, g.C, g.H, g.W, g.k, g.k, g.stride, g.pad, cols.data<T>());
+    });
+  }
+}
+
+// dx images [n0, n0 + nb) += fold(dcols).
+void fold(const Tensor& dcols, const ConvGeom& g, int64_t n0, int64_t nb, Tensor& dx) {
+  const int64_t off = n0 * g.C * g.H * g.W;
+  if (dx.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::col2im_batch(dcols.data<float>(), nb, g.C, g.H, g.W, g.k, g.k, g.stride, g.pad,
+                                               dx.data<float>() + off, stream()));
+  } else {
+    dispatch_float(dx.dtype(), "sparse_conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::col2im_batch<T>(dcols.data<T>(), nb, g.C, g.H, g.W, g.k, g.k, g.stride, g.pad, dx.data<T>() + off);
+    });
+  }
+}
+
+// [O, nb * P] <-> images [n0, n0 + nb) of an [N, O, P] tensor.
+void scatter_nchw(const Tensor& yc, int64_t O, int64_t P, int64_t n0, int64_t nb, Tensor& y) {
+  const int64_t off = n0 * O * P;
+  if (y.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::cnhw_to_nchw(yc.data<float>(), nullptr, nb, O, P, y.data<float>() + off, stream()));
+  } else {
+    dispatch_float(y.dtype(), "sparse_conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::cnhw_to_nchw<T>(yc.data<T>(), (const T*)nullptr, nb, O, P, y.data<T>() + off);
+    });
+  }
+}
+void gather_cnhw(const Tensor& g, int64_t O, int64_t P, int64_t n0, int64_t nb, Tensor& gc) {
+  const int64_t off = n0 * O * P;
+  if (g.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::nchw_to_cnhw(g.data<float>() + off, nb, O, P, gc.data<float>(), stream()));
+  } else {
+    dispatch_float(g.dtype(), "sparse_conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::nchw_to_cnhw<T>(g.data<T>() + off, nb, O, P, gc.data<T>());
+    });
+  }
+}
+
 }  // namespace
 
 size_t im2col_budget_bytes() { return g_im2col_budget; }
@@ -304,71 +363,57 @@ void set_im2col_budget_bytes(size_t bytes) { g_im2col_budget = bytes; }
 Tensor sparse_conv2d(const Tensor& x, nn::SparseParameter& w, const Tensor& bias, int64_t kernel,
                      int64_t stride, int64_t pad) {
   SPROUT_CHECK(x.dim() == 4, "sparse_conv2d: input must be [N, C, H, W], got ", shape_str(x.shape()));
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  SPROUT_CHECK(w.cols == C * kernel * kernel, "sparse_conv2d: weight has ", w.cols,
-               " columns, input gives ", C, " x ", kernel, " x ", kernel);
-  const int64_t Ho = kernels::cpu::conv_out_size(H, kernel, stride, pad);
-  const int64_t Wo = kernels::cpu::conv_out_size(W, kernel, stride, pad);
-  SPROUT_CHECK(Ho > 0 && Wo > 0, "sparse_conv2d: kernel ", kernel, " does not fit a ", H, "x", W, " input");
+  ConvGeom g{x.size(0), x.size(1), x.size(2), x.size(3), kernel, stride, pad, 0, 0};
+  SPROUT_CHECK(w.cols == g.C * kernel * kernel, "sparse_conv2d: weight has ", w.cols, " columns, input gives ",
+               g.C, " x ", kernel, " x ", kernel);
+  g.Ho = kernels::cpu::conv_out_size(g.H, kernel, stride, pad);
+  g.Wo = kernels::cpu::conv_out_size(g.W, kernel, stride, pad);
+  SPROUT_CHECK(g.Ho > 0 && g.Wo > 0, "sparse_conv2d: kernel ", kernel, " does not fit a ", g.H, "x", g.W, " input");
   if (kernel == 1 && stride == 1 && pad == 0) {
-    Tensor y = sparse_matmul_cols(w, reshape(x, {N, C, H * W}));
-    y = reshape(y, {N, w.rows, H, W});
+    Tensor y = sparse_matmul_cols(w, reshape(x, {g.N, g.C, g.H * g.W}));
+    y = reshape(y, {g.N, w.rows, g.H, g.W});
     return bias.defined() ? add_bias(y, bias) : y;
   }
-  SPROUT_CHECK(!x.is_cuda(), "sparse_conv2d: CUDA im2col convolutions are not available yet; "
-               "1x1 stride-1 sparse convolutions run on CUDA");
   check_values(w, w.values, "sparse_conv2d");
   check_same(x, w.values, "sparse_conv2d");
-  const int64_t K = w.cols, P = Ho * Wo, O = w.rows;
+  const int64_t K = w.cols, P = g.P(), O = w.rows;
   const size_t per_image = (size_t)(K + O) * (size_t)P * dtype_size(x.dtype());
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, (int64_t)(g_im2col_budget / per_image)));
-  Tensor y = Tensor::empty({N, O, Ho, Wo}, x.dtype(), x.device());
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.N, (int64_t)(g_im2col_budget / per_image)));
+  Tensor y = Tensor::empty({g.N, O, g.Ho, g.Wo}, x.dtype(), x.device());
   nn::SparseParameter s = structure_of(w);
   // Forward, chunk by chunk: cols = im2col(x chunk), Y = W cols, then back to NCHW.
-  dispatch_float(x.dtype(), "sparse_conv2d", [&](auto tag) {
-    using T = decltype(tag);
-    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-      const int64_t nb = std::min(chunk, N - n0);
-      Tensor cols = Tensor::empty({K, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
-      Tensor yc = Tensor::empty({O, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
-      kernels::cpu::im2col_batch<T>(x.data<T>() + n0 * C * H * W, nb, C, H, W, kernel, kernel,
-                                    stride, pad, cols.data<T>());
-      spmm_into(s, w.values, false, cols, yc);
-      kernels::cpu::cnhw_to_nchw<T>(yc.data<T>(), (const T*)nullptr, nb, O, P,
-                                    y.data<T>() + n0 * O * P);
-    }
-  });
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.N - n0);
+    Tensor cols = Tensor::empty({K, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+    Tensor yc = Tensor::empty({O, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+    unfold(x, g, n0, nb, cols);
+    spmm_into(s, w.values, false, cols, yc);
+    scatter_nchw(yc, O, P, n0, nb, y);
+  }
   if (autograd::needs_grad({&x, &w.values})) {
     Tensor values = w.values.detach(), saved = x.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad();
     DenseGradHook hook = hook_of(w, 0);
     autograd::record(y, std::make_shared<FunctionNode>("sparse_conv2d",
-        [s, values, saved, gx, gv, hook, kernel, stride, pad, chunk, Ho, Wo](const Tensor& g) {
-      const int64_t N = saved.size(0), C = saved.size(1), H = saved.size(2), W = saved.size(3);
-      const int64_t K = s.cols, O = s.rows, P = Ho * Wo;
+        [s, values, saved, gx, gv, hook, g, chunk](const Tensor& gy) {
+      const int64_t K = s.cols, O = s.rows, P = g.P();
       Tensor dx, dv, dense;
       if (gx) dx = Tensor::zeros(saved.shape(), saved.dtype(), saved.device());
       if (gv) dv = Tensor::empty(values.shape(), values.dtype(), values.device());
       if (hook) dense = Tensor::zeros({O, K}, saved.dtype(), saved.device(), MemCategory::Workspace);
-      dispatch_float(saved.dtype(), "sparse_conv2d", [&](auto tag) {
-        using T = decltype(tag);
-        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-          const int64_t nb = std::min(chunk, N - n0);
-          Tensor gc = Tensor::empty({O, nb * P}, g.dtype(), g.device(), MemCategory::Workspace);
-          kernels::cpu::nchw_to_cnhw<T>(g.data<T>() + n0 * O * P, nb, O, P, gc.data<T>());
-          Tensor cols = Tensor::empty({K, nb * P}, saved.dtype(), saved.device(), MemCategory::Workspace);
-          if (gv || hook)
-            kernels::cpu::im2col_batch<T>(saved.data<T>() + n0 * C * H * W, nb, C, H, W, kernel,
-                                          kernel, stride, pad, cols.data<T>());
-          if (gv) sddmm_into(s, gc, cols, dv, n0 > 0);
-          if (hook) gemm_into(false, true, gc, cols, dense, 1.0);
-          if (gx) {
-            spmm_into(s, values, true, gc, cols);  // cols now holds d(cols)
-            kernels::cpu::col2im_batch<T>(cols.data<T>(), nb, C, H, W, kernel, kernel, stride,
-                                          pad, dx.data<T>() + n0 * C * H * W);
-          }
+      for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+        const int64_t nb = std::min(chunk, g.N - n0);
+        Tensor gc = Tensor::empty({O, nb * P}, gy.dtype(), gy.device(), MemCategory::Workspace);
+        gather_cnhw(gy, O, P, n0, nb, gc);
+        Tensor cols = Tensor::empty({K, nb * P}, saved.dtype(), saved.device(), MemCategory::Workspace);
+        if (gv || hook) unfold(saved, g, n0, nb, cols);  // recomputed: columns are never saved
+        if (gv) sddmm_into(s, gc, cols, dv, n0 > 0);
+        if (hook) gemm_into(false, true, gc, cols, dense, 1.0);
+        if (gx) {
+          spmm_into(s, values, true, gc, cols);  // cols now holds d(cols)
+          fold(cols, g, n0, nb, dx);
         }
-      });
+      }
       if (hook) hook(dense);
       return std::vector<Tensor>{dx, dv};
     }), {&x, &w.values});

@@ -1,0 +1,160 @@
+// SparseLinear and SparseConv2d: structure, initialisation, from_dense, forward.
+#include "engine/nn/sparse_layers.h"
+
+#include <cmath>
+
+#include "engine/core/error.h"
+#include "engine/nn/init.h"
+#include "engine/ops/sparse_matmul.h"
+#include "engine/sparse/parameter.h"
+
+namespace sprout::nn {
+
+namespace {
+
+// Entries (or blocks) to store for a density of a rows x cols matrix.
+int64_t count_for(double density, int64_t rows, int64_t cols, int block) {
+  SPROUT_CHECK(density >= 0.0 && density <= 1.0, "sparse layer: density ", density, " outside [0, 1]");
+  const int64_t grid = ((rows + block - 1) / block) * ((cols + block - 1) / block);
+  return std::min<int64_t>(grid, (int64_t)std::llround(density * (double)grid));
+}
+
+SparseParameter random_param(int64_t rows, int64_t cols, double density, int block, Rng& rng, Shape shape) {
+  const int64_t n = count_for(density, rows, cols, block);
+  return block == 1 ? sparse::make_parameter(sparse::CsrMatrix::random(rows, cols, n, rng), shape)
+                    : sparse::make_parameter(sparse::BsrMatrix::random(rows, cols, block, n, rng), shape);
+}
+
+// U(-bound, bound) on every stored value (BSR: the overhang of edge blocks stays 0).
+void init_values(SparseParameter& p, double bound, Rng& rng) {
+  Tensor v = Tensor::empty(p.values.shape(), p.values.dtype(), Device::cpu(), MemCategory::Weights);
+  uniform_(v, -bound, bound, rng);
+  if (p.block > 1) {
+    const int64_t b = p.block, bb = b * b;
+    auto rp = p.row_ptr.to_vector<int32_t>();
+    auto ci = p.col_idx.to_vector<int32_t>();
+    float* d = v.data<float>();
+    for (int64_t R = 0; R + 1 < (int64_t)rp.size(); ++R)
+      for (int64_t e = rp[(size_t)R]; e < rp[(size_t)R + 1]; ++e)
+        for (int64_t i = 0; i < b; ++i)
+          for (int64_t j = 0; j < b; ++j)
+            if (R * b + i >= p.rows || (int64_t)ci[(size_t)e] * b + j >= p.cols) d[e * bb + i * b + j] = 0.f;
+  }
+  p.values.copy_from(v);
+}
+
+SparseParameter masked_param(const Tensor& weight, const Tensor& mask, int block, Shape shape) {
+  const int64_t rows = weight.size(0), cols = weight.numel() / std::max<int64_t>(1, weight.size(0));
+  SPROUT_CHECK(mask.numel() == weight.numel(), "from_dense: mask ", shape_str(mask.shape()), " for weight ",
+               shape_str(weight.shape()));
+  Tensor w = weight.to(Device::cpu()).view({rows, cols});
+  Tensor m = mask.to(Device::cpu()).view({rows, cols});
+  SparseParameter p = block == 1 ? sparse::make_parameter(sparse::CsrMatrix::from_dense(w, m), shape)
+                                 : sparse::make_parameter(sparse::BsrMatrix::from_dense(w, m, block), shape);
+  p.to(weight.device());
+  return p;
+}
+
+Tensor random_mask(const Shape& shape, double density, Rng& rng) {
+  const int64_t n = shape_numel(shape);
+  std::vector<uint8_t> m((size_t)n, 0);
+  for (int64_t i : sparse::sample_distinct(n, std::min<int64_t>(n, (int64_t)std::llround(density * (double)n)), rng))
+    m[(size_t)i] = 1;
+  return Tensor::from_vector<uint8_t>(m, shape);
+}
+
+}  // namespace
+
+// ---- SparseLinear -------------------------------------------------------------------
+
+SparseLinear::SparseLinear(int64_t in, int64_t out, double density, bool has_bias, Rng& rng, int block)
+    : in_features(in), out_features(out) {
+  weight = random_param(out, in, density, block, rng, {out, in});
+  finish(has_bias, &rng);
+}
+
+SparseLinear::SparseLinear(const sparse::CsrMatrix& s, bool has_bias, Rng& rng)
+    : in_features(s.cols), out_features(s.rows) {
+  weight = sparse::make_parameter(s);
+  finish(has_bias, &rng);
+}
+
+SparseLinear::SparseLinear(const sparse::BsrMatrix& s, bool has_bias, Rng& rng)
+    : in_features(s.cols), out_features(s.rows) {
+  weight = sparse::make_parameter(s);
+  finish(has_bias, &rng);
+}
+
+void SparseLinear::finish(bool has_bias, Rng* rng) {
+  const double bound = 1.0 / std::sqrt((double)std::max<int64_t>(1, in_features));
+  if (rng) init_values(weight, bound, *rng);
+  sparse::validate(weight);
+  register_sparse_parameter("weight", &weight);
+  if (has_bias && !bias.defined()) {
+    bias = Tensor::empty({out_features}, DType::F32, Device::cpu(), MemCategory::Weights);
+    if (rng) uniform_(bias, -bound, bound, *rng);
+  }
+  if (bias.defined()) register_parameter("bias", &bias);
+  device_ = weight.values.device();
+}
+
+std::shared_ptr<SparseLinear> SparseLinear::from_dense(const Linear& dense, const Tensor& mask, int block) {
+  std::shared_ptr<SparseLinear> s(new SparseLinear());
+  s->in_features = dense.in_features;
+  s->out_features = dense.out_features;
+  s->weight = masked_param(dense.weight, mask, block, {dense.out_features, dense.in_features});
+  if (dense.bias.defined()) s->bias = dense.bias.detach().clone(MemCategory::Weights);
+  s->finish(dense.bias.defined(), nullptr);
+  return s;
+}
+
+std::shared_ptr<SparseLinear> SparseLinear::from_dense(const Linear& dense, double density, Rng& rng, int block) {
+  return from_dense(dense, random_mask(dense.weight.shape(), density, rng), block);
+}
+
+Tensor SparseLinear::forward(const Tensor& x) { return ops::sparse_linear(x, weight, bias); }
+
+// ---- SparseConv2d -------------------------------------------------------------------
+
+SparseConv2d::SparseConv2d(int64_t in, int64_t out, int64_t k, int64_t s, int64_t pad, double density,
+                           bool has_bias, Rng& rng, int block)
+    : in_channels(in), out_channels(out), kernel_size(k), stride(s), padding(pad) {
+  weight = random_param(out, in * k * k, density, block, rng, {out, in, k, k});
+  finish(has_bias, &rng);
+}
+
+void SparseConv2d::finish(bool has_bias, Rng* rng) {
+  const double bound = 1.0 / std::sqrt((double)std::max<int64_t>(1, in_channels * kernel_size * kernel_size));
+  if (rng) init_values(weight, bound, *rng);
+  sparse::validate(weight);
+  register_sparse_parameter("weight", &weight);
+  if (has_bias && !bias.defined()) {
+    bias = Tensor::empty({out_channels}, DType::F32, Device::cpu(), MemCategory::Weights);
+    if (rng) uniform_(bias, -bound, bound, *rng);
+  }
+  if (bias.defined()) register_parameter("bias", &bias);
+  device_ = weight.values.device();
+}
+
+std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, const Tensor& mask, int block) {
+  std::shared_ptr<SparseConv2d> s(new SparseConv2d());
+  s->in_channels = dense.in_channels;
+  s->out_channels = dense.out_channels;
+  s->kernel_size = dense.kernel_size;
+  s->stride = dense.stride;
+  s->padding = dense.padding;
+  s->weight = masked_param(dense.weight, mask, block, dense.weight.shape());
+  if (dense.bias.defined()) s->bias = dense.bias.detach().clone(MemCategory::Weights);
+  s->finish(dense.bias.defined(), nullptr);
+  return s;
+}
+
+std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, double density, Rng& rng, int block) {
+  return from_dense(dense, random_mask(dense.weight.shape(), density, rng), block);
+}
+
+Tensor SparseConv2d::forward(const Tensor& x) {
+  return ops::sparse_conv2d(x, weight, bias, kernel_size, stride, padding);
+}
+
+}  // namespace sprout::nn
