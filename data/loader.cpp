@@ -1,9 +1,9 @@
 // DataLoader internals. Workers claim batch numbers in order, at most
 // prefetch_batches ahead of the consumer, and post finished batches to a map keyed by
 // batch number, so next() hands them out in epoch order whatever finishes first.
-// CUDA batches are built in pinned staging buffers and copied on the compute stream;
-// a buffer is reused only after a stream sync that a worker (never the training
-// thread) performs when it runs out of free buffers.
+// Device batches are built in pinned staging buffers and copied asynchronously (CUDA:
+// on the compute stream); a buffer is reused only after a sync that a worker (never
+// the training thread) performs when it runs out of free buffers.
 #include "data/loader.h"
 
 #include <algorithm>
@@ -40,6 +40,34 @@ struct DataLoader::Staging {
   uint64_t copy_seq = 0;  // copies_enqueued_ after this buffer's copy was queued
 };
 
+namespace {
+
+class CudaTransfer : public DeviceTransfer {
+ public:
+  explicit CudaTransfer(Device device) : device_(device) {}
+  void* alloc_pinned(size_t bytes) override { return kernels::cuda::host_pinned_malloc(bytes); }
+  void free_pinned(void* p) override { kernels::cuda::host_pinned_free(p); }
+  Tensor alloc_batch(const Shape& shape, DType dtype) override {
+    return Tensor::empty(shape, dtype, device_, MemCategory::Data);
+  }
+  // On the compute stream, so the step that reads the batch is ordered after it.
+  void copy_to_device(const Tensor& dst, const void* src) override {
+    kernels::cuda::copy(dst.raw_data(), src, dst.nbytes(), 0);
+  }
+  void synchronize() override { kernels::cuda::synchronize(); }
+
+ private:
+  Device device_;
+};
+
+}  // namespace
+
+std::shared_ptr<DeviceTransfer> make_cuda_transfer(Device device) {
+  SPROUT_CHECK(device.is_cuda(), "make_cuda_transfer needs a CUDA device, got ", device.str());
+  SPROUT_CHECK(cuda_available(), "DataLoader: device ", device.str(), " requested but ", cuda_unavailable_reason());
+  return std::make_shared<CudaTransfer>(device);
+}
+
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
   return mix64(mix64(mix64(seed ^ 0x73616d706c65ull) ^ (uint64_t)epoch) ^ (uint64_t)index);
 }
@@ -57,16 +85,15 @@ std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, boo
 DataLoader::DataLoader(DatasetPtr dataset, int64_t batch_size, bool shuffle, bool drop_last,
                        uint64_t seed, int num_workers, int prefetch_batches, Device device)
     : DataLoader(std::move(dataset),
-                 LoaderOptions{batch_size, shuffle, drop_last, seed, num_workers, prefetch_batches, device}) {}
+                 LoaderOptions{batch_size, shuffle, drop_last, seed, num_workers, prefetch_batches, device, nullptr}) {}
 
 DataLoader::DataLoader(DatasetPtr dataset, const LoaderOptions& options)
     : dataset_(std::move(dataset)), opt_(options) {
   SPROUT_CHECK(dataset_ != nullptr, "DataLoader needs a dataset");
   SPROUT_CHECK(opt_.batch_size > 0, "DataLoader: batch_size must be positive, got ", opt_.batch_size);
   SPROUT_CHECK(opt_.num_workers >= 0, "DataLoader: num_workers must be >= 0, got ", opt_.num_workers);
-  if (opt_.device.is_cuda())
-    SPROUT_CHECK(cuda_available(), "DataLoader: device ", opt_.device.str(), " requested but ",
-                 cuda_unavailable_reason());
+  transfer_ = opt_.transfer;
+  if (!transfer_ && opt_.device.is_cuda()) transfer_ = make_cuda_transfer(opt_.device);
   // Fewer batches in flight than workers would leave workers idle.
   opt_.prefetch_batches = std::max({opt_.prefetch_batches, opt_.num_workers, 1});
   sample_shape_ = dataset_->sample_shape();
@@ -86,8 +113,8 @@ DataLoader::~DataLoader() {
   bool in_flight = false;
   for (auto& s : staging_) in_flight |= s->state == Staging::State::InFlight;
   try {
-    if (in_flight) kernels::cuda::synchronize();
-    for (auto& s : staging_) kernels::cuda::host_pinned_free(s->ptr);
+    if (in_flight) transfer_->synchronize();
+    for (auto& s : staging_) transfer_->free_pinned(s->ptr);
   } catch (...) {
     // A failing device at shutdown must not turn into std::terminate.
   }
@@ -154,7 +181,7 @@ void DataLoader::release(Ready& r) {
 }
 
 void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r) {
-  if (opt_.device.is_cpu()) {
+  if (!transfer_) {
     Shape xs = sample_shape_;
     xs.insert(xs.begin(), count);
     bool full = count == opt_.batch_size;
@@ -189,7 +216,7 @@ void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Read
     if (staging_.size() < cap) {
       auto s = std::make_unique<Staging>();
       s->bytes = labels_offset(opt_.batch_size, sample_numel_) + (size_t)opt_.batch_size * sizeof(int32_t);
-      s->ptr = kernels::cuda::host_pinned_malloc(s->bytes);
+      s->ptr = transfer_->alloc_pinned(s->bytes);
       s->state = Staging::State::Busy;
       r.staging = s.get();
       staging_.push_back(std::move(s));
@@ -207,7 +234,7 @@ void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Read
     lock.unlock();
     std::exception_ptr err;
     try {
-      kernels::cuda::synchronize();
+      transfer_->synchronize();
     } catch (...) {
       err = std::current_exception();
     }
@@ -331,11 +358,11 @@ Batch DataLoader::finish(Ready& r) {
   try {
     Shape xs = sample_shape_;
     xs.insert(xs.begin(), r.count);
-    b.x = Tensor::empty(xs, DType::F32, opt_.device, MemCategory::Data);
-    b.y = Tensor::empty({r.count}, DType::I32, opt_.device, MemCategory::Data);
+    b.x = transfer_->alloc_batch(xs, DType::F32);
+    b.y = transfer_->alloc_batch({r.count}, DType::I32);
     const char* base = static_cast<const char*>(r.staging->ptr);
-    kernels::cuda::copy(b.x.raw_data(), base, b.x.nbytes(), 0);
-    kernels::cuda::copy(b.y.raw_data(), base + labels_offset(opt_.batch_size, sample_numel_), b.y.nbytes(), 0);
+    transfer_->copy_to_device(b.x, base);
+    transfer_->copy_to_device(b.y, base + labels_offset(opt_.batch_size, sample_numel_));
   } catch (...) {
     std::lock_guard<std::mutex> g(mu_);
     release(r);

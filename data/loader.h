@@ -18,6 +18,25 @@
 
 namespace sprout::data {
 
+// How staged batches reach a device: pinned host buffers, an asynchronous host->device
+// copy, and a wait for every copy queued so far. The CUDA one is made for CUDA
+// devices; tests substitute a simulated one to check the staging protocol without a GPU.
+class DeviceTransfer {
+ public:
+  virtual ~DeviceTransfer() = default;
+  virtual void* alloc_pinned(size_t bytes) = 0;
+  virtual void free_pinned(void* p) = 0;
+  // A batch tensor on the device (category data), ready to receive a copy.
+  virtual Tensor alloc_batch(const Shape& shape, DType dtype) = 0;
+  // Queues a copy of dst.nbytes() from pinned `src` into `dst`; may return before it is done.
+  virtual void copy_to_device(const Tensor& dst, const void* src) = 0;
+  // Returns once every copy queued so far (from any thread) has completed.
+  virtual void synchronize() = 0;
+};
+
+// Pinned memory from the CUDA runtime and copies on its compute stream.
+std::shared_ptr<DeviceTransfer> make_cuda_transfer(Device device);
+
 struct LoaderOptions {
   int64_t batch_size = 128;
   bool shuffle = true;
@@ -26,6 +45,8 @@ struct LoaderOptions {
   int num_workers = 2;       // 0: samples are made on the caller's thread inside next()
   int prefetch_batches = 4;  // batches made ahead of the consumer, at most
   Device device = Device::cpu();
+  // Set for CUDA devices when left empty; when set, batches go through pinned staging.
+  std::shared_ptr<DeviceTransfer> transfer;
 };
 
 // The seed of sample `index`'s augmentation Rng in `epoch`.
@@ -58,14 +79,14 @@ class DataLoader {
   int64_t batch_index() const { return deliver_; }
   const Dataset& dataset() const { return *dataset_; }
   const LoaderOptions& options() const { return opt_; }
-  // Pinned host bytes held for staging CUDA batches (0 on the CPU).
+  // Pinned host bytes held for staging device batches (0 on the CPU).
   int64_t staging_bytes() const;
 
  private:
   struct Staging;
   struct Ready {
     Tensor x, y;                 // CPU batches
-    Staging* staging = nullptr;  // CUDA batches: the pinned buffer they are built in
+    Staging* staging = nullptr;  // staged batches: the pinned buffer they are built in
     int64_t count = 0;
     std::exception_ptr error;
   };
@@ -83,6 +104,7 @@ class DataLoader {
 
   DatasetPtr dataset_;
   LoaderOptions opt_;
+  std::shared_ptr<DeviceTransfer> transfer_;  // null: plain CPU batches
   Shape sample_shape_;
   int64_t sample_numel_ = 0;
 
@@ -104,7 +126,7 @@ class DataLoader {
 
   // CPU buffers handed out before; reused once the caller has let go of them.
   std::vector<std::pair<Tensor, Tensor>> cpu_pool_;
-  // CUDA: pinned buffers of one full batch each; in flight until a stream sync.
+  // Staged batches: pinned buffers of one full batch each; in flight until a sync.
   std::vector<std::unique_ptr<Staging>> staging_;
   uint64_t copies_enqueued_ = 0;
   bool syncing_ = false;

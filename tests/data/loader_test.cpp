@@ -6,6 +6,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -217,6 +222,114 @@ TEST(DataLoader, NextStartsEpochZero) {
     for (int64_t i = 0; i < x.size(); ++i) first.push_back((int64_t)x.x.data<float>()[2 * i]);
   EXPECT_EQ(first, run_epoch(b, 0).index);
   EXPECT_FALSE(a.next(x));
+}
+
+namespace {
+
+// A device transfer whose copies run late on a background "stream" thread, as
+// cudaMemcpyAsync's do: a staging buffer reused before its copy ran would show up as
+// a wrong batch.
+class SlowTransfer : public DeviceTransfer {
+ public:
+  SlowTransfer() : thread_([this] { run(); }) {}
+  ~SlowTransfer() override {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void* alloc_pinned(size_t bytes) override {
+    ++pinned_buffers;
+    return std::malloc(bytes);
+  }
+  void free_pinned(void* p) override {
+    --pinned_buffers;
+    std::free(p);
+  }
+  Tensor alloc_batch(const Shape& shape, DType dtype) override {
+    return Tensor::empty(shape, dtype, Device::cpu(), MemCategory::Data);
+  }
+  void copy_to_device(const Tensor& dst, const void* src) override {
+    std::lock_guard<std::mutex> g(mu_);
+    queue_.push_back({dst, src});
+    ++queued_;
+    cv_.notify_all();
+  }
+  void synchronize() override {
+    ++syncs;
+    std::unique_lock<std::mutex> lock(mu_);
+    uint64_t target = queued_;
+    cv_.wait(lock, [&] { return done_ >= target; });
+  }
+  std::atomic<int> pinned_buffers{0};
+  std::atomic<int> syncs{0};
+
+ private:
+  struct Job {
+    Tensor dst;
+    const void* src;
+  };
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Job j = queue_.front();
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+      std::memcpy(j.dst.raw_data(), j.src, j.dst.nbytes());
+      lock.lock();
+      queue_.pop_front();
+      ++done_;
+      cv_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  uint64_t queued_ = 0, done_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST(DataLoader, StagedCopiesNeverReuseABufferInFlight) {
+  auto ds = std::make_shared<ProbeDataset>(301);
+  for (int workers : {0, 1, 3}) {
+    auto transfer = std::make_shared<SlowTransfer>();
+    LoaderOptions o;
+    o.batch_size = 8;
+    o.seed = 21;
+    o.num_workers = workers;
+    o.prefetch_batches = 2;
+    o.transfer = transfer;
+    DataLoader staged(ds, o);
+    DataLoader plain(ds, 8, true, false, 21, 2);
+    for (int64_t e = 0; e < 2; ++e) {
+      staged.start_epoch(e);
+      std::vector<Batch> held;
+      Batch b;
+      while (staged.next(b)) held.push_back(b);
+      transfer->synchronize();  // the training step's reads are ordered after the copies
+      Seen s;
+      for (auto& h : held) {
+        for (int64_t i = 0; i < h.size(); ++i) {
+          s.index.push_back((int64_t)h.x.data<float>()[2 * i]);
+          s.aug.push_back(h.x.data<float>()[2 * i + 1]);
+          s.label.push_back(h.y.data<int32_t>()[i]);
+        }
+        s.sizes.push_back(h.size());
+      }
+      EXPECT_EQ(s, run_epoch(plain, e)) << workers << " workers, epoch " << e;
+    }
+    // Buffers are recycled after syncs, not allocated per batch.
+    EXPECT_GT(transfer->syncs.load(), 1);
+    EXPECT_LE(transfer->pinned_buffers.load(), std::max(2, workers) + workers + 2);
+    EXPECT_GT(staged.staging_bytes(), 0);
+  }
 }
 
 TEST(DataLoader, CudaBatchesMatchCpu) {
