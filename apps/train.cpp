@@ -20,6 +20,7 @@
 #include "engine/nn/init.h"
 #include "engine/ops/loss.h"
 #include "engine/sparsity/factory.h"
+#include "kernels/cuda/runtime.h"
 #include "models/models.h"
 
 namespace sprout::app {
@@ -79,13 +80,18 @@ int run_train(const TrainArgs& a) {
   nn::init_rng().seed_with(seed);
 
   // Data.
-  Json dopt = cfg["data"];
-  dopt["flatten"] = cfg["model"]["name"].get<std::string>() == "mlp";
-  auto train_ds = data::make_dataset(dopt["name"], dopt["root"], "train", dopt);
-  auto test_ds = data::make_dataset(dopt["name"], dopt["root"], "test", dopt);
+  const Json& dcfg = cfg["data"];
+  std::string dname = dcfg["name"].get<std::string>(), droot = dcfg["root"].get<std::string>();
+  Json dopt = dcfg["options"];
+  if ((dname == "fashion-mnist" || dname == "mnist") && !dopt.contains("flatten"))
+    dopt["flatten"] = cfg["model"]["name"].get<std::string>() == "mlp";
+  auto train_ds = data::make_dataset(dname, droot, "train", dopt);
+  Json test_opt = dopt;
+  if (dname == "imagenet" || dname == "cifar10" || dname == "cifar100") test_opt["augment"] = false;
+  auto test_ds = data::make_dataset(dname, droot, "test", test_opt);
   int64_t batch = tc["batch_size"].get<int64_t>();
   SPROUT_CHECK(batch > 0, "train.batch_size must be positive, got ", batch);
-  int workers = dopt["workers"].get<int>(), prefetch = dopt["prefetch"].get<int>();
+  int workers = dcfg["workers"].get<int>(), prefetch = dcfg["prefetch"].get<int>();
   data::DataLoader train_loader(train_ds, batch, /*shuffle=*/true, /*drop_last=*/false, seed,
                                 workers, prefetch, dev);
   data::DataLoader test_loader(test_ds, tc["eval_batch_size"].get<int64_t>(), false, false, seed,

@@ -13,7 +13,7 @@ const Json& default_config() {
     "model": {"name": "mlp", "hidden": [1000, 1000, 1000], "num_classes": 10, "in_channels": 1,
               "stem": "imagenet", "width": 1.0},
     "data": {"name": "fashion-mnist", "root": "/usr/share/datasets/fashion-mnist",
-             "workers": 2, "prefetch": 4, "image_size": 224, "train_size": 0, "test_size": 0},
+             "workers": 2, "prefetch": 4, "options": {}},
     "train": {"epochs": 5, "batch_size": 128, "seed": 0, "max_steps": 0, "eval_batch_size": 1000,
               "label_smoothing": 0.0, "log_every": 100, "checkpoint_every_epoch": true,
               "threads": 0},
@@ -53,6 +53,12 @@ void merge_checked(Json& base, const Json& user, const std::string& where, const
     if (!base.contains(it.key())) SPROUT_FAIL(where, ": unknown key '", key, "'");
     Json& b = base[it.key()];
     const Json& u = it.value();
+    if (b.is_object() && b.empty()) {
+      // A free-form section ("data.options"): its owner validates the keys.
+      SPROUT_CHECK(u.is_object(), where, ": key '", key, "' must be an object");
+      b = u;
+      continue;
+    }
     if (b.is_object()) {
       merge_checked(b, u, where, key);
       continue;

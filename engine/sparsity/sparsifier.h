@@ -40,6 +40,13 @@ class Sparsifier {
   virtual bool before_step(int64_t /*step*/) { return false; }
   virtual void after_step(int64_t /*step*/) {}
   virtual void end_of_epoch(int64_t /*epoch*/) {}
+  // The density the method starts from (sparsity.density for most; 1.0 for methods
+  // that prune from dense) and the positions a sparse layer starts with.
+  virtual double initial_density(const nlohmann::json& sparsity_cfg) const {
+    return sparsity_cfg["density"].get<double>();
+  }
+  // Sorted flat positions for layer `index` (rows x cols) holding `nnz` entries.
+  virtual std::vector<int64_t> init_positions(size_t index, int64_t rows, int64_t cols, int64_t nnz);
   // Extra loss terms (gates' polarization); undefined when the method adds none.
   virtual Tensor extra_loss() { return Tensor(); }
   // Work after training (physical removal of closed units).

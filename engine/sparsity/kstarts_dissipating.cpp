@@ -1,0 +1,179 @@
+// Pruning at initialisation (Haroon, arXiv 2209.02201).
+// K-starts: k random masks at the layer budget; for the first warm_epochs the layer
+// trains on their union while each mask's fitness accumulates (sum of |w| over its
+// positions at the end, or of |g| over the epochs, or both normalised and added);
+// the fittest mask (summed over layers) is kept and training continues static.
+// Dissipating gradients: over the first warm_epochs, weights whose value stays within
+// phi of its initial value (|w - w0| <= phi |w0|) are removed, smallest relative
+// change first, on a linear path to final_density; the last warm epoch removes by
+// relative change until the target is met. Needs the initial values w0 of the layers.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "engine/sparsity/layer_edit.h"
+#include "engine/sparsity/methods.h"
+#include "engine/sparsity/select.h"
+
+namespace sprout::sparsity {
+
+namespace {
+
+class KStarts : public Sparsifier {
+ public:
+  explicit KStarts(const nlohmann::json& s)
+      : k_(s["k"].get<int64_t>()), epochs_(s["warm_epochs"].get<int64_t>()),
+        fitness_(s["fitness"].get<std::string>()) {
+    SPROUT_CHECK(k_ >= 1, "sparsity.k must be at least 1, got ", k_);
+    SPROUT_CHECK(fitness_ == "weight" || fitness_ == "gradient" || fitness_ == "both",
+                 "sparsity.fitness '", fitness_, "' (expected weight, gradient or both)");
+  }
+  std::string name() const override { return "kstarts"; }
+
+  std::vector<int64_t> init_positions(size_t index, int64_t rows, int64_t cols, int64_t nnz) override {
+    std::vector<std::vector<int64_t>> masks;
+    std::vector<int64_t> all;
+    for (int64_t m = 0; m < k_; ++m) {
+      masks.push_back(random_empty(rows, cols, {}, nnz, rng));
+      all.insert(all.end(), masks.back().begin(), masks.back().end());
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    // member[e * k + m] = 1 when union entry e belongs to mask m.
+    std::vector<uint8_t> member(all.size() * (size_t)k_, 0);
+    for (int64_t m = 0; m < k_; ++m)
+      for (int64_t p : masks[(size_t)m]) {
+        size_t e = (size_t)(std::lower_bound(all.begin(), all.end(), p) - all.begin());
+        member[e * (size_t)k_ + (size_t)m] = 1;
+      }
+    if (members_.size() <= index) members_.resize(index + 1);
+    members_[index] = std::move(member);
+    return all;
+  }
+
+  void after_step(int64_t step) override {
+    if (chosen_ || fitness_ == "weight" || step >= epochs_ * ctx.steps_per_epoch) return;
+    auto layers = sparse_layers(ctx);
+    if (grad_fit_.empty()) grad_fit_.assign(layers.size() * (size_t)k_, 0.0);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      Tensor g = layers[i].p->values.grad();
+      if (!g.defined()) continue;
+      std::vector<float> gv = host_floats(g);
+      for (size_t e = 0; e < gv.size(); ++e)
+        for (int64_t m = 0; m < k_; ++m)
+          if (members_[i][e * (size_t)k_ + (size_t)m]) grad_fit_[i * (size_t)k_ + (size_t)m] += std::fabs(gv[e]);
+    }
+  }
+
+  void end_of_epoch(int64_t epoch) override {
+    if (chosen_ || epoch + 1 < epochs_) return;
+    auto layers = sparse_layers(ctx);
+    std::vector<double> wfit((size_t)k_, 0.0), gfit((size_t)k_, 0.0);
+    std::vector<HostLayer> hosts;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      hosts.push_back(read_host(*layers[i].p));
+      for (size_t e = 0; e < hosts[i].values.size(); ++e)
+        for (int64_t m = 0; m < k_; ++m)
+          if (members_[i][e * (size_t)k_ + (size_t)m]) wfit[(size_t)m] += std::fabs(hosts[i].values[e]);
+      if (!grad_fit_.empty())
+        for (int64_t m = 0; m < k_; ++m) gfit[(size_t)m] += grad_fit_[i * (size_t)k_ + (size_t)m];
+    }
+    auto norm = [](std::vector<double> v) {
+      double mx = *std::max_element(v.begin(), v.end());
+      if (mx > 0) for (double& x : v) x /= mx;
+      return v;
+    };
+    std::vector<double> fit = fitness_ == "weight" ? wfit : fitness_ == "gradient" ? gfit : norm(wfit);
+    if (fitness_ == "both") { auto g = norm(gfit); for (size_t m = 0; m < fit.size(); ++m) fit[m] += g[m]; }
+    best_ = (int64_t)(std::max_element(fit.begin(), fit.end()) - fit.begin());
+    for (size_t i = 0; i < layers.size(); ++i) {
+      std::vector<uint8_t> keep(hosts[i].values.size());
+      for (size_t e = 0; e < keep.size(); ++e) keep[e] = members_[i][e * (size_t)k_ + (size_t)best_];
+      int64_t dropped = (int64_t)std::count(keep.begin(), keep.end(), 0);
+      int64_t nnz = apply_edit(ctx, layers[i], keep, {});
+      events_.push_back({(epoch + 1) * ctx.steps_per_epoch, layers[i].name, dropped, 0, nnz, layers[i].p->density()});
+    }
+    chosen_ = true;
+    members_.clear();
+    grad_fit_.clear();
+  }
+
+  double initial_density(const nlohmann::json& s) const override { return s["density"].get<double>(); }
+  int64_t best() const { return best_; }
+
+ private:
+  int64_t k_, epochs_;
+  std::string fitness_;
+  std::vector<std::vector<uint8_t>> members_;
+  std::vector<double> grad_fit_;
+  bool chosen_ = false;
+  int64_t best_ = -1;
+};
+
+class Dissipating : public Sparsifier {
+ public:
+  explicit Dissipating(const nlohmann::json& s)
+      : epochs_(s["warm_epochs"].get<int64_t>()), phi_(s["phi"].get<double>()),
+        d_i_(s["init_density"].get<double>()), d_f_(s["final_density"].get<double>()) {
+    SPROUT_CHECK(epochs_ >= 1, "sparsity.warm_epochs must be at least 1");
+    SPROUT_CHECK(d_f_ > 0 && d_f_ <= d_i_, "sparsity.final_density ", d_f_, " must be in (0, init_density]");
+  }
+  std::string name() const override { return "dissipating"; }
+  double initial_density(const nlohmann::json& s) const override { return s["init_density"].get<double>(); }
+
+  void before_forward(int64_t step) override {
+    if (step != 0 || !w0_.empty()) return;
+    for (auto& L : sparse_layers(ctx)) {
+      HostLayer h = read_host(*L.p);
+      w0_.push_back({h.positions, h.values});
+    }
+  }
+
+  void end_of_epoch(int64_t epoch) override {
+    if (epoch >= epochs_ || w0_.empty()) return;
+    bool last = epoch + 1 == epochs_;
+    double target = d_i_ + (d_f_ - d_i_) * (double)(epoch + 1) / (double)epochs_;
+    auto layers = sparse_layers(ctx);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      HostLayer h = read_host(*layers[i].p);
+      int64_t want = std::max<int64_t>(1, (int64_t)std::llround(target * (double)layers[i].p->dense_numel()));
+      int64_t n = (int64_t)h.values.size();
+      if (want >= n) continue;
+      // Relative change of each surviving entry since initialisation.
+      std::vector<double> rel((size_t)n);
+      const auto& [pos0, val0] = w0_[i];
+      for (int64_t e = 0; e < n; ++e) {
+        size_t j = (size_t)(std::lower_bound(pos0.begin(), pos0.end(), h.positions[(size_t)e]) - pos0.begin());
+        double w0 = val0[j];
+        rel[(size_t)e] = std::fabs((double)h.values[(size_t)e] - w0) / std::max(std::fabs(w0), 1e-12);
+      }
+      std::vector<int64_t> order((size_t)n);
+      std::iota(order.begin(), order.end(), 0);
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return rel[(size_t)a] < rel[(size_t)b]; });
+      std::vector<uint8_t> keep((size_t)n, 1);
+      int64_t removed = 0;
+      for (int64_t e : order) {
+        if (n - removed <= want) break;
+        if (!last && rel[(size_t)e] > phi_) break;
+        keep[(size_t)e] = 0;
+        ++removed;
+      }
+      if (removed == 0) continue;
+      int64_t nnz = apply_edit(ctx, layers[i], keep, {});
+      events_.push_back({(epoch + 1) * ctx.steps_per_epoch, layers[i].name, removed, 0, nnz, layers[i].p->density()});
+    }
+    if (last) w0_.clear();
+  }
+
+ private:
+  int64_t epochs_;
+  double phi_, d_i_, d_f_;
+  std::vector<std::pair<std::vector<int64_t>, std::vector<float>>> w0_;
+};
+
+}  // namespace
+
+SparsifierPtr make_kstarts(const nlohmann::json& s) { return std::make_unique<KStarts>(s); }
+SparsifierPtr make_dissipating(const nlohmann::json& s) { return std::make_unique<Dissipating>(s); }
+
+}  // namespace sprout::sparsity

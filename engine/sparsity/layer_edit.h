@@ -1,0 +1,38 @@
+// What the methods see of a model: its sparse layers, host copies of a layer's
+// structure and values (read on update steps only), and one call that applies a
+// drop/grow decision through the topology-edit op (values and optimizer state of
+// survivors carried, new entries zero).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/nn/sparse_parameter.h"
+#include "engine/sparsity/sparsifier.h"
+
+namespace sprout::sparsity {
+
+struct SparseLayer {
+  std::string name;
+  nn::SparseParameter* p = nullptr;
+  size_t param_index = 0;  // index in the optimizer's parameter list
+};
+
+std::vector<SparseLayer> sparse_layers(const TrainContext& ctx);
+
+struct HostLayer {
+  std::vector<int32_t> row_ptr, col_idx;
+  std::vector<float> values;
+  std::vector<int64_t> positions;  // flat row * cols + col, storage order
+};
+
+HostLayer read_host(const nn::SparseParameter& p);
+
+// keep[e]: entry e survives; grow: new flat positions (must be empty after the drop).
+// Returns the new nnz.
+int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const std::vector<uint8_t>& keep,
+                   const std::vector<int64_t>& grow);
+
+// Copies a dense gradient to the host (a no-op view on the CPU).
+std::vector<float> host_floats(const Tensor& t);
+
+}  // namespace sprout::sparsity
