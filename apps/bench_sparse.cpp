@@ -1,0 +1,338 @@
+// `sprout bench spmm|sddmm|sparse_linear`: every registered sparse kernel against the
+// dense library call (OpenBLAS / cuBLAS) on the MLP's layers and ResNet-50 im2col
+// GEMMs at densities 0.5 .. 0.01. Each case is validated against the dense result
+// before it is timed (median of repeats); the table gives GFLOP/s on useful flops
+// (2 nnz n), GB/s on a minimal traffic model, the fraction of the measured roofs
+// (sgemm peak, copy bandwidth) and the speedup over dense, and JSON records it all.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "engine/autograd/node.h"
+#include "engine/nn/layers.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/sparse_matmul.h"
+#include "engine/optim/optimizer.h"
+#include "engine/sparse/parameter.h"
+#include "kernels/cpu/sparse_registry.h"
+#include "kernels/cuda/runtime.h"
+
+namespace {
+
+using namespace sprout;
+using json = nlohmann::json;
+
+struct Shape3 {
+  std::string name;
+  int64_t m, k, n;  // W [m, k], dense operand [k, n]
+};
+
+// The MLP's layers at batch 128, and ResNet-50 convolutions as im2col GEMMs at
+// batch 1 and 8 (n = batch * Hout * Wout).
+std::vector<Shape3> bench_shapes() {
+  std::vector<Shape3> s = {{"mlp 784->1000 b128", 1000, 784, 128},
+                           {"mlp 1000->1000 b128", 1000, 1000, 128},
+                           {"mlp 1000->10 b128", 10, 1000, 128}};
+  for (int64_t b : {1, 8}) {
+    std::string tag = " b" + std::to_string(b);
+    s.push_back({"r50 conv2_x 3x3 64x576" + tag, 64, 576, 3136 * b});
+    s.push_back({"r50 conv5_x 3x3 512x4608" + tag, 512, 4608, 49 * b});
+    s.push_back({"r50 conv5_x 1x1 2048x512" + tag, 2048, 512, 49 * b});
+  }
+  return s;
+}
+
+const std::vector<double> kDensities = {0.5, 0.2, 0.1, 0.05, 0.01};
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median seconds of `f` over repeats filling at least min_seconds (3..1000 runs),
+// after one warm-up run.
+double time_median(const std::function<void()>& f, double min_seconds, Device dev) {
+  auto sync = [&] { if (dev.is_cuda()) cuda_synchronize(); };
+  f();
+  sync();
+  std::vector<double> t;
+  const double start = now();
+  while (t.size() < 3 || (now() - start < min_seconds && t.size() < 1000)) {
+    const double t0 = now();
+    f();
+    sync();
+    t.push_back(now() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+Tensor random_tensor(const sprout::Shape& s, uint64_t seed, Device dev) {
+  Rng rng(seed);
+  Tensor t = Tensor::empty(s, DType::F32, Device::cpu(), MemCategory::Data);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = (float)rng.uniform(-1.0, 1.0);
+  return dev.is_cpu() ? t : t.to(dev, MemCategory::Data);
+}
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  auto x = a.to_vector<float>(), y = b.to_vector<float>();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    num = std::max(num, (double)std::fabs(x[i] - y[i]));
+    den = std::max(den, (double)std::fabs(y[i]));
+  }
+  return den > 0 ? num / den : num;
+}
+
+struct Roofs {
+  double gflops = 0, gbps = 0;
+};
+
+// Measured roofs: sgemm on a large square product, and a large device-local copy
+// (bytes read + written).
+Roofs measure_roofs(Device dev, double min_seconds) {
+  Roofs r;
+  const int64_t n = dev.is_cuda() ? 8192 : 2048;
+  Tensor a = random_tensor({n, n}, 1, dev), b = random_tensor({n, n}, 2, dev);
+  Tensor c = Tensor::empty({n, n}, DType::F32, dev, MemCategory::Workspace);
+  double t = time_median([&] { ops::gemm_into(false, false, a, b, c); }, min_seconds, dev);
+  r.gflops = 2.0 * (double)n * n * n / t * 1e-9;
+  const int64_t words = dev.is_cuda() ? (int64_t)1 << 28 : (int64_t)1 << 26;
+  Tensor src = Tensor::zeros({words}, DType::F32, dev, MemCategory::Workspace);
+  Tensor dst = Tensor::empty({words}, DType::F32, dev, MemCategory::Workspace);
+  t = time_median([&] { dst.copy_from(src); }, min_seconds, dev);
+  r.gbps = 2.0 * (double)words * 4 / t * 1e-9;
+  return r;
+}
+
+std::string cpu_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "cpu";
+}
+
+std::string today() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+// A random structure of the given density as a parameter on dev (blocks for BSR).
+nn::SparseParameter make_weight(int64_t m, int64_t k, double density, int block, Device dev, uint64_t seed) {
+  Rng rng(seed);
+  nn::SparseParameter p;
+  if (block == 1) {
+    p = sparse::make_parameter(sparse::CsrMatrix::random(m, k, std::llround(density * (double)(m * k)), rng));
+  } else {
+    const int64_t grid = ((m + block - 1) / block) * ((k + block - 1) / block);
+    p = sparse::make_parameter(
+        sparse::BsrMatrix::random(m, k, block, std::max<int64_t>(1, std::llround(density * (double)grid)), rng));
+  }
+  p.to(dev);
+  return p;
+}
+
+Tensor dense_of(const nn::SparseParameter& p) {
+  Tensor d = p.block == 1 ? sparse::csr_view(p).to_dense() : sparse::bsr_view(p).to_dense();
+  return d;
+}
+
+// dense's values at w's stored positions, in w's value order (0 in block overhangs).
+Tensor at_entries(const nn::SparseParameter& w, const Tensor& dense) {
+  auto d = dense.to_vector<float>();
+  auto rp = w.row_ptr.to_vector<int32_t>(), ci = w.col_idx.to_vector<int32_t>();
+  const int64_t b = w.block, bb = b * b;
+  std::vector<float> out((size_t)w.values.numel(), 0.f);
+  for (int64_t R = 0; R + 1 < (int64_t)rp.size(); ++R)
+    for (int64_t e = rp[(size_t)R]; e < rp[(size_t)R + 1]; ++e)
+      for (int64_t i = 0; i < b; ++i)
+        for (int64_t j = 0; j < b; ++j) {
+          const int64_t r = R * b + i, c = (int64_t)ci[(size_t)e] * b + j;
+          if (r < w.rows && c < w.cols) out[(size_t)(e * bb + i * b + j)] = d[(size_t)(r * w.cols + c)];
+        }
+  return Tensor::from_vector<float>(out, {(int64_t)out.size()});
+}
+
+struct Row {
+  json j;
+  void print() const {
+    std::printf("%-34s %-16s %5.2f %9.3f %9.3f %8.1f %7.1f %6.1f%% %6.1f%% %7.2fx\n", j["shape"].get<std::string>().c_str(),
+                j["kernel"].get<std::string>().c_str(), j["density"].get<double>(), j["sparse_ms"].get<double>(),
+                j["dense_ms"].get<double>(), j["gflops"].get<double>(), j["gbps"].get<double>(),
+                100 * j["flops_fraction"].get<double>(), 100 * j["bandwidth_fraction"].get<double>(),
+                j["speedup"].get<double>());
+  }
+};
+
+void header(const char* what) {
+  std::printf("\n%s\n%-34s %-16s %5s %9s %9s %8s %7s %7s %7s %8s\n", what, "shape", "kernel", "dens", "sparse ms",
+              "dense ms", "GFLOP/s", "GB/s", "%peak", "%bw", "speedup");
+}
+
+// Runs spmm or sddmm over every shape, density and registered kernel of the device.
+void bench_products(const std::string& which, Device dev, const Roofs& roofs, double min_seconds, json& out) {
+  const bool spmm = which == "spmm";
+  header(spmm ? "SpMM: C = W B (W sparse [m, k], B [k, n])" : "SDDMM: dW = X Y^T at W's entries (X [m, n], Y [k, n])");
+  const auto kd = dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu;
+  for (const Shape3& s : bench_shapes()) {
+    Tensor b = random_tensor({s.k, s.n}, 3, dev), x = random_tensor({s.m, s.n}, 4, dev);
+    Tensor dense_out = Tensor::empty({s.m, spmm ? s.n : s.k}, DType::F32, dev, MemCategory::Workspace);
+    Tensor wd = random_tensor({s.m, s.k}, 5, dev);
+    const double dense_s = spmm ? time_median([&] { ops::gemm_into(false, false, wd, b, dense_out); }, min_seconds, dev)
+                                : time_median([&] { ops::gemm_into(false, true, x, b, dense_out); }, min_seconds, dev);
+    for (double d : kDensities) {
+      for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
+        if (k.device != kd) continue;
+        const int block = k.format == kernels::SparseFormat::Bsr ? 16 : 1;
+        nn::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 6);
+        Tensor wdense = dense_of(w);
+        const int64_t nnz = w.values.numel();
+        // Validate against the dense library call first.
+        double err;
+        Tensor c;
+        std::function<void()> run;
+        if (spmm) {
+          c = Tensor::empty({s.m, s.n}, DType::F32, dev, MemCategory::Workspace);
+          run = [&] { ops::spmm_into(w, w.values, false, b, c, false, &k); };
+          run();
+          Tensor ref = Tensor::empty({s.m, s.n}, DType::F32, dev, MemCategory::Workspace);
+          ops::gemm_into(false, false, wdense, b, ref);
+          err = max_rel_diff(c, ref);
+        } else {
+          c = Tensor::empty({nnz}, DType::F32, dev, MemCategory::Workspace);
+          run = [&] { ops::sddmm_into(w, x, b, c, false, &k); };
+          run();
+          Tensor ref = Tensor::empty({s.m, s.k}, DType::F32, dev, MemCategory::Workspace);
+          ops::gemm_into(false, true, x, b, ref);
+          err = max_rel_diff(c, at_entries(w, ref));
+        }
+        if (err > 1e-4) {
+          std::printf("%-34s %-16s %5.2f  VALIDATION FAILED (rel err %.2e)\n", s.name.c_str(), k.name.c_str(), d, err);
+          out["failures"].push_back({{"shape", s.name}, {"kernel", k.name}, {"density", d}, {"rel_error", err}});
+          continue;
+        }
+        const double t = time_median(run, min_seconds, dev);
+        const double flops = 2.0 * (double)nnz * (double)s.n;
+        const double idx_bytes = (double)w.col_idx.numel() * 4 + (double)w.row_ptr.numel() * 4;
+        // Minimal traffic: the structure and values once, each dense operand once.
+        const double bytes = spmm ? idx_bytes + (double)nnz * 4 + (double)(s.k * s.n + s.m * s.n) * 4
+                                  : idx_bytes + (double)nnz * 4 + (double)(s.m * s.n + s.k * s.n) * 4;
+        Row row;
+        row.j = {{"op", which}, {"shape", s.name}, {"m", s.m}, {"k", s.k}, {"n", s.n}, {"density", d},
+                 {"kernel", k.name}, {"block", block}, {"nnz", nnz}, {"sparse_ms", t * 1e3},
+                 {"dense_ms", dense_s * 1e3}, {"gflops", flops / t * 1e-9}, {"gbps", bytes / t * 1e-9},
+                 {"flops_fraction", flops / t * 1e-9 / roofs.gflops}, {"bandwidth_fraction", bytes / t * 1e-9 / roofs.gbps},
+                 {"speedup", dense_s / t}, {"validation_rel_error", err}};
+        row.print();
+        out["results"].push_back(row.j);
+      }
+    }
+  }
+}
+
+// One training step of a fully connected layer: forward, input gradient, weight
+// gradient, SGD (momentum 0.9) update; sparse (every kernel) against dense.
+void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out) {
+  header("sparse_linear training step: forward + dX + dW (SDDMM) + SGD, vs dense Linear");
+  const auto kd = dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu;
+  for (int i = 0; i < 3; ++i) {
+    const Shape3 s = bench_shapes()[(size_t)i];
+    const int64_t batch = s.n;
+    Tensor x = random_tensor({batch, s.k}, 7, dev), gy = random_tensor({batch, s.m}, 8, dev);
+    x.set_requires_grad(true);
+    nn::Linear dense(s.k, s.m);
+    dense.to(dev);
+    optim::Sgd dopt(dense.parameters(), optim::SgdOptions{0.01, 0.9, 0.0, false});
+    auto dense_step = [&] {
+      MemoryScope ms(MemCategory::Activations);
+      dopt.zero_grad();
+      x.set_grad(Tensor());
+      Tensor y = dense.forward(x);
+      y.backward(gy);
+      dopt.step();
+    };
+    const double dense_s = time_median(dense_step, min_seconds, dev);
+    for (double d : kDensities) {
+      for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
+        if (k.device != kd) continue;
+        const int block = k.format == kernels::SparseFormat::Bsr ? 16 : 1;
+        kernels::select_sparse_kernel(k.name);
+        nn::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 9);
+        Tensor bias = random_tensor({s.m}, 10, dev);
+        bias.set_requires_grad(true);
+        std::vector<nn::ParamRef> refs{{"weight", &w.values, &w}, {"bias", &bias, nullptr}};
+        optim::Sgd sopt(refs, optim::SgdOptions{0.01, 0.9, 0.0, false});
+        // Validate the forward against the dense layer with the same weights.
+        double err;
+        {
+          autograd::NoGradGuard ng;
+          Tensor ys = ops::sparse_linear(x, w, bias), yd = ops::linear(x, dense_of(w), bias);
+          err = max_rel_diff(ys, yd);
+        }
+        auto sparse_step = [&] {
+          MemoryScope ms(MemCategory::Activations);
+          sopt.zero_grad();
+          x.set_grad(Tensor());
+          Tensor y = ops::sparse_linear(x, w, bias);
+          y.backward(gy);
+          sopt.step();
+        };
+        const double t = time_median(sparse_step, min_seconds, dev);
+        const int64_t nnz = w.values.numel();
+        const double flops = 3 * 2.0 * (double)nnz * (double)batch;
+        const double bytes = (double)nnz * 4 * 6 + (double)w.col_idx.numel() * 4 * 2 + (double)(batch * (s.k + s.m)) * 4 * 4;
+        Row row;
+        row.j = {{"op", "sparse_linear_step"}, {"shape", s.name}, {"m", s.m}, {"k", s.k}, {"n", batch},
+                 {"density", d}, {"kernel", k.name}, {"block", block}, {"nnz", nnz}, {"sparse_ms", t * 1e3},
+                 {"dense_ms", dense_s * 1e3}, {"gflops", flops / t * 1e-9}, {"gbps", bytes / t * 1e-9},
+                 {"flops_fraction", flops / t * 1e-9 / roofs.gflops}, {"bandwidth_fraction", bytes / t * 1e-9 / roofs.gbps},
+                 {"speedup", dense_s / t}, {"validation_rel_error", err}};
+        row.print();
+        out["results"].push_back(row.j);
+      }
+    }
+  }
+  kernels::reset_sparse_kernel_selection();
+}
+
+}  // namespace
+
+int run_sparse_bench(const std::string& which, const std::string& device, const std::string& json_out,
+                     double min_seconds) {
+  using namespace sprout;
+  SPROUT_CHECK(which == "spmm" || which == "sddmm" || which == "sparse_linear" || which == "all",
+               "bench: unknown benchmark '", which, "' (expected spmm, sddmm, sparse_linear or all)");
+  Device dev = parse_device(device);
+  MemoryScope ms(MemCategory::Workspace);
+  Roofs roofs = measure_roofs(dev, min_seconds);
+  const std::string name = dev.is_cuda() ? kernels::cuda::device_name() : cpu_name();
+  std::printf("device: %s (%d threads)  sgemm peak %.1f GFLOP/s  copy bandwidth %.1f GB/s\n", name.c_str(),
+              dev.is_cuda() ? 0 : omp_get_max_threads(), roofs.gflops, roofs.gbps);
+  json out = {{"benchmark", which}, {"device", name}, {"device_type", dev.is_cuda() ? "cuda" : "cpu"},
+              {"threads", dev.is_cuda() ? 0 : omp_get_max_threads()}, {"date", today()},
+              {"command", "sprout bench " + which + " --device " + device},
+              {"min_seconds", min_seconds}, {"peak_sgemm_gflops", roofs.gflops}, {"copy_gbps", roofs.gbps},
+              {"results", json::array()}, {"failures", json::array()}};
+  if (which == "spmm" || which == "all") bench_products("spmm", dev, roofs, min_seconds, out);
+  if (which == "sddmm" || which == "all") bench_products("sddmm", dev, roofs, min_seconds, out);
+  if (which == "sparse_linear" || which == "all") bench_linear(dev, roofs, min_seconds, out);
+  if (!json_out.empty()) {
+    std::ofstream f(json_out);
+    SPROUT_CHECK(f.good(), "bench: cannot write ", json_out);
+    f << out.dump(2) << "\n";
+    std::printf("\nwrote %s\n", json_out.c_str());
+  }
+  return out["failures"].empty() ? 0 : 1;
+}
