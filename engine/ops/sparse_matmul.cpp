@@ -22,16 +22,8 @@ using kernels::SparseKernel;
 
 namespace {
 
-// A method that wants a layer's dense gradient (RigL's regrowth scores) sets
-// SparseParameter::dense_grad_hook; builds whose SparseParameter lacks the field
-// simply never call one.
+// Set on update steps by gradient-based regrowth: called with the dense dW once.
 using DenseGradHook = std::function<void(const Tensor&)>;
-template <class P>
-auto hook_of(const P& p, int) -> decltype(DenseGradHook(p.dense_grad_hook)) {
-  return p.dense_grad_hook;
-}
-template <class P>
-DenseGradHook hook_of(const P&, long) { return {}; }
 
 // The structure alone (values travel separately), as saved by backward nodes.
 nn::SparseParameter structure_of(const nn::SparseParameter& w) {
@@ -210,10 +202,10 @@ Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
     nn::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad();
-    DenseGradHook hook = hook_of(w, 0);
+    DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_linear",
         [s, values, xt, gx, gv, hook](const Tensor& g) {
-      Tensor gt = transpose2d(g.view({g.numel() / s.rows, s.rows}), MemCategory::Workspace);
+      Tensor gt = transpose2d(g, MemCategory::Workspace);
       Tensor dx, dv;
       if (gx) {
         Tensor dxt = Tensor::empty({s.cols, gt.size(1)}, gt.dtype(), gt.device(), MemCategory::Workspace);
@@ -273,7 +265,7 @@ Tensor sparse_matmul_cols(nn::SparseParameter& w, const Tensor& cols) {
     nn::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach(), saved = cols.detach();
     const bool gc = cols.requires_grad(), gv = w.values.requires_grad();
-    DenseGradHook hook = hook_of(w, 0);
+    DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_matmul_cols",
         [s, values, saved, gc, gv, hook](const Tensor& g) {
       Tensor dc, dv;
@@ -393,7 +385,7 @@ Tensor sparse_conv2d(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
   if (autograd::needs_grad({&x, &w.values})) {
     Tensor values = w.values.detach(), saved = x.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad();
-    DenseGradHook hook = hook_of(w, 0);
+    DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_conv2d",
         [s, values, saved, gx, gv, hook, g, chunk](const Tensor& gy) {
       const int64_t K = s.cols, O = s.rows, P = g.P();

@@ -85,6 +85,8 @@ void compare_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t 
   s->to(dev);
   Tensor x = x0.to(dev);
   x.set_requires_grad(true);
+  Tensor seen;  // the dense weight gradient a regrowth method would see
+  s->weight.dense_grad_hook = [&](const Tensor& g) { seen = g.to(Device::cpu()); };
   Tensor y = s->forward(x);
   y.backward(gy.to(dev));
   ops::set_im2col_budget_bytes(saved);
@@ -93,6 +95,8 @@ void compare_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t 
   EXPECT_LE(rel_error(scatter_dense(s->weight, s->weight.values.grad()),
                       mask_like(s->weight, wr.grad().view({cout, cin * k * k}))), 1e-5);
   EXPECT_LE(rel_error(s->bias.grad(), br.grad()), 1e-5);
+  ASSERT_TRUE(seen.defined());
+  EXPECT_LE(rel_error(seen, wr.grad().view({cout, cin * k * k})), 1e-5);
 }
 
 class SparseConv : public ::testing::TestWithParam<Device> {};

@@ -104,6 +104,30 @@ TEST(SparseLinear, ValuesGradientAccumulatesOverCalls) {
     EXPECT_NEAR(p.values.grad().data<double>()[i], 2 * once.data<double>()[i], 1e-12);
 }
 
+TEST(SparseLinear, DenseGradHookGetsTheFullGradientOnce) {
+  MaskCase m = edge_mask("hook_8x6", 8, 6, 0.3, 45);
+  for (int block : {1, 4}) {
+    nn::SparseParameter p = make_param(m, block, DType::F64, 46, nullptr);
+    Tensor x = randn({5, 6}, 47, DType::F64), gy = randn({5, 8}, 48, DType::F64);
+    int calls = 0;
+    Tensor seen;
+    p.dense_grad_hook = [&](const Tensor& g) { ++calls; seen = g.clone(); EXPECT_EQ(g.category(), MemCategory::Workspace); };
+    ops::sparse_linear(x, p, Tensor()).backward(gy);
+    EXPECT_EQ(calls, 1);
+    Tensor ref = Tensor::empty({8, 6}, DType::F64);
+    ops::gemm_into(true, false, gy, x, ref);
+    EXPECT_LE(rel_error(seen, ref), 1e-12);
+    // The same through the column product (a batch of two).
+    calls = 0;
+    Tensor cols = randn({2, 6, 9}, 49, DType::F64), g = randn({2, 8, 9}, 50, DType::F64);
+    ops::sparse_matmul_cols(p, cols).backward(g);
+    EXPECT_EQ(calls, 1);
+    Tensor ref2 = Tensor::zeros({8, 6}, DType::F64);
+    for (int64_t i = 0; i < 2; ++i) ops::gemm_into(false, true, batch_slice(g, i), batch_slice(cols, i), ref2, 1.0);
+    EXPECT_LE(rel_error(seen, ref2), 1e-12);
+  }
+}
+
 TEST(SparseLinear, RejectsMismatchedInput) {
   MaskCase m = edge_mask("bad", 5, 6, 0.5, 1);
   nn::SparseParameter p = make_param(m, 1, DType::F32, 2, nullptr);
