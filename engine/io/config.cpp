@@ -53,7 +53,7 @@ void merge_checked(Json& base, const Json& user, const std::string& where, const
     if (!base.contains(it.key())) SPROUT_FAIL(where, ": unknown key '", key, "'");
     Json& b = base[it.key()];
     const Json& u = it.value();
-    if (b.is_object() && b.empty()) {
+    if (it.key() == "options" && b.is_object()) {
       // A free-form section ("data.options"): its owner validates the keys.
       SPROUT_CHECK(u.is_object(), where, ": key '", key, "' must be an object");
       b = u;
