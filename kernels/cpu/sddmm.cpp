@@ -1,6 +1,6 @@
 // CPU SDDMM: the stored entries are split into equal contiguous ranges (so one very
 // long row cannot hold a thread back), each entry a dot product of two contiguous
-// rows; two entries of a row share the loads of their common X row.
+// rows; four entries of a row share the loads of their common X row.
 #include "kernels/cpu/sddmm.h"
 
 #include <omp.h>
@@ -16,44 +16,40 @@ namespace {
 
 constexpr int64_t kSerialWork = 1 << 15;
 
-// Four vector accumulators per dot hide the FMA latency.
-template <class T> constexpr int kLanes = 128 / (int)sizeof(T);
-
 template <class T>
-SPROUT_ALWAYS_INLINE T dot(const T* x, const T* y, int64_t n) {
-  constexpr int U = kLanes<T>;
-  T acc[U];
-  for (int t = 0; t < U; ++t) acc[t] = T(0);
-  int64_t k = 0;
-  for (; k + U <= n; k += U) {
-#pragma omp simd
-    for (int t = 0; t < U; ++t) acc[t] += x[k + t] * y[k + t];
-  }
+SPROUT_ALWAYS_INLINE T lane_sum(const vec_t<T>& v) {
   T s = T(0);
-  for (; k < n; ++k) s += x[k] * y[k];
-  for (int t = 0; t < U; ++t) s += acc[t];
+  for (int t = 0; t < kLanes<T>; ++t) s += v[t];
   return s;
 }
 
-// dot(x, y0) and dot(x, y1) in one pass over x.
-template <class T>
-SPROUT_ALWAYS_INLINE void dot2(const T* x, const T* y0, const T* y1, int64_t n, T* s0, T* s1) {
-  constexpr int U = kLanes<T> / 2;
-  T a0[U], a1[U];
-  for (int t = 0; t < U; ++t) a0[t] = a1[t] = T(0);
+// out[q] = dot(x, y[q]) for Q rows y[q] in one pass over x: Q + 1 loads per Q
+// multiply-adds instead of 2 Q, and 2 Q independent accumulators hide the latency.
+template <class T, int Q>
+SPROUT_ALWAYS_INLINE void dot_many(const T* x, const T* const* y, int64_t n, T* out) {
+  constexpr int L = kLanes<T>;
+  vec_t<T> a0[Q], a1[Q];
+  for (int q = 0; q < Q; ++q) a0[q] = a1[q] = vec_t<T>{};
   int64_t k = 0;
-  for (; k + U <= n; k += U) {
-#pragma omp simd
-    for (int t = 0; t < U; ++t) {
-      a0[t] += x[k + t] * y0[k + t];
-      a1[t] += x[k + t] * y1[k + t];
+  for (; k + 2 * L <= n; k += 2 * L) {
+    vec_t<T> x0, x1;
+    load_vec(x0, x + k);
+    load_vec(x1, x + k + L);
+#pragma GCC unroll 4
+    for (int q = 0; q < Q; ++q) {
+      vec_t<T> y0, y1;
+      load_vec(y0, y[q] + k);
+      load_vec(y1, y[q] + k + L);
+      a0[q] += x0 * y0;
+      a1[q] += x1 * y1;
     }
   }
-  T r0 = T(0), r1 = T(0);
-  for (; k < n; ++k) { r0 += x[k] * y0[k]; r1 += x[k] * y1[k]; }
-  for (int t = 0; t < U; ++t) { r0 += a0[t]; r1 += a1[t]; }
-  *s0 = r0;
-  *s1 = r1;
+  for (int q = 0; q < Q; ++q) {
+    vec_t<T> a = a0[q] + a1[q];
+    T s = lane_sum<T>(a);
+    for (int64_t kk = k; kk < n; ++kk) s += x[kk] * y[q][kk];
+    out[q] = s;
+  }
 }
 
 template <class T>
@@ -80,19 +76,25 @@ SPROUT_ALWAYS_INLINE void csr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e
       while (row_ptr[rr + 1] <= e) ++rr;
       const int64_t row_end = std::min<int64_t>(e1, row_ptr[rr + 1]);
       const T* xr = xb + rr * a.ldx;
-      for (; e + 1 < row_end; e += 2) {
-        T s0, s1;
-        dot2(xr, yb + (int64_t)col[e] * a.ldy, yb + (int64_t)col[e + 1] * a.ldy, a.n, &s0, &s1);
-        put(a.out + e, s0, acc);
-        put(a.out + e + 1, s1, acc);
+      const T* ys[4];
+      T s[4];
+      for (; e + 3 < row_end; e += 4) {
+        for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)col[e + q] * a.ldy;
+        dot_many<T, 4>(xr, ys, a.n, s);
+        for (int q = 0; q < 4; ++q) put(a.out + e + q, s[q], acc);
       }
-      if (e < row_end) { put(a.out + e, dot(xr, yb + (int64_t)col[e] * a.ldy, a.n), acc); ++e; }
+      for (; e < row_end; ++e) {
+        ys[0] = yb + (int64_t)col[e] * a.ldy;
+        dot_many<T, 1>(xr, ys, a.n, s);
+        put(a.out + e, s[0], acc);
+      }
     }
     first = false;
   }
 }
 
-// Blocks [e0, e1) of a BSR structure; overhanging rows/columns get 0.
+// Blocks [e0, e1) of a BSR structure; overhanging rows/columns get 0. Row i of a
+// block against the block's columns, four at a time.
 template <class T>
 SPROUT_ALWAYS_INLINE void bsr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e1) {
   const int32_t* row_ptr = a.a.row_ptr;
@@ -100,21 +102,35 @@ SPROUT_ALWAYS_INLINE void bsr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e
   const int bs = a.a.block;
   const int64_t bb = (int64_t)bs * bs, nbrows = a.a.block_rows();
   int64_t r = std::upper_bound(row_ptr, row_ptr + nbrows + 1, (int32_t)e0) - row_ptr - 1;
+  const T* ys[4];
+  T s[4];
   for (int64_t e = e0; e < e1; ++e) {
     while (row_ptr[r + 1] <= e) ++r;
-    const int64_t i_n = std::min<int64_t>(bs, a.a.rows - r * bs);
+    const int i_n = (int)std::min<int64_t>(bs, a.a.rows - r * bs);
     const int64_t k0 = (int64_t)col[e] * bs;
-    const int64_t j_n = std::min<int64_t>(bs, a.a.cols - k0);
+    const int j_n = (int)std::min<int64_t>(bs, a.a.cols - k0);
     T* o = a.out + e * bb;
     for (int i = 0; i < bs; ++i)
-      for (int j = 0; j < bs; ++j) {
-        T s = T(0);
-        if (i < i_n && j < j_n)
-          for (int64_t bi = 0; bi < a.batch; ++bi)
-            s += dot(a.x + bi * a.stride_x + (r * bs + i) * a.ldx,
-                     a.y + bi * a.stride_y + (k0 + j) * a.ldy, a.n);
-        put(o + i * bs + j, s, a.accumulate);
+      for (int j = 0; j < bs; ++j)
+        if (i >= i_n || j >= j_n || (a.batch == 0 && !a.accumulate)) put(o + i * bs + j, T(0), a.accumulate);
+    for (int64_t bi = 0; bi < a.batch; ++bi) {
+      const bool acc = a.accumulate || bi > 0;
+      const T* yb = a.y + bi * a.stride_y + k0 * a.ldy;
+      for (int i = 0; i < i_n; ++i) {
+        const T* xr = a.x + bi * a.stride_x + (r * bs + i) * a.ldx;
+        int j = 0;
+        for (; j + 3 < j_n; j += 4) {
+          for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)(j + q) * a.ldy;
+          dot_many<T, 4>(xr, ys, a.n, s);
+          for (int q = 0; q < 4; ++q) put(o + i * bs + j + q, s[q], acc);
+        }
+        for (; j < j_n; ++j) {
+          ys[0] = yb + (int64_t)j * a.ldy;
+          dot_many<T, 1>(xr, ys, a.n, s);
+          put(o + i * bs + j, s[0], acc);
+        }
       }
+    }
   }
 }
 

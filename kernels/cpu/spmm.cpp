@@ -44,28 +44,11 @@ void balanced_row_split(const int32_t* row_ptr, int64_t nrows, int parts, int64_
 
 namespace {
 
-// A 32-byte vector of T (GCC/Clang vector extension): one AVX2 register, two SSE ones.
-template <class T> struct Vec32 { typedef T type __attribute__((vector_size(32))); };
-template <class T> using vec_t = typename Vec32<T>::type;
-template <class T> constexpr int kLanes = 32 / (int)sizeof(T);
 // Column tile of an output row held in registers: 8 vectors.
 template <class T> constexpr int kTile = 8 * kLanes<T>;
 constexpr int kMaxParts = 256;
 // Below this many multiply-adds a call runs on one thread: forking costs more.
 constexpr int64_t kSerialWork = 1 << 15;
-
-// Vectors go by reference: passing them by value would differ between the two ISAs.
-template <class T>
-SPROUT_ALWAYS_INLINE void load_vec(vec_t<T>& v, const T* p) { std::memcpy(&v, p, sizeof(v)); }
-template <class T>
-SPROUT_ALWAYS_INLINE void store_vec(T* p, vec_t<T>& v, bool accumulate) {
-  if (accumulate) {
-    vec_t<T> old;
-    load_vec(old, p);
-    v += old;
-  }
-  std::memcpy(p, &v, sizeof(v));
-}
 
 // c[0, NV vectors) (+)= sum over the row's entries of v * b[brow][...]. `entries`
 // calls its argument once per stored entry with (value, B row index).

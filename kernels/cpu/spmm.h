@@ -4,6 +4,7 @@
 // a register tile of C's row, so no atomics and no gathers; A^T B reads the CSC view.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/cpu/sparse_registry.h"
 
@@ -19,6 +20,23 @@
 #define SPROUT_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace sprout::kernels::cpu {
+
+// A 32-byte vector of T (GCC/Clang vector extension): one AVX2 register, two SSE ones.
+// Vectors go by reference: passing them by value would differ between the two ISAs.
+template <class T> struct Vec32 { typedef T type __attribute__((vector_size(32))); };
+template <class T> using vec_t = typename Vec32<T>::type;
+template <class T> constexpr int kLanes = 32 / (int)sizeof(T);
+template <class T>
+SPROUT_ALWAYS_INLINE void load_vec(vec_t<T>& v, const T* p) { std::memcpy(&v, p, sizeof(v)); }
+template <class T>
+SPROUT_ALWAYS_INLINE void store_vec(T* p, vec_t<T>& v, bool accumulate) {
+  if (accumulate) {
+    vec_t<T> old;
+    load_vec(old, p);
+    v += old;
+  }
+  std::memcpy(p, &v, sizeof(v));
+}
 
 // True when this CPU runs the AVX2+FMA variants (checked once).
 bool cpu_has_avx2();
