@@ -162,9 +162,8 @@ TEST(SparseMatmulCols, BatchedMatchesDenseMasked) {
 
 // One kernel's three products on p against the dense-masked reference (on the CPU)
 // or against the CPU's default kernel (CUDA).
-void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt) {
-  SCOPED_TRACE(k.name + " " + m.name + " " + dtype_name(dt));
-  const int block = k.format == kernels::SparseFormat::Bsr ? 4 : 1;
+void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt, int block) {
+  SCOPED_TRACE(k.name + " " + m.name + " " + dtype_name(dt) + " block " + std::to_string(block));
   Device dev = k.device == kernels::KernelDevice::Cuda ? Device::cuda() : Device::cpu();
   Tensor w;
   nn::SparseParameter p = make_param(m, block, dt, 61, &w);
@@ -209,6 +208,11 @@ void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt) {
   EXPECT_LE(rel_error(dv, dv2), tol_for(dt));
 }
 
+// Block sizes a kernel is checked at: CSR, or BSR from the smallest to the largest.
+std::vector<int> blocks_of(const kernels::SparseKernel& k) {
+  return k.format == kernels::SparseFormat::Bsr ? std::vector<int>{4, 7, 16, 32} : std::vector<int>{1};
+}
+
 TEST(SparseKernels, RegistryHasDefaultsForEveryPair) {
   using kernels::KernelDevice;
   using kernels::SparseFormat;
@@ -228,7 +232,8 @@ TEST(SparseKernels, EveryCpuKernelMatchesDense) {
   for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
     if (k.device != kernels::KernelDevice::Cpu) continue;
     for (const MaskCase& m : mask_cases())
-      for (DType dt : {DType::F32, DType::F64}) check_kernel(k, m, dt);
+      for (DType dt : {DType::F32, DType::F64})
+        for (int block : blocks_of(k)) check_kernel(k, m, dt, block);
   }
 }
 
@@ -237,7 +242,8 @@ TEST(SparseKernels, EveryCudaKernelMatchesCpu) {
   int checked = 0;
   for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
     if (k.device != kernels::KernelDevice::Cuda) continue;
-    for (const MaskCase& m : mask_cases()) check_kernel(k, m, DType::F32);
+    for (const MaskCase& m : mask_cases())
+      for (int block : blocks_of(k)) check_kernel(k, m, DType::F32, block);
     ++checked;
   }
   EXPECT_GE(checked, 3);
