@@ -26,6 +26,16 @@ struct MemoryArgs {
   int64_t image_size = 224;
 };
 int run_memory(const MemoryArgs& a);
+struct StepBenchArgs {
+  std::string model = "resnet50";
+  std::vector<double> densities{1.0, 0.1};
+  int64_t batch = 64;
+  int64_t image_size = 224;
+  std::string device = "auto";
+  int warmup = 3, steps = 10;
+  std::string json_out;
+};
+int run_step_bench(const StepBenchArgs& a);
 int run_gemm_bench(const std::string& json_out, double min_seconds);
 
 }  // namespace sprout::app

@@ -46,10 +46,16 @@ int main(int argc, char** argv) {
   std::string bench_which, bench_device = "cpu", bench_json;
   double bench_seconds = 0.2;
   auto* bench = app.add_subcommand("bench", "benchmark sparse kernels against dense library calls");
-  bench->add_option("which", bench_which, "gemm|spmm|sddmm|sparse_linear")->required();
+  bench->add_option("which", bench_which, "gemm|step|spmm|sddmm|sparse_linear")->required();
   bench->add_option("--device", bench_device, "cpu|cuda")->capture_default_str();
   bench->add_option("--json", bench_json, "write results to this JSON file");
   bench->add_option("--min-seconds", bench_seconds, "time per measurement")->capture_default_str();
+  sprout::app::StepBenchArgs sa;
+  bench->add_option("--model", sa.model, "step: model name")->capture_default_str();
+  bench->add_option("--densities", sa.densities, "step: densities to time")->delimiter(',');
+  bench->add_option("--batch", sa.batch, "step: batch size")->capture_default_str();
+  bench->add_option("--image-size", sa.image_size, "step: image side")->capture_default_str();
+  bench->add_option("--steps", sa.steps, "step: timed steps")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -62,6 +68,11 @@ int main(int argc, char** argv) {
   try {
     if (*train) return sprout::app::run_train(ta);
     if (*memory) return sprout::app::run_memory(ma);
+    if (*bench && bench_which == "step") {
+      sa.device = bench_device;
+      sa.json_out = bench_json;
+      return sprout::app::run_step_bench(sa);
+    }
     if (*bench && bench_which == "gemm") return sprout::app::run_gemm_bench(bench_json, bench_seconds);
     if (*bench) return run_sparse_bench(bench_which, bench_device, bench_json, bench_seconds);
   } catch (const sprout::OutOfMemory& e) {

@@ -17,17 +17,15 @@ using Json = nlohmann::json;
 namespace {
 
 Json measure(const MemoryArgs& a, bool sparse, Device dev) {
-  Json cfg = io::default_config();
-  bool is_mlp = a.model == "mlp";
-  cfg["model"]["name"] = a.model;
+  BenchModel bm = bench_model(a.model, a.image_size);
+  Json cfg = bm.cfg;
+  Shape sample = bm.sample;
+  int classes = bm.classes;
   cfg["train"]["batch_size"] = a.batch;
   cfg["sparsity"]["method"] = sparse ? "static" : "dense";
   cfg["sparsity"]["density"] = a.density;
   cfg["sparsity"]["distribution"] = a.distribution;
   cfg["sparsity"]["format"] = a.format;
-  Shape sample = is_mlp ? Shape{784} : Shape{3, a.image_size, a.image_size};
-  int classes = is_mlp ? 10 : (a.model.rfind("resnet", 0) == 0 && a.image_size >= 64 ? 1000 : 10);
-  if (!is_mlp) cfg["model"]["stem"] = a.image_size >= 64 ? "imagenet" : "cifar";
 
   Allocator::empty_cache();
   MemStats base = Allocator::stats(dev.type);
@@ -41,19 +39,7 @@ Json measure(const MemoryArgs& a, bool sparse, Device dev) {
     }
     RunState run(cfg, model, 1);
     run.build(dev);
-    Rng r(1);
-    data::Batch b;
-    {
-      MemoryScope ms(MemCategory::Data);
-      Shape xs{a.batch};
-      xs.insert(xs.end(), sample.begin(), sample.end());
-      Tensor x = Tensor::empty(xs, DType::F32, Device::cpu());
-      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (float)r.normal();
-      Tensor y = Tensor::empty({a.batch}, DType::I32, Device::cpu());
-      for (int64_t i = 0; i < a.batch; ++i) y.data<int32_t>()[i] = (int32_t)r.below((uint64_t)classes);
-      b.x = x.to(dev);
-      b.y = y.to(dev);
-    }
+    data::Batch b = random_batch(sample, classes, a.batch, dev, 1);
     Allocator::reset_peaks(dev.type);
     run.train_step(b, 0.0, true);
     run.train_step(b, 0.0, true);  // a second step: gradients and state exist before it

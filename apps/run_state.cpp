@@ -7,6 +7,7 @@
 
 #include "engine/autograd/node.h"
 #include "engine/core/error.h"
+#include "engine/io/config.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/init.h"
 #include "engine/nn/sparse_parameter.h"
@@ -185,6 +186,37 @@ void RunState::load_checkpoint(const std::string& path) {
   Json ir = Json::parse(meta("init_rng"), nullptr, false);
   SPROUT_CHECK(ir.is_array() && ir.size() == 4, "corrupt checkpoint ", path, ": bad init_rng");
   nn::init_rng().set_state(ir.get<std::array<uint64_t, 4>>());
+}
+
+data::Batch random_batch(const Shape& sample, int classes, int64_t batch, Device dev, uint64_t seed) {
+  MemoryScope ms(MemCategory::Data);
+  Rng r(seed);
+  Shape xs{batch};
+  xs.insert(xs.end(), sample.begin(), sample.end());
+  Tensor x = Tensor::empty(xs, DType::F32, Device::cpu());
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (float)r.normal();
+  Tensor y = Tensor::empty({batch}, DType::I32, Device::cpu());
+  for (int64_t i = 0; i < batch; ++i) y.data<int32_t>()[i] = (int32_t)r.below((uint64_t)classes);
+  data::Batch b;
+  b.x = dev.is_cpu() ? x : x.to(dev);
+  b.y = dev.is_cpu() ? y : y.to(dev);
+  return b;
+}
+
+BenchModel bench_model(const std::string& name, int64_t image_size) {
+  BenchModel m;
+  m.cfg = io::default_config();
+  m.cfg["model"]["name"] = name;
+  if (name == "mlp") {
+    m.sample = {784};
+    m.classes = 10;
+  } else {
+    m.sample = {3, image_size, image_size};
+    bool imagenet = image_size >= 64;
+    m.classes = imagenet ? 1000 : 10;
+    m.cfg["model"]["stem"] = imagenet ? "imagenet" : "cifar";
+  }
+  return m;
 }
 
 Json memory_report(nn::Module& model, optim::Optimizer* opt, Device dev) {

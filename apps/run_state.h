@@ -37,6 +37,18 @@ class RunState {
   int64_t step = 0, epoch = 0, batch_in_epoch = 0;
 };
 
+// A random batch (normal inputs, uniform labels) for memory and step benchmarks.
+data::Batch random_batch(const Shape& sample, int classes, int64_t batch, Device dev, uint64_t seed);
+
+// Model config and sample shape for a named model in benchmarks: the MLP on 784
+// inputs, CNNs on 3 x image_size x image_size (ImageNet stem and 1000 classes at 64+).
+struct BenchModel {
+  nlohmann::json cfg;
+  Shape sample;
+  int classes = 10;
+};
+BenchModel bench_model(const std::string& name, int64_t image_size);
+
 // Memory figures for summary.json: allocator per category plus dense equivalents.
 nlohmann::json memory_report(nn::Module& model, optim::Optimizer* opt, Device dev);
 

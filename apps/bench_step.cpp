@@ -1,0 +1,80 @@
+// `sprout bench step`: median training-step time and peak memory of a model at a
+// density (static ERK sparsity; 1.0 = dense layers), on a random batch, with the
+// optimizer of the peer baseline (SGD, Nesterov momentum 0.9) for side-by-side runs.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "apps/bench_util.h"
+#include "apps/commands.h"
+#include "apps/run_state.h"
+#include "engine/core/error.h"
+#include "engine/nn/init.h"
+#include "kernels/cuda/runtime.h"
+#include "models/models.h"
+
+namespace sprout::app {
+
+using Json = nlohmann::json;
+
+int run_step_bench(const StepBenchArgs& a) {
+  Device dev = parse_device(a.device);
+  Json rows = Json::array();
+  for (double density : a.densities) {
+    SPROUT_CHECK(density > 0 && density <= 1, "density ", density, " not in (0, 1]");
+    BenchModel bm = bench_model(a.model, a.image_size);
+    bm.cfg["train"]["batch_size"] = a.batch;
+    bm.cfg["optimizer"]["lr"] = 0.1;
+    bm.cfg["optimizer"]["nesterov"] = true;
+    bm.cfg["optimizer"]["weight_decay"] = 5e-5;
+    bm.cfg["schedule"]["name"] = "constant";
+    bm.cfg["sparsity"]["method"] = density < 1.0 ? "static" : "dense";
+    bm.cfg["sparsity"]["density"] = density;
+    Allocator::empty_cache();
+    MemStats base = Allocator::stats(dev.type);
+    Json row;
+    {
+      nn::init_rng().seed_with(0);
+      nn::ModulePtr model = models::build(bm.cfg["model"], bm.sample, bm.classes);
+      RunState run(bm.cfg, model, 1);
+      run.build(dev);
+      data::Batch b = random_batch(bm.sample, bm.classes, a.batch, dev, 1);
+      for (int i = 0; i < a.warmup; ++i) run.train_step(b, 0.0, false);
+      cuda_synchronize();
+      Allocator::reset_peaks(dev.type);
+      int64_t mallocs_before = Allocator::stats(dev.type).device_mallocs;
+      std::vector<double> ms;
+      for (int i = 0; i < a.steps; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        run.train_step(b, 0.0, false);
+        cuda_synchronize();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(ms.begin(), ms.end());
+      MemStats s = Allocator::stats(dev.type);
+      double med = ms[ms.size() / 2];
+      row = {{"model", a.model}, {"batch", a.batch}, {"density_target", density},
+             {"density_actual", run.density()}, {"step_ms_median", med}, {"step_ms_min", ms.front()},
+             {"images_per_s", (double)a.batch / (med / 1000.0)},
+             {"peak_bytes", s.total_peak - base.total_current},
+             {"param_bytes", s.cur(MemCategory::Weights) - base.cur(MemCategory::Weights)},
+             {"index_bytes", s.cur(MemCategory::Indices) - base.cur(MemCategory::Indices)},
+             {"grad_bytes", s.cur(MemCategory::Gradients) - base.cur(MemCategory::Gradients)},
+             {"optimizer_bytes", s.cur(MemCategory::Optimizer) - base.cur(MemCategory::Optimizer)},
+             {"activations_peak_bytes", s.pk(MemCategory::Activations) - base.cur(MemCategory::Activations)},
+             {"workspace_peak_bytes", s.pk(MemCategory::Workspace) - base.cur(MemCategory::Workspace)},
+             {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
+             {"device", dev.is_cuda() ? kernels::cuda::device_name() : "cpu"}};
+    }
+    std::printf("%s\n", row.dump().c_str());
+    std::fflush(stdout);
+    rows.push_back(row);
+  }
+  if (!a.json_out.empty()) {
+    std::ofstream f(a.json_out);
+    f << Json{{"bench", "step"}, {"rows", rows}}.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace sprout::app

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The GPU suite, for a machine with an NVIDIA GPU (sm_90 by default): builds with CUDA
+# from what scripts/stage-gpu-deps.sh put in .deps/, runs every test (GPU ones
+# included), compute-sanitizer memcheck on the CUDA parity tests, the kernel and
+# training-step benchmarks, a Fashion-MNIST RigL run on the GPU, and the PyTorch
+# masked baseline beside sprout. Results land in $OUT (default out/gpu-check):
+# results.json (everything measured), ctest.log, sanitizer.log, train.log, build.log.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-out/gpu-check}
+mkdir -p "$OUT"
+deps=$PWD/.deps
+arch=${SPROUT_CUDA_ARCHITECTURES:-90}
+stage() { echo "== $(date +%T) $*" | tee -a "$OUT/progress.log"; }
+
+stage "configure + build (sm_$arch)"
+args=(-DSPROUT_CUDA=ON -DSPROUT_CUDA_ARCHITECTURES="$arch" -DCMAKE_BUILD_TYPE=Release)
+[ -d "$deps/include" ] && args+=(-DSPROUT_JSON_INCLUDE="$deps/include" -DSPROUT_CLI11_INCLUDE="$deps/include")
+[ -d "$deps/googletest" ] && args+=(-DSPROUT_GTEST_SOURCE="$deps/googletest")
+if ! { cmake -S . -B build-gpu -G Ninja "${args[@]}" && ninja -C build-gpu -j "$(nproc)"; } >"$OUT/build.log" 2>&1; then
+  tail -40 "$OUT/build.log"
+  echo "error: the CUDA build failed (see build.log)"
+  exit 1
+fi
+grep -E "warning" "$OUT/build.log" | head -20
+bin=build-gpu/bin
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv >"$OUT/gpu.txt" 2>&1
+
+data=/usr/share/datasets/fashion-mnist
+[ -f "$data/train-images-idx3-ubyte.gz" ] || data=$deps/fashion-mnist
+export SPROUT_FASHION_ROOT=$data
+
+stage "ctest"
+(cd build-gpu && ctest -j 8 --timeout 900 --output-on-failure) >"$OUT/ctest.log" 2>&1
+ctest_rc=$?
+tail -5 "$OUT/ctest.log"
+
+stage "compute-sanitizer memcheck on the CUDA parity tests"
+san_rc=-1
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  : >"$OUT/sanitizer.log"
+  san_rc=0
+  for t in test_ops test_sparse; do
+    [ -x "$bin/$t" ] || continue
+    compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/$t" --gtest_filter='*Cuda*:*cuda*:*Gpu*' \
+      >>"$OUT/sanitizer.log" 2>&1 || san_rc=$?
+  done
+  grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | sort | uniq -c
+fi
+
+stage "benchmarks"
+for b in spmm sddmm sparse_linear; do
+  timeout 240 "$bin/sprout" bench "$b" --device cuda --json "$OUT/bench_$b.json" >"$OUT/bench_$b.txt" 2>&1 \
+    || echo "bench $b failed: $(tail -2 "$OUT/bench_$b.txt")"
+done
+timeout 300 "$bin/sprout" bench step --model resnet50 --batch 64 --densities 1.0,0.1 --steps 10 --device cuda \
+  --json "$OUT/bench_step_resnet50.json" >"$OUT/bench_step.txt" 2>&1 || echo "step bench failed: $(tail -2 "$OUT/bench_step.txt")"
+timeout 120 "$bin/sprout" bench step --model mlp --batch 128 --densities 1.0,0.1 --steps 50 --device cuda \
+  --json "$OUT/bench_step_mlp.json" >>"$OUT/bench_step.txt" 2>&1 || true
+timeout 120 "$bin/sprout" memory --model resnet50 --density 0.1 --batch 64 --device cuda --json \
+  >"$OUT/memory_resnet50.json" 2>>"$OUT/bench_step.txt" || true
+
+stage "Fashion-MNIST RigL on the GPU"
+timeout 600 "$bin/sprout" train --config configs/fashion_rigl.json --set data.root="$data" --device cuda \
+  --out "$OUT/rigl" >"$OUT/train.log" 2>&1 || echo "rigl run failed: $(tail -2 "$OUT/train.log")"
+timeout 300 "$bin/sprout" train --config configs/fashion_mlp_dense.json --set data.root="$data" --device cuda \
+  --out "$OUT/dense" >>"$OUT/train.log" 2>&1 || echo "dense run failed"
+
+stage "PyTorch masked baseline"
+if [ -f .peers/torch_masked_baseline.py ] && python3 -c "import torch, torchvision" 2>/dev/null; then
+  timeout 300 python3 .peers/torch_masked_baseline.py --model resnet50 --batch 64 --density 0.1 --precision fp32 \
+    >"$OUT/peer.jsonl" 2>"$OUT/peer.err" || true
+  timeout 120 python3 .peers/torch_masked_baseline.py --model mlp --batch 128 --density 0.1 \
+    >>"$OUT/peer.jsonl" 2>>"$OUT/peer.err" || true
+fi
+
+stage "collect"
+python3 - "$OUT" "$ctest_rc" "$san_rc" <<'PY'
+import json, os, subprocess, sys, datetime
+out, ctest_rc, san_rc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def load(name):
+    p = os.path.join(out, name)
+    try:
+        return json.load(open(p))
+    except Exception:
+        return None
+def lines(name):
+    p = os.path.join(out, name)
+    return [json.loads(l) for l in open(p) if l.strip().startswith("{")] if os.path.exists(p) else []
+summary_line = ""
+if os.path.exists(os.path.join(out, "ctest.log")):
+    for l in open(os.path.join(out, "ctest.log")):
+        if "tests passed" in l:
+            summary_line = l.strip()
+r = {
+    "date": datetime.datetime.utcnow().isoformat() + "Z",
+    "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+    "gpu": open(os.path.join(out, "gpu.txt")).read().strip() if os.path.exists(os.path.join(out, "gpu.txt")) else "",
+    "command": "scripts/gpu-check.sh",
+    "ctest": {"exit_code": ctest_rc, "summary": summary_line},
+    "sanitizer_exit_code": san_rc,
+    "bench": {b: load(f"bench_{b}.json") for b in ("spmm", "sddmm", "sparse_linear")},
+    "step_resnet50": load("bench_step_resnet50.json"),
+    "step_mlp": load("bench_step_mlp.json"),
+    "memory_resnet50": load("memory_resnet50.json"),
+    "rigl_summary": load("rigl/summary.json"),
+    "dense_summary": load("dense/summary.json"),
+    "peer": lines("peer.jsonl"),
+}
+for k in ("rigl_summary", "dense_summary"):
+    if r[k]:
+        r[k].pop("config", None)
+json.dump(r, open(os.path.join(out, "results.json"), "w"), indent=1)
+print(json.dumps({"ctest": r["ctest"], "sanitizer": san_rc,
+                  "rigl_acc": (r["rigl_summary"] or {}).get("test_accuracy"),
+                  "dense_acc": (r["dense_summary"] or {}).get("test_accuracy")}))
+PY
+# Keep what comes back to a few files.
+rm -rf "$OUT/rigl" "$OUT/dense" "$OUT"/bench_*.json "$OUT"/memory_resnet50.json "$OUT"/peer.jsonl
+cat "$OUT"/bench_*.txt > "$OUT/bench.txt" 2>/dev/null; rm -f "$OUT"/bench_*.txt "$OUT"/gpu.txt "$OUT"/peer.err
+ls -la "$OUT"
