@@ -166,18 +166,39 @@ void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, 
   });
 }
 
-Tensor transpose2d(const Tensor& x, MemCategory cat) {
+Tensor transpose2d(const Tensor& x, MemCategory cat, const Tensor& row_bias) {
   SPROUT_CHECK(x.dim() == 2, "transpose2d: expected a matrix, got ", shape_str(x.shape()));
   const int64_t r = x.size(0), c = x.size(1);
+  if (row_bias.defined()) {
+    check_same(x, row_bias, "transpose2d");
+    SPROUT_CHECK(row_bias.numel() == r, "transpose2d: bias of ", row_bias.numel(), " for ", r, " rows");
+  }
   Tensor out = Tensor::empty({c, r}, x.dtype(), x.device(), cat);
   if (x.numel() == 0) return out;
   if (x.is_cuda()) {
     check_cuda_f32(x, "transpose2d");
-    SPROUT_ON_CUDA(kernels::cuda::transpose(r, c, x.data<float>(), c, out.data<float>(), r, stream()));
+    SPROUT_ON_CUDA(kernels::cuda::transpose(r, c, x.data<float>(), c, out.data<float>(), r,
+                                            row_bias.defined() ? row_bias.data<float>() : nullptr, stream()));
   } else {
     dispatch_float(x.dtype(), "transpose2d", [&](auto tag) {
       using T = decltype(tag);
-      kernels::cpu::transpose<T>(r, c, x.data<T>(), c, out.data<T>(), r);
+      kernels::cpu::transpose<T>(r, c, x.data<T>(), c, out.data<T>(), r,
+                                 row_bias.defined() ? row_bias.data<T>() : nullptr);
+    });
+  }
+  return out;
+}
+
+// out[i] = sum of row i of the matrix x, in the current category.
+static Tensor row_sums(const Tensor& x) {
+  const int64_t r = x.size(0), c = x.size(1);
+  Tensor out = Tensor::empty({r}, x.dtype(), x.device());
+  if (x.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::row_sums(r, c, x.data<float>(), c, out.data<float>(), stream()));
+  } else {
+    dispatch_float(x.dtype(), "row_sums", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::row_sums<T>(r, c, x.data<T>(), c, out.data<T>());
     });
   }
   return out;
@@ -190,23 +211,25 @@ Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
   check_same(x, w.values, "sparse_linear");
   SPROUT_CHECK(x.dim() == 2 && x.size(1) == w.cols, "sparse_linear: input ", shape_str(x.shape()),
                " for a ", w.rows, " x ", w.cols, " weight");
-  const bool grad = autograd::needs_grad({&x, &w.values});
+  if (bias.defined())
+    SPROUT_CHECK(bias.numel() == w.rows, "sparse_linear: bias of ", bias.numel(), " for ", w.rows, " outputs");
+  const bool grad = autograd::needs_grad({&x, &w.values, &bias});
   const int64_t n = x.size(0);
   // x^T is kept for the weight gradient, so it counts as an activation when saved.
   Tensor xt = transpose2d(x, grad ? current_mem_category() : MemCategory::Workspace);
   Tensor yt = Tensor::empty({w.rows, n}, x.dtype(), x.device(), MemCategory::Workspace);
   spmm_into(w, w.values, false, xt, yt);
-  Tensor y = transpose2d(yt, current_mem_category());
+  Tensor y = transpose2d(yt, current_mem_category(), bias);
   yt = Tensor();
   if (grad) {
     nn::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach();
-    const bool gx = x.requires_grad(), gv = w.values.requires_grad();
+    const bool gx = x.requires_grad(), gv = w.values.requires_grad(), gb = bias.defined() && bias.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_linear",
-        [s, values, xt, gx, gv, hook](const Tensor& g) {
+        [s, values, xt, gx, gv, gb, hook](const Tensor& g) {
       Tensor gt = transpose2d(g, MemCategory::Workspace);
-      Tensor dx, dv;
+      Tensor dx, dv, db;
       if (gx) {
         Tensor dxt = Tensor::empty({s.cols, gt.size(1)}, gt.dtype(), gt.device(), MemCategory::Workspace);
         spmm_into(s, values, true, gt, dxt);
@@ -216,15 +239,16 @@ Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
         dv = Tensor::empty(values.shape(), values.dtype(), values.device());
         sddmm_into(s, gt, xt, dv);
       }
+      if (gb) db = row_sums(gt);
       if (hook) {
         Tensor dense = Tensor::empty({s.rows, s.cols}, gt.dtype(), gt.device(), MemCategory::Workspace);
         gemm_into(false, true, gt, xt, dense);
         hook(dense);
       }
-      return std::vector<Tensor>{dx, dv};
-    }), {&x, &w.values});
+      return std::vector<Tensor>{dx, dv, db};
+    }), {&x, &w.values, &bias});
   }
-  return bias.defined() ? add_bias(y, bias) : y;
+  return y;
 }
 
 // ---- sparse_matmul_cols -------------------------------------------------------------

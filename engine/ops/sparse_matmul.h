@@ -11,6 +11,8 @@
 namespace sprout::ops {
 
 // x [N, in] -> [N, out]; w: rows = out, cols = in (CSR or BSR); bias [out] or undefined.
+// The bias is added while the output is transposed back, and its gradient summed from
+// the transposed output gradient, so it costs no pass of its own.
 Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias);
 
 // cols [K, P] -> [out, P], or a batch [B, K, P] -> [B, out, P] sharing W (K = w.cols).
@@ -37,7 +39,7 @@ void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpos
 // [cols, n] or [B, cols, n], out [nnz values].
 void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
                 bool accumulate = false, const kernels::SparseKernel* kernel = nullptr);
-// [r, c] -> [c, r] in category `cat`.
-Tensor transpose2d(const Tensor& x, MemCategory cat);
+// [r, c] -> [c, r] in category `cat`, adding row_bias[i] to source row i when defined.
+Tensor transpose2d(const Tensor& x, MemCategory cat, const Tensor& row_bias = Tensor());
 
 }  // namespace sprout::ops

@@ -251,16 +251,20 @@ void spmm_bsr(const SpmmArgs<T>& a) {
 }
 namespace {
 
+// The scalar tile; bias (indexed by source row) may be null.
 template <class T>
 void transpose_tile(int64_t r0, int64_t r1, int64_t c0, int64_t c1, const T* src, int64_t lds,
-                    T* dst, int64_t ldd) {
-  for (int64_t r = r0; r < r1; ++r)
-    for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
+                    T* dst, int64_t ldd, const T* bias) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T b = bias ? bias[r] : T(0);
+    for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c] + b;
+  }
 }
 
 #if SPROUT_CPU_AVX2
-// 8x8 float transpose in registers: unpack pairs, shuffle quads, swap 128-bit halves.
-SPROUT_TARGET_AVX2 void transpose8x8(const float* s, int64_t lds, float* d, int64_t ldd) {
+// 8x8 float transpose in registers: unpack pairs, shuffle quads, swap 128-bit halves;
+// bias8 (the 8 source rows' biases) is added to every output row.
+SPROUT_TARGET_AVX2 void transpose8x8(const float* s, int64_t lds, float* d, int64_t ldd, __m256 bias8) {
   __m256 r[8], t[8], u[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * lds);
   for (int i = 0; i < 8; i += 2) {
@@ -274,25 +278,27 @@ SPROUT_TARGET_AVX2 void transpose8x8(const float* s, int64_t lds, float* d, int6
     u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-    _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    _mm256_storeu_ps(d + i * ldd, _mm256_add_ps(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20), bias8));
+    _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_add_ps(_mm256_permute2f128_ps(u[i], u[i + 4], 0x31), bias8));
   }
 }
 
-SPROUT_TARGET_AVX2 void transpose_tile_avx2(int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                                            const float* src, int64_t lds, float* dst, int64_t ldd) {
+SPROUT_TARGET_AVX2 void transpose_tile_avx2(int64_t r0, int64_t r1, int64_t c0, int64_t c1, const float* src,
+                                            int64_t lds, float* dst, int64_t ldd, const float* bias) {
   const int64_t r8 = r0 + (r1 - r0) / 8 * 8, c8 = c0 + (c1 - c0) / 8 * 8;
-  for (int64_t r = r0; r < r8; r += 8)
-    for (int64_t c = c0; c < c8; c += 8) transpose8x8(src + r * lds + c, lds, dst + c * ldd + r, ldd);
-  transpose_tile(r0, r8, c8, c1, src, lds, dst, ldd);
-  transpose_tile(r8, r1, c0, c1, src, lds, dst, ldd);
+  for (int64_t r = r0; r < r8; r += 8) {
+    const __m256 b8 = bias ? _mm256_loadu_ps(bias + r) : _mm256_setzero_ps();
+    for (int64_t c = c0; c < c8; c += 8) transpose8x8(src + r * lds + c, lds, dst + c * ldd + r, ldd, b8);
+  }
+  transpose_tile(r0, r8, c8, c1, src, lds, dst, ldd, bias);
+  transpose_tile(r8, r1, c0, c1, src, lds, dst, ldd, bias);
 }
 #endif
 
 }  // namespace
 
 template <class T>
-void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd) {
+void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd, const T* bias) {
   constexpr int64_t B = 64;
   const int64_t rb = (rows + B - 1) / B, cb = (cols + B - 1) / B;
 #if SPROUT_CPU_AVX2
@@ -304,18 +310,31 @@ void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, in
       const int64_t r1 = std::min(rows, (i + 1) * B), c1 = std::min(cols, (j + 1) * B);
 #if SPROUT_CPU_AVX2
       if constexpr (std::is_same<T, float>::value)
-        if (avx2) { transpose_tile_avx2(i * B, r1, j * B, c1, src, lds, dst, ldd); continue; }
+        if (avx2) { transpose_tile_avx2(i * B, r1, j * B, c1, src, lds, dst, ldd, bias); continue; }
 #endif
-      transpose_tile(i * B, r1, j * B, c1, src, lds, dst, ldd);
+      transpose_tile(i * B, r1, j * B, c1, src, lds, dst, ldd, bias);
     }
+}
+
+template <class T>
+void row_sums(int64_t rows, int64_t cols, const T* src, int64_t lds, T* out) {
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 15))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* p = src + r * lds;
+    T s = T(0);
+#pragma omp simd reduction(+ : s)
+    for (int64_t c = 0; c < cols; ++c) s += p[c];
+    out[r] = s;
+  }
 }
 
 template void spmm_csr<float>(const SpmmArgs<float>&);
 template void spmm_csr<double>(const SpmmArgs<double>&);
 template void spmm_bsr<float>(const SpmmArgs<float>&);
 template void spmm_bsr<double>(const SpmmArgs<double>&);
-template void transpose<float>(int64_t, int64_t, const float*, int64_t, float*, int64_t);
-template void transpose<double>(int64_t, int64_t, const double*, int64_t, double*, int64_t);
-template void transpose<int32_t>(int64_t, int64_t, const int32_t*, int64_t, int32_t*, int64_t);
+template void transpose<float>(int64_t, int64_t, const float*, int64_t, float*, int64_t, const float*);
+template void transpose<double>(int64_t, int64_t, const double*, int64_t, double*, int64_t, const double*);
+template void row_sums<float>(int64_t, int64_t, const float*, int64_t, float*);
+template void row_sums<double>(int64_t, int64_t, const double*, int64_t, double*);
 
 }  // namespace sprout::kernels::cpu

@@ -46,9 +46,15 @@ template <class T> void spmm_csr(const SpmmArgs<T>& args);
 // The same for BSR A (a.block > 1).
 template <class T> void spmm_bsr(const SpmmArgs<T>& args);
 
-// dst[c, r] = src[r, c] for a rows x cols matrix; lds / ldd are the row strides.
+// dst[c, r] = src[r, c] (+ bias[r] when bias is not null) for a rows x cols matrix;
+// lds / ldd are the row strides. The bias add rides along so a layer's output needs
+// no second pass.
 template <class T>
-void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd);
+void transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd,
+               const T* bias = nullptr);
+// out[r] = sum_c src[r, c]: a layer's bias gradient from its transposed output gradient.
+template <class T>
+void row_sums(int64_t rows, int64_t cols, const T* src, int64_t lds, T* out);
 
 // Splits block rows [0, nrows) into `parts` ranges of about equal work (stored
 // entries plus one per row, so empty rows still count): bounds[0..parts].

@@ -210,7 +210,7 @@ void spmm_cusparse(const SpmmArgs<float>& x) {
 // ---- transpose ----------------------------------------------------------------------
 
 __global__ void transpose_k(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,
-                            int64_t ldd) {
+                            int64_t ldd, const float* bias) {
   __shared__ float tile[32][33];  // +1 column: no bank conflicts on the transposed read
   const int64_t c0 = (int64_t)blockIdx.x * 32, r0 = (int64_t)blockIdx.y * 32;
   for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
@@ -220,17 +220,36 @@ __global__ void transpose_k(int64_t rows, int64_t cols, const float* src, int64_
   __syncthreads();
   for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
     const int64_t c = c0 + dy, r = r0 + threadIdx.x;
-    if (r < rows && c < cols) dst[c * ldd + r] = tile[threadIdx.x][dy];
+    if (r < rows && c < cols) dst[c * ldd + r] = tile[threadIdx.x][dy] + (bias ? bias[r] : 0.f);
   }
+}
+
+// One warp per row.
+__global__ void row_sums_k(int64_t rows, int64_t cols, const float* src, int64_t lds, float* out) {
+  const int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  float s = 0.f;
+  for (int64_t c = lane; c < cols; c += 32) s += src[r * lds + c];
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(kFullMask, s, off);
+  if (lane == 0) out[r] = s;
 }
 
 }  // namespace
 
 void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd,
-               cudaStream_t s) {
+               const float* bias, cudaStream_t s) {
   if (rows == 0 || cols == 0) return;
   dim3 grid((unsigned)((cols + 31) / 32), (unsigned)((rows + 31) / 32));
-  transpose_k<<<grid, dim3(32, 8), 0, s>>>(rows, cols, src, lds, dst, ldd);
+  transpose_k<<<grid, dim3(32, 8), 0, s>>>(rows, cols, src, lds, dst, ldd, bias);
+  SPROUT_CUDA_LAUNCH_CHECK();
+}
+
+void row_sums(int64_t rows, int64_t cols, const float* src, int64_t lds, float* out, cudaStream_t s) {
+  if (rows == 0) return;
+  const int64_t blocks = (rows * 32 + kThreads - 1) / kThreads;
+  row_sums_k<<<(unsigned)blocks, kThreads, 0, s>>>(rows, cols, src, lds, out);
   SPROUT_CUDA_LAUNCH_CHECK();
 }
 

@@ -13,8 +13,11 @@ SparseKernel cusparse_csr_kernel();
 SparseKernel rowsplit_csr_kernel();
 SparseKernel bsr_kernel();
 
-// dst[c, r] = src[r, c] for a rows x cols matrix; lds / ldd are the row strides.
+// dst[c, r] = src[r, c] (+ bias[r] when bias is not null) for a rows x cols matrix;
+// lds / ldd are the row strides.
 void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd,
-               cudaStream_t s);
+               const float* bias, cudaStream_t s);
+// out[r] = sum_c src[r, c].
+void row_sums(int64_t rows, int64_t cols, const float* src, int64_t lds, float* out, cudaStream_t s);
 
 }  // namespace sprout::kernels::cuda
