@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/commands.h"
@@ -74,6 +76,12 @@ double time_median(const std::function<void()>& f, double min_seconds, Device de
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// OpenBLAS's worker threads spin for a while after each call and would steal the cores
+// the sparse kernels' OpenMP threads run on: let them fall asleep before timing.
+void settle(Device dev) {
+  if (dev.is_cpu()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
 }
 
 Tensor random_tensor(const sprout::Shape& s, uint64_t seed, Device dev) {
@@ -223,6 +231,7 @@ void bench_products(const std::string& which, Device dev, const Roofs& roofs, do
           out["failures"].push_back({{"shape", s.name}, {"kernel", k.name}, {"density", d}, {"rel_error", err}});
           continue;
         }
+        settle(dev);
         const double t = time_median(run, min_seconds, dev);
         const double flops = 2.0 * (double)nnz * (double)s.n;
         const double idx_bytes = (double)w.col_idx.numel() * 4 + (double)w.row_ptr.numel() * 4;
@@ -245,7 +254,8 @@ void bench_products(const std::string& which, Device dev, const Roofs& roofs, do
 // One training step of a fully connected layer: forward, input gradient, weight
 // gradient, SGD (momentum 0.9) update; sparse (every kernel) against dense.
 void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out) {
-  header("sparse_linear training step: forward + dX + dW (SDDMM) + SGD, vs dense Linear");
+  header("sparse_linear training step: forward + dX + dW (SDDMM) + SGD, vs dense Linear\n"
+         "(dense: the faster of the engine's Linear step and bare GEMMs + SGD kernel)");
   const auto kd = dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu;
   for (int i = 0; i < 3; ++i) {
     const Shape3 s = bench_shapes()[(size_t)i];
@@ -263,7 +273,22 @@ void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out)
       y.backward(gy);
       dopt.step();
     };
-    const double dense_s = time_median(dense_step, min_seconds, dev);
+    const double dense_engine_s = time_median(dense_step, min_seconds, dev);
+    // The same step as bare library calls into preallocated buffers, the three GEMMs and
+    // the fused SGD kernel timed apart (OpenBLAS's threads and OpenMP's spinning ones
+    // slow each other down when interleaved on few cores): the faster of the two
+    // totals is the baseline.
+    Tensor w = dense.weight.detach(), wgrad = Tensor::empty(w.shape(), DType::F32, dev, MemCategory::Gradients);
+    Tensor y = Tensor::empty({batch, s.m}, DType::F32, dev), dx = Tensor::empty({batch, s.k}, DType::F32, dev);
+    w.set_requires_grad(true);
+    w.set_grad(wgrad);
+    optim::Sgd ropt({{"weight", &w, nullptr}}, optim::SgdOptions{0.01, 0.9, 0.0, false});
+    const double dense_raw_s = time_median([&] {
+      ops::gemm_into(false, true, x, w, y);
+      ops::gemm_into(false, false, gy, w, dx);
+      ops::gemm_into(true, false, gy, x, wgrad);
+    }, min_seconds, dev) + time_median([&] { ropt.step(); }, min_seconds, dev);
+    const double dense_s = std::min(dense_engine_s, dense_raw_s);
     for (double d : kDensities) {
       for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
         if (k.device != kd) continue;
@@ -289,6 +314,7 @@ void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out)
           y.backward(gy);
           sopt.step();
         };
+        settle(dev);
         const double t = time_median(sparse_step, min_seconds, dev);
         const int64_t nnz = w.values.numel();
         const double flops = 3 * 2.0 * (double)nnz * (double)batch;
@@ -298,7 +324,8 @@ void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out)
                  {"density", d}, {"kernel", k.name}, {"block", block}, {"nnz", nnz}, {"sparse_ms", t * 1e3},
                  {"dense_ms", dense_s * 1e3}, {"gflops", flops / t * 1e-9}, {"gbps", bytes / t * 1e-9},
                  {"flops_fraction", flops / t * 1e-9 / roofs.gflops}, {"bandwidth_fraction", bytes / t * 1e-9 / roofs.gbps},
-                 {"speedup", dense_s / t}, {"validation_rel_error", err}};
+                 {"speedup", dense_s / t}, {"validation_rel_error", err},
+                 {"dense_engine_ms", dense_engine_s * 1e3}, {"dense_raw_ms", dense_raw_s * 1e3}};
         row.print();
         out["results"].push_back(row.j);
       }
@@ -317,13 +344,15 @@ int run_sparse_bench(const std::string& which, const std::string& device, const 
   Device dev = parse_device(device);
   MemoryScope ms(MemCategory::Workspace);
   Roofs roofs = measure_roofs(dev, min_seconds);
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) < 0) load[0] = -1;
   const std::string name = dev.is_cuda() ? kernels::cuda::device_name() : cpu_name();
-  std::printf("device: %s (%d threads)  sgemm peak %.1f GFLOP/s  copy bandwidth %.1f GB/s\n", name.c_str(),
-              dev.is_cuda() ? 0 : omp_get_max_threads(), roofs.gflops, roofs.gbps);
+  std::printf("device: %s (%d threads)  sgemm peak %.1f GFLOP/s  copy bandwidth %.1f GB/s  load %.1f\n",
+              name.c_str(), dev.is_cuda() ? 0 : omp_get_max_threads(), roofs.gflops, roofs.gbps, load[0]);
   json out = {{"benchmark", which}, {"device", name}, {"device_type", dev.is_cuda() ? "cuda" : "cpu"},
               {"threads", dev.is_cuda() ? 0 : omp_get_max_threads()}, {"date", today()},
               {"command", "sprout bench " + which + " --device " + device},
-              {"min_seconds", min_seconds}, {"peak_sgemm_gflops", roofs.gflops}, {"copy_gbps", roofs.gbps},
+              {"min_seconds", min_seconds}, {"load_average_1min", load[0]}, {"peak_sgemm_gflops", roofs.gflops}, {"copy_gbps", roofs.gbps},
               {"results", json::array()}, {"failures", json::array()}};
   if (which == "spmm" || which == "all") bench_products("spmm", dev, roofs, min_seconds, out);
   if (which == "sddmm" || which == "all") bench_products("sddmm", dev, roofs, min_seconds, out);
