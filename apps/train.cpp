@@ -40,7 +40,7 @@ std::string fmt_seconds(double s) {
 }
 
 struct EvalResult {
-  double loss = 0, accuracy = 0;
+  double loss = 0, accuracy = 0, top5 = 0;
   int64_t samples = 0;
 };
 
@@ -51,12 +51,13 @@ EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t epoch) 
   loader.start_epoch(epoch);
   data::Batch b;
   double loss_sum = 0;
-  int64_t correct = 0, n = 0;
+  int64_t correct = 0, correct5 = 0, n = 0;
   while (loader.next(b)) {
     Tensor logits = model.forward(b.x);
     Tensor loss = ops::cross_entropy(logits, b.y, 0.0);
     loss_sum += loss.item() * (double)b.size();
-    correct += ops::count_correct(logits, b.y);
+    correct += ops::count_correct(logits, b.y, 1);
+    if (logits.size(1) > 5) correct5 += ops::count_correct(logits, b.y, 5);
     n += b.size();
   }
   model.train();
@@ -64,6 +65,7 @@ EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t epoch) 
   r.samples = n;
   r.loss = n ? loss_sum / (double)n : 0;
   r.accuracy = n ? (double)correct / (double)n : 0;
+  r.top5 = n ? (double)correct5 / (double)n : 0;
   return r;
 }
 
@@ -175,7 +177,7 @@ int run_train(const TrainArgs& a) {
     }
     last_eval = evaluate(*model, test_loader, 0);
     metrics << Json{{"epoch", run.epoch}, {"step", run.step}, {"test_accuracy", last_eval.accuracy},
-                    {"test_loss", last_eval.loss}, {"epoch_seconds", epoch_seconds},
+                    {"test_loss", last_eval.loss}, {"test_top5", last_eval.top5}, {"epoch_seconds", epoch_seconds},
                     {"density", run.density()}}.dump() << "\n";
     metrics.flush();
     if (!a.quiet)
@@ -190,6 +192,7 @@ int run_train(const TrainArgs& a) {
   Json summary = run.summary();
   summary["test_accuracy"] = last_eval.accuracy;
   summary["test_loss"] = last_eval.loss;
+  summary["test_top5"] = last_eval.top5;
   summary["epochs_completed"] = run.epoch;
   summary["steps"] = run.step;
   summary["device"] = dev.is_cuda() ? "cuda:" + kernels::cuda::device_name() : "cpu";

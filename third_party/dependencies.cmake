@@ -23,6 +23,10 @@ endif()
 
 # OpenBLAS: the cblas header and library.
 find_path(SPROUT_CBLAS_INCLUDE cblas.h PATH_SUFFIXES openblas openblas-pthread openblas64-pthread)
+# Prefer Debian's OpenMP build of OpenBLAS: it shares sprout's OpenMP thread pool
+# instead of spinning its own pthreads against it on small machines.
+find_library(SPROUT_OPENBLAS_LIB NAMES openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp
+             /usr/lib/aarch64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
 find_library(SPROUT_OPENBLAS_LIB NAMES openblas)
 if(SPROUT_CBLAS_INCLUDE AND SPROUT_OPENBLAS_LIB)
   set(SPROUT_HAVE_OPENBLAS ON)

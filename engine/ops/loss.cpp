@@ -63,20 +63,20 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double eps) {
   return loss;
 }
 
-int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+int64_t count_correct(const Tensor& logits, const Tensor& labels, int k) {
   SPROUT_CHECK(logits.dim() == 2 && labels.numel() == logits.size(0), "count_correct: logits ",
                shape_str(logits.shape()), " labels ", shape_str(labels.shape()));
   int64_t n = logits.size(0), c = logits.size(1);
   if (logits.is_cuda()) {
     Tensor counter = Tensor::zeros({1}, DType::I64, logits.device(), MemCategory::Workspace);
-    SPROUT_ON_CUDA(kernels::cuda::count_correct(logits.data<float>(), labels.data<int32_t>(), n, c,
+    SPROUT_ON_CUDA(kernels::cuda::count_correct(logits.data<float>(), labels.data<int32_t>(), n, c, k,
                                                 counter.data<int64_t>(), stream()));
     return (int64_t)counter.item();
   }
   int64_t out = 0;
   dispatch_float(logits.dtype(), "count_correct", [&](auto t) {
     using T = decltype(t);
-    out = kernels::cpu::count_correct<T>(logits.data<T>(), labels.data<int32_t>(), n, c);
+    out = kernels::cpu::count_correct<T>(logits.data<T>(), labels.data<int32_t>(), n, c, k);
   });
   return out;
 }

@@ -43,13 +43,14 @@ void softmax_xent_backward(const T* probs, const int32_t* labels, int64_t n, int
 }
 
 template <class T>
-int64_t count_correct(const T* logits, const int32_t* labels, int64_t n, int64_t c) {
+int64_t count_correct(const T* logits, const int32_t* labels, int64_t n, int64_t c, int k) {
   int64_t correct = 0;
   for (int64_t i = 0; i < n; ++i) {
     const T* x = logits + i * c;
-    int64_t best = 0;
-    for (int64_t j = 1; j < c; ++j) if (x[j] > x[best]) best = j;
-    correct += best == labels[i];
+    T v = x[labels[i]];
+    int64_t above = 0;
+    for (int64_t j = 0; j < c; ++j) above += x[j] > v;
+    correct += above < k;
   }
   return correct;
 }
@@ -57,7 +58,7 @@ int64_t count_correct(const T* logits, const int32_t* labels, int64_t n, int64_t
 #define SPROUT_INSTANTIATE(T)                                                                  \
   template void softmax_xent_forward<T>(const T*, const int32_t*, int64_t, int64_t, T, T*, T*); \
   template void softmax_xent_backward<T>(const T*, const int32_t*, int64_t, int64_t, T, T, T*); \
-  template int64_t count_correct<T>(const T*, const int32_t*, int64_t, int64_t);
+  template int64_t count_correct<T>(const T*, const int32_t*, int64_t, int64_t, int);
 SPROUT_INSTANTIATE(float)
 SPROUT_INSTANTIATE(double)
 #undef SPROUT_INSTANTIATE

@@ -13,8 +13,8 @@ void softmax_xent_forward(const T* logits, const int32_t* labels, int64_t n, int
 template <class T>
 void softmax_xent_backward(const T* probs, const int32_t* labels, int64_t n, int64_t c,
                            T smoothing, T scale, T* dlogits);
-// Number of rows whose argmax equals the label.
+// Rows whose label is among the top k: fewer than k logits strictly above the label's.
 template <class T>
-int64_t count_correct(const T* logits, const int32_t* labels, int64_t n, int64_t c);
+int64_t count_correct(const T* logits, const int32_t* labels, int64_t n, int64_t c, int k);
 
 }  // namespace sprout::kernels::cpu

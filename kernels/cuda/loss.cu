@@ -48,14 +48,15 @@ __global__ void xent_bwd_k(const float* probs, const int32_t* labels, int64_t n,
   }
 }
 
-__global__ void correct_k(const float* x, const int32_t* labels, int64_t n, int64_t c,
+__global__ void correct_k(const float* x, const int32_t* labels, int64_t n, int64_t c, int k,
                           unsigned long long* correct) {
   int64_t row = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (row >= n) return;
   const float* xr = x + row * c;
-  int64_t best = 0;
-  for (int64_t j = 1; j < c; ++j) if (xr[j] > xr[best]) best = j;
-  if (best == labels[row]) atomicAdd(correct, 1ull);
+  float v = xr[labels[row]];
+  int64_t above = 0;
+  for (int64_t j = 0; j < c; ++j) above += xr[j] > v;
+  if (above < k) atomicAdd(correct, 1ull);
 }
 
 }  // namespace
@@ -76,10 +77,10 @@ void softmax_xent_backward(const float* probs, const int32_t* labels, int64_t n,
   SPROUT_CUDA_LAUNCH_CHECK();
 }
 
-void count_correct(const float* x, const int32_t* labels, int64_t n, int64_t c, int64_t* correct,
-                   cudaStream_t s) {
+void count_correct(const float* x, const int32_t* labels, int64_t n, int64_t c, int k,
+                   int64_t* correct, cudaStream_t s) {
   if (n == 0) return;
-  correct_k<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(x, labels, n, c,
+  correct_k<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(x, labels, n, c, k,
                                                        reinterpret_cast<unsigned long long*>(correct));
   SPROUT_CUDA_LAUNCH_CHECK();
 }

@@ -13,8 +13,8 @@ void softmax_xent_forward(const float* logits, const int32_t* labels, int64_t n,
 void softmax_xent_backward(const float* probs, const int32_t* labels, int64_t n, int64_t c,
                            float smoothing, const float* scale_dev, float* dlogits,
                            cudaStream_t s);
-// correct[0] += rows whose argmax equals the label (device counter).
-void count_correct(const float* logits, const int32_t* labels, int64_t n, int64_t c,
+// correct[0] += rows whose label is among the top k logits (device counter).
+void count_correct(const float* logits, const int32_t* labels, int64_t n, int64_t c, int k,
                    int64_t* correct, cudaStream_t s);
 
 }  // namespace sprout::kernels::cuda
