@@ -43,7 +43,7 @@ struct LoaderOptions {
   bool drop_last = false;
   uint64_t seed = 0;
   int num_workers = 2;       // 0: samples are made on the caller's thread inside next()
-  int prefetch_batches = 4;  // batches made ahead of the consumer, at most
+  int prefetch_batches = 4;  // batches made ahead of the consumer (at least num_workers)
   Device device = Device::cpu();
   // Set for CUDA devices when left empty; when set, batches go through pinned staging.
   std::shared_ptr<DeviceTransfer> transfer;

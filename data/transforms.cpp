@@ -1,5 +1,5 @@
-// Crop-box arithmetic copied in behaviour (not code) from torchvision's
-// RandomResizedCrop / Resize / CenterCrop, and the fused bilinear resample.
+// Crop-box arithmetic that reproduces torchvision's RandomResizedCrop, Resize and
+// CenterCrop, and the fused bilinear resample.
 #include "data/transforms.h"
 
 #include <algorithm>
