@@ -1,9 +1,8 @@
 // `sprout bench spmm|sddmm|sparse_linear`: every registered sparse kernel against the
-// dense library call (OpenBLAS / cuBLAS) on the MLP's layers and ResNet-50 im2col
-// GEMMs at densities 0.5 .. 0.01. Each case is validated against the dense result
-// before it is timed (median of repeats); the table gives GFLOP/s on useful flops
-// (2 nnz n), GB/s on a minimal traffic model, the fraction of the measured roofs
-// (sgemm peak, copy bandwidth) and the speedup over dense, and JSON records it all.
+// dense library call (OpenBLAS / cuBLAS) on the MLP's layers and ResNet-50 im2col GEMMs
+// at densities 0.5 .. 0.01, each validated against the dense result before it is timed
+// (median of repeats): GFLOP/s on useful flops (2 nnz n), GB/s on a minimal traffic
+// model, fractions of the measured roofs (sgemm peak, copy bandwidth), speedup, JSON.
 #include <omp.h>
 
 #include <algorithm>

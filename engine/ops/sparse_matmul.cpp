@@ -87,18 +87,26 @@ void check_values(const nn::SparseParameter& w, const Tensor& values, const char
 
 // ---- raw products -----------------------------------------------------------------
 
-void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
-               const Tensor& b, Tensor& c, bool accumulate, const SparseKernel* kernel) {
+// The shared body of spmm_into / spmm_transposed: c is [M, n] ([B, M, n]), or [n, M]
+// when transpose_c (then the kernel must support output options).
+static void run_spmm(const nn::SparseParameter& w, const Tensor& values, bool transpose_w, const Tensor& b,
+                     Tensor& c, bool accumulate, bool transpose_c, const Tensor& row_bias,
+                     const SparseKernel& kk) {
   check_values(w, values, "spmm");
   check_same(values, b, "spmm");
   check_same(values, c, "spmm");
   int64_t batch, kb, n, bc, mc, nc;
   batch_dims(b, &batch, &kb, &n, "spmm");
   batch_dims(c, &bc, &mc, &nc, "spmm");
+  if (transpose_c) std::swap(mc, nc);
   const int64_t m = transpose_w ? w.cols : w.rows, k = transpose_w ? w.rows : w.cols;
   SPROUT_CHECK(kb == k && mc == m && nc == n && bc == batch, "spmm: ", (transpose_w ? "W^T" : "W"),
-               " [", m, ", ", k, "] x ", shape_str(b.shape()), " -> ", shape_str(c.shape()));
-  const SparseKernel& kk = pick(w, values.device(), kernel);
+               " [", m, ", ", k, "] x ", shape_str(b.shape()), " -> ", shape_str(c.shape()),
+               (transpose_c ? " (transposed)" : ""));
+  if (row_bias.defined()) {
+    check_same(values, row_bias, "spmm");
+    SPROUT_CHECK(row_bias.numel() == m, "spmm: bias of ", row_bias.numel(), " for ", m, " output rows");
+  }
   std::shared_ptr<const sparse::TransposedStructure> t;
   if (transpose_w && kk.needs_transpose_view)
     t = sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w));
@@ -115,9 +123,11 @@ void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpos
     a.ldb = n;
     a.stride_b = k * n;
     a.c = c.data<T>();
-    a.ldc = n;
+    a.ldc = transpose_c ? m : n;
     a.stride_c = m * n;
     a.accumulate = accumulate;
+    a.transpose_c = transpose_c;
+    a.row_bias = row_bias.defined() ? row_bias.data<T>() : nullptr;
     a.stream = kernels::cuda::stream();
     Tensor ws;
     if (f.spmm_workspace) {
@@ -126,6 +136,26 @@ void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpos
     }
     f.spmm(a);
   });
+}
+
+void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
+               const Tensor& b, Tensor& c, bool accumulate, const SparseKernel* kernel) {
+  run_spmm(w, values, transpose_w, b, c, accumulate, false, Tensor(), pick(w, values.device(), kernel));
+}
+
+Tensor spmm_transposed(const nn::SparseParameter& w, const Tensor& values, bool transpose_w, const Tensor& b,
+                       MemCategory cat, const Tensor& bias, const SparseKernel* kernel) {
+  const SparseKernel& kk = pick(w, values.device(), kernel);
+  SPROUT_CHECK(b.dim() == 2, "spmm_transposed: expected b [K, n], got ", shape_str(b.shape()));
+  const int64_t m = transpose_w ? w.cols : w.rows, n = b.size(1);
+  if (kk.supports_output_options) {
+    Tensor c = Tensor::empty({n, m}, b.dtype(), b.device(), cat);
+    run_spmm(w, values, transpose_w, b, c, false, true, bias, kk);
+    return c;
+  }
+  Tensor ct = Tensor::empty({m, n}, b.dtype(), b.device(), MemCategory::Workspace);
+  run_spmm(w, values, transpose_w, b, ct, false, false, Tensor(), kk);
+  return transpose2d(ct, cat, bias);
 }
 
 void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
@@ -214,13 +244,9 @@ Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
   if (bias.defined())
     SPROUT_CHECK(bias.numel() == w.rows, "sparse_linear: bias of ", bias.numel(), " for ", w.rows, " outputs");
   const bool grad = autograd::needs_grad({&x, &w.values, &bias});
-  const int64_t n = x.size(0);
   // x^T is kept for the weight gradient, so it counts as an activation when saved.
   Tensor xt = transpose2d(x, grad ? current_mem_category() : MemCategory::Workspace);
-  Tensor yt = Tensor::empty({w.rows, n}, x.dtype(), x.device(), MemCategory::Workspace);
-  spmm_into(w, w.values, false, xt, yt);
-  Tensor y = transpose2d(yt, current_mem_category(), bias);
-  yt = Tensor();
+  Tensor y = spmm_transposed(w, w.values, false, xt, current_mem_category(), bias);
   if (grad) {
     nn::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach();
@@ -230,11 +256,7 @@ Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
         [s, values, xt, gx, gv, gb, hook](const Tensor& g) {
       Tensor gt = transpose2d(g, MemCategory::Workspace);
       Tensor dx, dv, db;
-      if (gx) {
-        Tensor dxt = Tensor::empty({s.cols, gt.size(1)}, gt.dtype(), gt.device(), MemCategory::Workspace);
-        spmm_into(s, values, true, gt, dxt);
-        dx = transpose2d(dxt, current_mem_category());
-      }
+      if (gx) dx = spmm_transposed(s, values, true, gt, current_mem_category());
       if (gv) {
         dv = Tensor::empty(values.shape(), values.dtype(), values.device());
         sddmm_into(s, gt, xt, dv);

@@ -35,6 +35,11 @@ void set_im2col_budget_bytes(size_t bytes);
 void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
                const Tensor& b, Tensor& c, bool accumulate = false,
                const kernels::SparseKernel* kernel = nullptr);
+// c = (op(W) b)^T (+ bias[r] on column r): b [K, n] -> c [n, M] in category `cat`. The
+// kernel writes the transposed result directly when it can, else it is transposed after.
+Tensor spmm_transposed(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
+                       const Tensor& b, MemCategory cat, const Tensor& bias = Tensor(),
+                       const kernels::SparseKernel* kernel = nullptr);
 // out[e] (+)= sum_i dot(x_i[row(e)], y_i[col(e)]): x [rows, n] or [B, rows, n], y
 // [cols, n] or [B, cols, n], out [nnz values].
 void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,

@@ -25,11 +25,11 @@ SparseKernelFns<T> cpu_fns(void (*spmm)(const SpmmArgs<T>&), void (*sddmm)(const
 
 std::vector<SparseKernel> build_table() {
   std::vector<SparseKernel> k;
-  k.push_back({"cpu_csr_rowsplit", KernelDevice::Cpu, SparseFormat::Csr, true,
+  k.push_back({"cpu_csr_rowsplit", KernelDevice::Cpu, SparseFormat::Csr, true, true,
                cpu_fns<float>(cpu::spmm_csr<float>, cpu::sddmm_csr<float>),
                cpu_fns<double>(cpu::spmm_csr<double>, cpu::sddmm_csr<double>),
                "OpenMP row ranges, register-tiled axpy over the batch"});
-  k.push_back({"cpu_bsr", KernelDevice::Cpu, SparseFormat::Bsr, true,
+  k.push_back({"cpu_bsr", KernelDevice::Cpu, SparseFormat::Bsr, true, true,
                cpu_fns<float>(cpu::spmm_bsr<float>, cpu::sddmm_bsr<float>),
                cpu_fns<double>(cpu::spmm_bsr<double>, cpu::sddmm_bsr<double>),
                "OpenMP block-row ranges, register-tiled axpy over the batch"});

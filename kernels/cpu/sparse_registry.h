@@ -43,6 +43,9 @@ struct SparseOperand {
 // C_i = op(A) B_i for i < batch, op(A) = A or A^T. B_i is [op(A).cols, n] row-major
 // with row stride ldb, C_i [op(A).rows, n] with row stride ldc; consecutive batch
 // items are stride_b / stride_c elements apart. accumulate: C_i += instead of =.
+// Output options, only for kernels with supports_output_options (others throw):
+// transpose_c stores C_i as [n, op(A).rows] with row stride ldc; row_bias[r] is added
+// to every element of output row r.
 template <class T>
 struct SpmmArgs {
   SparseOperand<T> a;
@@ -53,6 +56,8 @@ struct SpmmArgs {
   T* c = nullptr;
   int64_t ldc = 0, stride_c = 0;
   bool accumulate = false;
+  bool transpose_c = false;
+  const T* row_bias = nullptr;
   void* workspace = nullptr;  // workspace_bytes(args) bytes from the engine
   size_t workspace_bytes = 0;
   cudaStream_t stream = nullptr;
@@ -90,6 +95,7 @@ struct SparseKernel {
   KernelDevice device = KernelDevice::Cpu;
   SparseFormat format = SparseFormat::Csr;
   bool needs_transpose_view = false;  // reads a.t_* for transpose_a products
+  bool supports_output_options = false;  // honours SpmmArgs::transpose_c and row_bias
   SparseKernelFns<float> f32;
   SparseKernelFns<double> f64;  // null functions when the kernel has no float64 path
   std::string note;             // one line for the benchmark table

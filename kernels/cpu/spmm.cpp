@@ -50,15 +50,31 @@ constexpr int kMaxParts = 256;
 // Below this many multiply-adds a call runs on one thread: forking costs more.
 constexpr int64_t kSerialWork = 1 << 15;
 
-// c[0, NV vectors) (+)= sum over the row's entries of v * b[brow][...]. `entries`
-// calls its argument once per stored entry with (value, B row index).
+// Where one output row tile goes: element t at c[t * stride] (stride 1: a row of C;
+// ldc: a column of a transposed C), starting from `bias` (the row's bias or 0).
+template <class T>
+struct OutRow {
+  T* c;
+  int64_t stride;
+  bool accumulate;
+  T bias;
+};
+
+template <class T>
+SPROUT_ALWAYS_INLINE void put_out(const OutRow<T>& o, int64_t t, T v) {
+  T* p = o.c + t * o.stride;
+  *p = o.accumulate ? *p + v : v;
+}
+
+// Output columns [0, NV vectors) of one row: acc = bias + sum over the row's entries of
+// v * b[brow][...]; `entries` calls its argument once per stored entry with
+// (value, B row index).
 template <class T, int NV, class Entries>
-SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t ldb, T* c,
-                                    bool accumulate) {
+SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o) {
   constexpr int L = kLanes<T>;
   vec_t<T> acc[NV];
 #pragma GCC unroll 8
-  for (int q = 0; q < NV; ++q) acc[q] = vec_t<T>{};
+  for (int q = 0; q < NV; ++q) acc[q] = vec_t<T>{} + o.bias;
   entries([&](T v, int64_t brow) {
     const T* br = b + brow * ldb;
     const vec_t<T> vv = vec_t<T>{} + v;
@@ -69,38 +85,44 @@ SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t 
       acc[q] += vv * x;
     }
   });
+  if (o.stride == 1) {
 #pragma GCC unroll 8
-  for (int q = 0; q < NV; ++q) store_vec(c + q * L, acc[q], accumulate);
+    for (int q = 0; q < NV; ++q) store_vec(o.c + q * L, acc[q], o.accumulate);
+  } else {
+    // Transposed output: consecutive rows of a work item fill the same cache lines.
+    for (int q = 0; q < NV; ++q)
+      for (int t = 0; t < L; ++t) put_out(o, q * L + t, acc[q][t]);
+  }
 }
 
 // Columns [0, width <= kTile) of one output row: whole vectors in registers, then the
 // scalar rest in a second pass over the entries.
 template <class T, class Entries>
-SPROUT_ALWAYS_INLINE void row_tile(const Entries& entries, const T* b, int64_t ldb, T* c,
-                                   int width, bool accumulate) {
+SPROUT_ALWAYS_INLINE void row_tile(const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o,
+                                   int width) {
   constexpr int L = kLanes<T>;
   const int nv = width / L;
   switch (nv) {
-    case 8: axpy_tile<T, 8>(entries, b, ldb, c, accumulate); break;
-    case 7: axpy_tile<T, 7>(entries, b, ldb, c, accumulate); break;
-    case 6: axpy_tile<T, 6>(entries, b, ldb, c, accumulate); break;
-    case 5: axpy_tile<T, 5>(entries, b, ldb, c, accumulate); break;
-    case 4: axpy_tile<T, 4>(entries, b, ldb, c, accumulate); break;
-    case 3: axpy_tile<T, 3>(entries, b, ldb, c, accumulate); break;
-    case 2: axpy_tile<T, 2>(entries, b, ldb, c, accumulate); break;
-    case 1: axpy_tile<T, 1>(entries, b, ldb, c, accumulate); break;
+    case 8: axpy_tile<T, 8>(entries, b, ldb, o); break;
+    case 7: axpy_tile<T, 7>(entries, b, ldb, o); break;
+    case 6: axpy_tile<T, 6>(entries, b, ldb, o); break;
+    case 5: axpy_tile<T, 5>(entries, b, ldb, o); break;
+    case 4: axpy_tile<T, 4>(entries, b, ldb, o); break;
+    case 3: axpy_tile<T, 3>(entries, b, ldb, o); break;
+    case 2: axpy_tile<T, 2>(entries, b, ldb, o); break;
+    case 1: axpy_tile<T, 1>(entries, b, ldb, o); break;
     default: break;
   }
   const int rest = width - nv * L;
   if (rest == 0) return;
-  T acc[L] = {};
+  T acc[L];
+  for (int t = 0; t < L; ++t) acc[t] = o.bias;
   const T* b0 = b + nv * L;
   entries([&](T v, int64_t brow) {
     const T* br = b0 + brow * ldb;
     for (int t = 0; t < rest; ++t) acc[t] += v * br[t];
   });
-  T* c0 = c + nv * L;
-  for (int t = 0; t < rest; ++t) c0[t] = accumulate ? c0[t] + acc[t] : acc[t];
+  for (int t = 0; t < rest; ++t) put_out(o, nv * L + t, acc[t]);
 }
 
 // What one work item needs: the row structure to walk (A's CSR, or its CSC view for
@@ -117,7 +139,16 @@ struct Work {
   int64_t out_rows, b_rows;  // dense rows of op(A) and of B
   int bs;                    // 1 for CSR
   bool accumulate;
+  bool transpose_c;          // C stored as [n, out_rows]
+  const T* row_bias;         // null, or one value per output row
 };
+
+// The output of row r, columns from n0.
+template <class T>
+SPROUT_ALWAYS_INLINE OutRow<T> out_row(const Work<T>& w, int64_t r, int64_t n0) {
+  if (w.transpose_c) return {w.c + n0 * w.ldc + r, w.ldc, w.accumulate, w.row_bias ? w.row_bias[r] : T(0)};
+  return {w.c + r * w.ldc + n0, 1, w.accumulate, w.row_bias ? w.row_bias[r] : T(0)};
+}
 
 template <class T>
 SPROUT_ALWAYS_INLINE void csr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) {
@@ -125,15 +156,15 @@ SPROUT_ALWAYS_INLINE void csr_item(const Work<T>& w, int64_t r0, int64_t r1, int
   const T* b = w.b + n0;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t j0 = w.row_ptr[r], j1 = w.row_ptr[r + 1];
-    T* c = w.c + r * w.ldc + n0;
+    const OutRow<T> o = out_row(w, r, n0);
     if (w.perm) {
       const int32_t* col = w.col_idx; const int32_t* perm = w.perm; const T* val = w.values;
       row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[perm[j]], (int64_t)col[j]); },
-                  b, w.ldb, c, width, w.accumulate);
+                  b, w.ldb, o, width);
     } else {
       const int32_t* col = w.col_idx; const T* val = w.values;
       row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[j], (int64_t)col[j]); },
-                  b, w.ldb, c, width, w.accumulate);
+                  b, w.ldb, o, width);
     }
   }
 }
@@ -150,7 +181,7 @@ SPROUT_ALWAYS_INLINE void bsr_item(const Work<T>& w, int64_t r0, int64_t r1, int
     const int64_t j0 = w.row_ptr[R], j1 = w.row_ptr[R + 1];
     const int ni = (int)std::min<int64_t>(bs, w.out_rows - R * bs);
     for (int i = 0; i < ni; ++i) {
-      T* c = w.c + (R * bs + i) * w.ldc + n0;
+      const OutRow<T> o = out_row(w, R * bs + i, n0);
       const int32_t* col = w.col_idx; const int32_t* perm = w.perm; const T* val = w.values;
       const int64_t b_rows = w.b_rows;
       auto entries = [&](auto&& f) {
@@ -166,7 +197,7 @@ SPROUT_ALWAYS_INLINE void bsr_item(const Work<T>& w, int64_t r0, int64_t r1, int
           }
         }
       };
-      row_tile<T>(entries, b, w.ldb, c, width, w.accumulate);
+      row_tile<T>(entries, b, w.ldb, o, width);
     }
   }
 }
@@ -197,6 +228,8 @@ Work<T> make_work(const SpmmArgs<T>& a) {
   w.ldb = a.ldb; w.ldc = a.ldc; w.n = a.n;
   w.bs = A.block;
   w.accumulate = a.accumulate;
+  w.transpose_c = a.transpose_c;
+  w.row_bias = a.row_bias;
   return w;
 }
 

@@ -79,7 +79,12 @@ __global__ void rowsplit_k(RowSplitArgs a) {
   }
 }
 
+void refuse_output_options(const SpmmArgs<float>& a) {
+  if (a.transpose_c || a.row_bias) throw std::invalid_argument("spmm: this CUDA kernel has no output options");
+}
+
 void spmm_rowsplit(const SpmmArgs<float>& a) {
+  refuse_output_options(a);
   const SparseOperand<float>& A = a.a;
   RowSplitArgs r;
   const bool tr = a.transpose_a;
@@ -169,6 +174,7 @@ size_t spmm_cusparse_workspace(const SpmmArgs<float>& x) {
 }
 
 void spmm_cusparse(const SpmmArgs<float>& x) {
+  refuse_output_options(x);
   if (x.a.block != 1) throw std::invalid_argument("cuda_cusparse: CSR only");
   const int64_t m = x.transpose_a ? x.a.cols : x.a.rows;
   if (m == 0 || x.n == 0 || x.batch == 0) return;

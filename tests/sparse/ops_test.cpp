@@ -200,6 +200,17 @@ void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt, i
   EXPECT_LE(rel_error(c, c_ref), tol_for(dt));
   EXPECT_LE(rel_error(ct, ct_ref), tol_for(dt));
   EXPECT_LE(rel_error(dv, dv_ref), tol_for(dt));
+  // The transposed output with a bias, written directly or transposed after.
+  {
+    Tensor bias = randn({m.rows}, 64, dt), biast = randn({m.cols}, 65, dt);
+    Tensor b0 = batch_slice(b.to(Device::cpu()), 0), bt0 = batch_slice(bt.to(Device::cpu()), 0);
+    Tensor yt = ops::spmm_transposed(p, p.values, false, b0.to(dev), MemCategory::Workspace, bias.to(dev), &k);
+    Tensor ytt = ops::spmm_transposed(p, p.values, true, bt0.to(dev), MemCategory::Workspace, biast.to(dev), &k);
+    Tensor want = ops::transpose2d(batch_slice(c_ref, 0), MemCategory::Workspace, bias);
+    Tensor wantt = ops::transpose2d(batch_slice(ct_ref, 0), MemCategory::Workspace, biast);
+    EXPECT_LE(rel_error(yt, want), tol_for(dt));
+    EXPECT_LE(rel_error(ytt, wantt), tol_for(dt));
+  }
   // Accumulating runs add to what is there.
   ops::spmm_into(p, p.values, false, b, c, true, &k);
   ops::sddmm_into(p, bt, b, dv, true, &k);
