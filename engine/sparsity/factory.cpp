@@ -65,7 +65,8 @@ void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
                s.name());
   MemoryScope ms(MemCategory::Workspace);  // the transient masks
   for (size_t i = 0; i < slots.size(); ++i) {
-    if (specs[i].force_dense || (budgets[i].density >= 1.0 && d0 < 1.0)) continue;
+    if (specs[i].force_dense) continue;
+    if (budgets[i].density >= 1.0 && d0 < 1.0 && !s.store_dense_layers_sparse()) continue;
     int64_t rows = slots[i].shape[0], cols = specs[i].numel() / rows;
     auto& child = slots[i].parent->children()[slots[i].child].second;
     Tensor mask;

@@ -34,6 +34,7 @@ class GradualPruning : public Sparsifier {
   }
   std::string name() const override { return regenerate_ ? "granet" : "gmp"; }
   double initial_density(const nlohmann::json&) const override { return d_i_; }
+  bool store_dense_layers_sparse() const override { return true; }
 
   // Target density at `step` on the cubic schedule.
   double target_density(int64_t step) const {

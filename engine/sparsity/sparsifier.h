@@ -45,6 +45,9 @@ class Sparsifier {
   virtual double initial_density(const nlohmann::json& sparsity_cfg) const {
     return sparsity_cfg["density"].get<double>();
   }
+  // Whether a layer the distribution makes dense is still stored sparse (at density 1),
+  // so that later pruning can reach it (GraNet, GMP); otherwise it stays a dense layer.
+  virtual bool store_dense_layers_sparse() const { return false; }
   // Sorted flat positions for layer `index` (rows x cols) holding `nnz` entries.
   virtual std::vector<int64_t> init_positions(size_t index, int64_t rows, int64_t cols, int64_t nnz);
   // Extra loss terms (gates' polarization); undefined when the method adds none.

@@ -46,8 +46,11 @@ void memset_zero(void* p, size_t bytes) {
   if (bytes) SPROUT_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream()));
 }
 
+// nullptr without a usable GPU, so CPU code paths that carry a stream argument along
+// never touch the driver.
 cudaStream_t stream() {
-  static cudaStream_t s = [] {
+  static cudaStream_t s = []() -> cudaStream_t {
+    if (!unavailable_reason().empty()) return nullptr;
     cudaStream_t st;
     SPROUT_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     return st;

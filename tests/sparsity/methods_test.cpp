@@ -1,0 +1,270 @@
+// Sparse-training methods against their formulas, through a minimal training loop:
+// schedules, nnz invariants, zeroed new entries and state, GraNet's cubic density path.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "engine/io/config.h"
+#include "engine/nn/init.h"
+#include "engine/nn/sparse_parameter.h"
+#include "engine/ops/loss.h"
+#include "engine/sparse/matrix.h"
+#include "engine/sparsity/factory.h"
+#include "engine/sparsity/layer_edit.h"
+#include "engine/sparsity/methods.h"
+#include "engine/sparsity/select.h"
+#include "models/models.h"
+#include "testing.h"
+
+namespace sprout::sparsity {
+namespace {
+
+using Json = nlohmann::json;
+
+TEST(Schedules, CosineDropFraction) {
+  EXPECT_DOUBLE_EQ(cosine_fraction(0.3, 0, 1000), 0.3);
+  EXPECT_NEAR(cosine_fraction(0.3, 500, 1000), 0.15, 1e-12);
+  EXPECT_NEAR(cosine_fraction(0.3, 250, 1000), 0.15 * (1 + std::cos(M_PI / 4)), 1e-12);
+  EXPECT_DOUBLE_EQ(cosine_fraction(0.3, 1000, 1000), 0.0);
+  EXPECT_DOUBLE_EQ(cosine_fraction(0.3, 5000, 1000), 0.0);
+}
+
+TEST(Schedules, CubicSparsityAndAnnealedRate) {
+  EXPECT_DOUBLE_EQ(cubic_sparsity(0.5, 0.9, 0.0), 0.5);
+  EXPECT_DOUBLE_EQ(cubic_sparsity(0.5, 0.9, 1.0), 0.9);
+  EXPECT_NEAR(cubic_sparsity(0.5, 0.9, 0.5), 0.5 + 0.4 * (1 - 0.125), 1e-12);
+  EXPECT_DOUBLE_EQ(cubic_sparsity(0.0, 0.9, 2.0), 0.9);
+  EXPECT_DOUBLE_EQ(annealed_rate(0.5, 0.005, 0, 100), 0.5);
+  EXPECT_NEAR(annealed_rate(0.5, 0.005, 50, 100), 0.2525, 1e-12);
+  EXPECT_NEAR(annealed_rate(0.5, 0.005, 100, 100), 0.005, 1e-12);
+}
+
+TEST(Select, KeepLargestAndSetRule) {
+  Rng rng(1);
+  std::vector<float> v{0.5f, -0.1f, 0.05f, -2.f, 0.3f, -0.02f, 1.f, 0.f};
+  auto keep = keep_largest(v, 3, rng);
+  EXPECT_EQ(std::vector<uint8_t>({0, 0, 0, 1, 0, 0, 1, 0}).size(), keep.size());
+  EXPECT_EQ(keep[3] + keep[6] + keep[0], 3);
+  EXPECT_EQ(std::count(keep.begin(), keep.end(), 1), 3);
+  // SET, zeta 0.5: positives {0.5, 0.05, 0.3, 1, 0} drop floor(2.5) = 2 closest to 0 (0, 0.05);
+  // negatives {-0.1, -2, -0.02} drop 1 (-0.02).
+  auto s = set_keep(v, 0.5);
+  EXPECT_EQ(s, std::vector<uint8_t>({1, 1, 0, 1, 1, 0, 1, 0}));
+}
+
+TEST(Select, RandomEmptyAndTopKExcluding) {
+  Rng rng(2);
+  std::vector<int64_t> occupied{0, 3, 5, 6, 7, 11};
+  for (int64_t k : {1, 5, 6}) {
+    auto g = random_empty(3, 4, occupied, k, rng);
+    ASSERT_EQ((int64_t)g.size(), k);
+    std::set<int64_t> s(g.begin(), g.end());
+    EXPECT_EQ((int64_t)s.size(), k);
+    for (int64_t p : g) {
+      EXPECT_FALSE(std::binary_search(occupied.begin(), occupied.end(), p));
+      EXPECT_LT(p, 12);
+    }
+  }
+  EXPECT_THROW(random_empty(3, 4, occupied, 7, rng), Error);
+  float grad[8] = {0.1f, -5.f, 0.2f, 3.f, -0.4f, 0.f, 9.f, 1.f};
+  EXPECT_EQ(top_k_excluding(grad, 8, {6}, 3), (std::vector<int64_t>{1, 3, 7}));
+}
+
+// A small MLP, its sparsifier and optimizer, and a loop calling the hooks in the
+// training loop's order.
+struct Harness {
+  nn::ModulePtr model;
+  SparsifierPtr sp;
+  std::unique_ptr<optim::Sgd> opt;
+  Tensor x, y;
+  int64_t step = 0;
+
+  Harness(const Json& sparsity, int64_t steps_per_epoch, int64_t epochs, uint64_t seed = 3) {
+    Json cfg = io::default_config();
+    io::merge_checked(cfg, Json{{"sparsity", sparsity}}, "test");
+    nn::init_rng().seed_with(seed);
+    model = models::mlp(24, {40, 30}, 5);
+    sp = make_sparsifier(cfg, *model, seed);
+    optim::SgdOptions o;
+    o.lr = 0.1;
+    o.momentum = 0.9;
+    opt = std::make_unique<optim::Sgd>(model->parameters(), o);
+    sp->ctx = TrainContext{model.get(), opt.get(), steps_per_epoch * epochs, steps_per_epoch, epochs};
+    x = testing::randn({16, 24}, seed + 1, DType::F32);
+    std::vector<int32_t> labels(16);
+    for (int i = 0; i < 16; ++i) labels[(size_t)i] = i % 5;
+    y = Tensor::from_vector<int32_t>(labels, {16});
+  }
+  void run_step() {
+    sp->before_forward(step);
+    opt->zero_grad();
+    ops::cross_entropy(model->forward(x), y).backward();
+    if (!sp->before_step(step)) opt->step();
+    sp->after_step(step);
+    ++step;
+    if (step % sp->ctx.steps_per_epoch == 0) sp->end_of_epoch(step / sp->ctx.steps_per_epoch - 1);
+  }
+  std::vector<SparseLayer> layers() { return sparse_layers(sp->ctx); }
+  double density() {
+    int64_t nnz = 0, total = 0;
+    for (auto& L : layers()) { nnz += L.p->nnz(); total += L.p->dense_numel(); }
+    return (double)nnz / (double)total;
+  }
+};
+
+struct Snapshot {
+  std::vector<int64_t> positions;
+  std::vector<float> values, momentum;
+};
+
+Snapshot snap(Harness& h, const SparseLayer& L) {
+  HostLayer hl = read_host(*L.p);
+  Snapshot s{hl.positions, hl.values, {}};
+  auto st = h.opt->state_of(L.param_index);
+  s.momentum = st[0]->to_vector<float>();
+  return s;
+}
+
+void check_structure(const nn::SparseParameter& p) {
+  sparse::validate_structure(p.row_ptr, p.col_idx, p.rows, p.cols, "layer");
+}
+
+// After an update: survivors keep value (and momentum when `state_kept`), new entries
+// are zero in value and momentum.
+void check_update(const Snapshot& before, const Snapshot& after, bool values_kept) {
+  int64_t fresh = 0;
+  for (size_t e = 0; e < after.positions.size(); ++e) {
+    auto it = std::lower_bound(before.positions.begin(), before.positions.end(), after.positions[e]);
+    bool old = it != before.positions.end() && *it == after.positions[e];
+    if (old) {
+      size_t j = (size_t)(it - before.positions.begin());
+      if (values_kept) { EXPECT_EQ(after.values[e], before.values[j]); }
+      EXPECT_EQ(after.momentum[e], before.momentum[j]);
+    } else {
+      ++fresh;
+      EXPECT_EQ(after.values[e], 0.f);
+      EXPECT_EQ(after.momentum[e], 0.f);
+    }
+  }
+  EXPECT_GT(fresh, 0) << "the update grew nothing";
+}
+
+TEST(RigL, ConstantNnzZeroNewEntriesAndSkippedStep) {
+  Harness h({{"method", "rigl"}, {"density", 0.3}, {"distribution", "erk"}, {"update_every", 4},
+             {"drop_fraction", 0.3}, {"end_fraction", 0.75}}, 8, 2);
+  auto layers = h.layers();
+  ASSERT_GE(layers.size(), 2u);
+  std::vector<int64_t> nnz0;
+  for (auto& L : layers) nnz0.push_back(L.p->nnz());
+  for (int i = 0; i < 4; ++i) h.run_step();  // momentum becomes non-zero
+  std::vector<Snapshot> before;
+  for (auto& L : h.layers()) before.push_back(snap(h, L));
+  h.run_step();  // step 4: an update step (4 % 4 == 0, 4 < 0.75 * 16)
+  auto after_layers = h.layers();
+  for (size_t i = 0; i < after_layers.size(); ++i) {
+    EXPECT_EQ(after_layers[i].p->nnz(), nnz0[i]) << after_layers[i].name;
+    check_structure(*after_layers[i].p);
+    // The optimizer step is skipped on update steps: survivors keep value and state.
+    check_update(before[i], snap(h, after_layers[i]), true);
+  }
+  // Updates stop at end_fraction: no change after step 12.
+  while (h.step < 13) h.run_step();
+  auto frozen = snap(h, h.layers()[0]);
+  while (h.step < 16) h.run_step();
+  EXPECT_EQ(snap(h, h.layers()[0]).positions, frozen.positions);
+  for (auto& ev : h.sp->take_events()) EXPECT_EQ(ev.dropped, ev.grown) << ev.layer;
+}
+
+TEST(Set, ConstantNnzAndZeroNewEntriesAtEpochEnds) {
+  Harness h({{"method", "set"}, {"density", 0.3}, {"distribution", "er"}, {"zeta", 0.3}}, 4, 3);
+  std::vector<int64_t> nnz0;
+  for (auto& L : h.layers()) nnz0.push_back(L.p->nnz());
+  for (int i = 0; i < 3; ++i) h.run_step();
+  std::vector<Snapshot> before;
+  for (auto& L : h.layers()) before.push_back(snap(h, L));
+  h.run_step();  // step 3: the optimizer steps, then the epoch ends and SET edits.
+  auto ls = h.layers();
+  for (size_t i = 0; i < ls.size(); ++i) {
+    EXPECT_EQ(ls[i].p->nnz(), nnz0[i]);
+    check_structure(*ls[i].p);
+    Snapshot a = snap(h, ls[i]);
+    int64_t fresh = 0;
+    for (size_t e = 0; e < a.positions.size(); ++e)
+      if (!std::binary_search(before[i].positions.begin(), before[i].positions.end(), a.positions[e])) {
+        ++fresh;
+        EXPECT_EQ(a.values[e], 0.f);
+        EXPECT_EQ(a.momentum[e], 0.f);
+      }
+    EXPECT_GE(fresh, 1);
+  }
+  // No edit after the last epoch.
+  while (h.step < 8) h.run_step();
+  auto p = snap(h, h.layers()[0]).positions;
+  while (h.step < 12) h.run_step();
+  EXPECT_EQ(snap(h, h.layers()[0]).positions, p);
+}
+
+TEST(GraNet, GlobalDensityFollowsCubicScheduleAndEndsAtFinal) {
+  // 10 epochs of 10 steps, updates every 5 steps, pruning from epoch 1 to epoch 6.
+  Harness h({{"method", "granet"}, {"init_density", 0.6}, {"final_density", 0.15},
+             {"distribution", "erk"}, {"update_every", 5}, {"prune_start_epoch", 1},
+             {"prune_end_epoch", 6}, {"death_rate", 0.5}, {"death_rate_final", 0.005}}, 10, 10);
+  EXPECT_NEAR(h.density(), 0.6, 0.005);
+  for (int i = 0; i < 100; ++i) {
+    h.run_step();
+    int64_t s = h.step - 1;
+    if (s >= 10 && s % 5 == 0 && s <= 60) {
+      double want = 1.0 - cubic_sparsity(0.4, 0.85, (double)(s - 10) / 50.0);
+      EXPECT_NEAR(h.density(), want, 0.005) << "step " << s;
+    }
+    for (auto& L : h.layers()) check_structure(*L.p);
+  }
+  EXPECT_NEAR(h.density(), 0.15, 0.005);
+}
+
+TEST(Gmp, PrunesFromDenseToFinal) {
+  Harness h({{"method", "gmp"}, {"final_density", 0.2}, {"update_every", 2},
+             {"prune_start_epoch", 0}, {"prune_end_epoch", 2}}, 5, 3);
+  EXPECT_DOUBLE_EQ(h.density(), 1.0);
+  for (int i = 0; i < 15; ++i) h.run_step();
+  EXPECT_NEAR(h.density(), 0.2, 0.005);
+}
+
+TEST(Snip, PrunesToDensityOnTheFirstStep) {
+  Harness h({{"method", "snip"}, {"density", 0.25}}, 4, 1);
+  EXPECT_DOUBLE_EQ(h.density(), 1.0);
+  h.run_step();
+  EXPECT_NEAR(h.density(), 0.25, 0.001);
+  h.run_step();
+  EXPECT_NEAR(h.density(), 0.25, 0.001);
+}
+
+TEST(KStarts, TrainsOnTheUnionThenKeepsOneMask) {
+  Harness h({{"method", "kstarts"}, {"density", 0.1}, {"distribution", "uniform"}, {"k", 3},
+             {"warm_epochs", 1}, {"fitness", "both"}}, 4, 2);
+  double union_density = h.density();
+  EXPECT_GT(union_density, 0.2);  // three masks of 0.1, mostly disjoint
+  for (int i = 0; i < 4; ++i) h.run_step();
+  EXPECT_NEAR(h.density(), 0.1, 0.01);
+}
+
+TEST(Dissipating, ReachesTheFinalDensity) {
+  Harness h({{"method", "dissipating"}, {"init_density", 0.5}, {"final_density", 0.2},
+             {"distribution", "uniform"}, {"warm_epochs", 2}, {"phi", 0.1}}, 4, 3);
+  EXPECT_NEAR(h.density(), 0.5, 0.01);
+  for (int i = 0; i < 8; ++i) h.run_step();
+  EXPECT_NEAR(h.density(), 0.2, 0.01);
+}
+
+TEST(Factory, ErkLayersAndDenseOptions) {
+  Harness h({{"method", "static"}, {"density", 0.2}, {"distribution", "erk"},
+             {"first_layer_dense", true}}, 1, 1);
+  auto ls = h.layers();
+  // First layer (0.weight) stays dense; the others are sparse.
+  for (auto& L : ls) EXPECT_NE(L.name, "0.weight");
+  EXPECT_GE(ls.size(), 1u);
+  EXPECT_THROW(Harness({{"method", "nope"}}, 1, 1), Error);
+}
+
+}  // namespace
+}  // namespace sprout::sparsity
