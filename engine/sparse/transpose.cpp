@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/ops/dispatch.h"
 
 namespace sprout::sparse {
 
@@ -15,8 +16,26 @@ TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& 
                                         int64_t grid_rows, int64_t grid_cols) {
   SPROUT_CHECK(row_ptr_in.numel() == grid_rows + 1, "transpose_structure: row_ptr has ",
                row_ptr_in.numel(), " entries for ", grid_rows, " rows");
-  Tensor rp = row_ptr_in.is_cuda() ? row_ptr_in.to(Device::cpu()) : row_ptr_in;
-  Tensor ci = col_idx_in.is_cuda() ? col_idx_in.to(Device::cpu()) : col_idx_in;
+  if (row_ptr_in.is_cuda()) {
+    // On the device, so a step after a topology edit needs no host round trip.
+    const Device d = row_ptr_in.device();
+    const int64_t nnz = col_idx_in.numel();
+    TransposedStructure t;
+    t.row_ptr = Tensor::empty({grid_cols + 1}, DType::I32, d, MemCategory::Indices);
+    t.col_idx = Tensor::empty({nnz}, DType::I32, d, MemCategory::Indices);
+    t.perm = Tensor::empty({nnz}, DType::I32, d, MemCategory::Indices);
+    SPROUT_ON_CUDA({
+      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::transpose_structure_workspace(nnz)}, DType::U8, d,
+                                MemCategory::Workspace);
+      kernels::cuda::transpose_structure(row_ptr_in.data<int32_t>(), col_idx_in.data<int32_t>(), grid_rows,
+                                         grid_cols, nnz, t.row_ptr.data<int32_t>(), t.col_idx.data<int32_t>(),
+                                         t.perm.data<int32_t>(), ws.raw_data(), (size_t)ws.numel(),
+                                         ops::stream());
+    });
+    return t;
+  }
+  const Tensor& rp = row_ptr_in;
+  const Tensor& ci = col_idx_in;
   const int32_t* r = rp.data<int32_t>();
   const int32_t* c = ci.data<int32_t>();
   const int64_t nnz = ci.numel();
@@ -40,12 +59,6 @@ TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& 
       tc[slot] = (int32_t)i;
       tp[slot] = (int32_t)e;
     }
-  if (row_ptr_in.is_cuda()) {
-    Device d = row_ptr_in.device();
-    t.row_ptr = t.row_ptr.to(d, MemCategory::Indices);
-    t.col_idx = t.col_idx.to(d, MemCategory::Indices);
-    t.perm = t.perm.to(d, MemCategory::Indices);
-  }
   return t;
 }
 

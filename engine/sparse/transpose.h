@@ -16,8 +16,9 @@ struct TransposedStructure {
   Tensor perm;     // int32 [nnz]: the entry's index in the original order
 };
 
-// Counting sort by column on the host (stable, so rows stay sorted within a column);
-// the result lives on the input's device in the Indices category.
+// A stable sort by column (rows stay sorted within a column): a counting sort on the
+// CPU, a CUB radix sort on the GPU; the result lives on the input's device in the
+// Indices category.
 TransposedStructure transpose_structure(const Tensor& row_ptr, const Tensor& col_idx,
                                         int64_t grid_rows, int64_t grid_cols);
 

@@ -143,7 +143,64 @@ size_t sort_pairs_bytes(int64_t n) {
   return std::max(bytes, asc);
 }
 
+__global__ void row_of_k(const int32_t* row_ptr, int64_t rows, int32_t* row_of, int32_t* iota) {
+  const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  for (int64_t e = row_ptr[r]; e < row_ptr[r + 1]; ++e) {
+    row_of[e] = (int32_t)r;
+    iota[e] = (int32_t)e;
+  }
+}
+
+__global__ void column_starts_k(const int32_t* sorted_cols, int64_t nnz, int64_t cols, int32_t* t_row_ptr) {
+  const int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (c > cols) return;
+  int64_t lo = 0, hi = nnz;  // first entry with column >= c
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (sorted_cols[mid] < c) lo = mid + 1;
+    else hi = mid;
+  }
+  t_row_ptr[c] = (int32_t)lo;
+}
+
+__global__ void gather_rows_k(const int32_t* row_of, const int32_t* perm, int64_t nnz, int32_t* t_col_idx) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < nnz; i += (int64_t)gridDim.x * blockDim.x)
+    t_col_idx[i] = row_of[perm[i]];
+}
+
 }  // namespace
+
+size_t transpose_structure_workspace(int64_t nnz) {
+  size_t bytes = 0;
+  SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, (const int32_t*)nullptr, (int32_t*)nullptr,
+                                                    (const int32_t*)nullptr, (int32_t*)nullptr, (int)nnz));
+  return align_up(bytes) + 3 * align_up((size_t)nnz * sizeof(int32_t));
+}
+
+void transpose_structure(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows, int64_t cols, int64_t nnz,
+                         int32_t* t_row_ptr, int32_t* t_col_idx, int32_t* t_perm, void* ws, size_t ws_bytes,
+                         cudaStream_t s) {
+  if (nnz == 0) {
+    SPROUT_CUDA_CHECK(cudaMemsetAsync(t_row_ptr, 0, (size_t)(cols + 1) * sizeof(int32_t), s));
+    return;
+  }
+  Carve c{static_cast<char*>(ws)};
+  int32_t* row_of = c.take<int32_t>((size_t)nnz);
+  int32_t* iota = c.take<int32_t>((size_t)nnz);
+  int32_t* sorted_cols = c.take<int32_t>((size_t)nnz);
+  if (rows > 0) {
+    row_of_k<<<blocks_for(rows, kThreads), kThreads, 0, s>>>(row_ptr, rows, row_of, iota);
+    SPROUT_CUDA_LAUNCH_CHECK();
+  }
+  size_t temp = ws_bytes - c.used;
+  SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(c.base + c.used, temp, col_idx, sorted_cols, iota, t_perm,
+                                                    (int)nnz, 0, 32, s));
+  column_starts_k<<<blocks_for(cols + 1, kThreads), kThreads, 0, s>>>(sorted_cols, nnz, cols, t_row_ptr);
+  SPROUT_CUDA_LAUNCH_CHECK();
+  gather_rows_k<<<blocks_for(nnz, kThreads), kThreads, 0, s>>>(row_of, t_perm, nnz, t_col_idx);
+  SPROUT_CUDA_LAUNCH_CHECK();
+}
 
 size_t sort_grow_workspace(int64_t n) {
   size_t bytes = 0;

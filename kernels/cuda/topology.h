@@ -34,4 +34,11 @@ size_t topk_empty_workspace(int64_t positions);
 void topk_empty(const float* g, int64_t rows, int64_t cols, int block, const int32_t* row_ptr,
                 const int32_t* col_idx, int64_t k, int64_t* out, void* ws, size_t ws_bytes, cudaStream_t s);
 
+// The transposed structure (CSC view) on the device: a stable sort of the entries by
+// column keeps rows ascending within each column, so the result equals the CPU's.
+size_t transpose_structure_workspace(int64_t nnz);
+void transpose_structure(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows, int64_t cols,
+                         int64_t nnz, int32_t* t_row_ptr, int32_t* t_col_idx, int32_t* t_perm, void* ws,
+                         size_t ws_bytes, cudaStream_t s);
+
 }  // namespace sprout::kernels::cuda

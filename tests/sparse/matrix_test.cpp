@@ -1,5 +1,6 @@
 // CsrMatrix / BsrMatrix: conversions, random structure at an exact nnz, transposes,
 // and validate() rejecting every kind of broken structure.
+#include "engine/sparse/transpose.h"
 #include "sparse_testing.h"
 
 namespace sprout {
@@ -68,6 +69,20 @@ TEST(SparseMatrix, TransposedMatchesDenseTranspose) {
   Tensor e = b.to_dense(), et = bt.to_dense();
   for (int64_t i = 0; i < 12; ++i)
     for (int64_t j = 0; j < 20; ++j) EXPECT_EQ(e.data<double>()[i * 20 + j], et.data<double>()[j * 12 + i]);
+}
+
+TEST(SparseMatrix, TransposedStructureOnCudaMatchesCpu) {
+  SPROUT_SKIP_IF_NO_DEVICE(Device::cuda());
+  Rng rng(9);
+  for (int64_t nnz : {0, 1, 77, 400}) {
+    sparse::CsrMatrix a = sparse::CsrMatrix::random(20, 25, nnz, rng);
+    sparse::TransposedStructure cpu = sparse::transpose_structure(a.row_ptr, a.col_idx, 20, 25);
+    sparse::CsrMatrix g = a.to(Device::cuda());
+    sparse::TransposedStructure gpu = sparse::transpose_structure(g.row_ptr, g.col_idx, 20, 25);
+    EXPECT_EQ(gpu.row_ptr.to_vector<int32_t>(), cpu.row_ptr.to_vector<int32_t>());
+    EXPECT_EQ(gpu.col_idx.to_vector<int32_t>(), cpu.col_idx.to_vector<int32_t>());
+    EXPECT_EQ(gpu.perm.to_vector<int32_t>(), cpu.perm.to_vector<int32_t>());
+  }
 }
 
 TEST(SparseMatrix, SampleDistinctIsSortedAndExact) {
