@@ -11,3 +11,5 @@
 #include "kernels/cuda/spmm.h"
 #include "kernels/cuda/sddmm.h"
 #include "kernels/cuda/topology.h"
+#include "kernels/cuda/gate.h"
+#include "kernels/cuda/dyrelu.h"
