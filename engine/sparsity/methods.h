@@ -23,5 +23,22 @@ SparsifierPtr make_gmp(const nlohmann::json& s);
 SparsifierPtr make_snip(const nlohmann::json& s);
 SparsifierPtr make_kstarts(const nlohmann::json& s);
 SparsifierPtr make_dissipating(const nlohmann::json& s);
+// These two change the model when built (gates; DyReLU, shared weights), so they take
+// it. Polarize keeps the weights dense (structured pruning) and seeds itself.
+SparsifierPtr make_polarize(const nlohmann::json& s, nn::Module& model, uint64_t seed);
+SparsifierPtr make_east(const nlohmann::json& s, nn::Module& model);
+
+// EAST's schedules. Cyclic target density at position p in [0, 1] of a cycle:
+// d_min + (d_max - d_min)(1 - cos 2 pi p) / 2.
+double cyclic_density(double d_min, double d_max, double p);
+// Position in the cycles at `step`: `region` steps split into `cycles` cycles whose
+// lengths grow by `multiplier`; false once past the region (p untouched).
+bool cycle_position(int64_t step, int64_t region, int64_t cycles, double multiplier, double* p);
+// DyReLU blend for 0-based `epoch` of `epochs`: 1 before e_s = E/4, 1 - (e - e_s) /
+// (e_e - e_s) between, 0 (plain ReLU) from e_e = E/2 - 1 on (integer division).
+double dyrelu_beta(int64_t epoch, int64_t epochs);
+// Density of the stored weights that gives density d over the virtual network:
+// d (n_own + n_shared_virtual) / n_own.
+double shared_density(double d, int64_t n_own, int64_t n_shared_virtual);
 
 }  // namespace sprout::sparsity

@@ -54,6 +54,8 @@ class Sparsifier {
   virtual Tensor extra_loss() { return Tensor(); }
   // Work after training (physical removal of closed units).
   virtual void finish() {}
+  // Method-specific results for summary.json (empty when the method has none).
+  virtual nlohmann::json summary() const { return {}; }
   // Method state for checkpoints (RNG, counters).
   virtual nlohmann::json state() const { return {{"rng", rng.state()}}; }
   virtual void load_state(const nlohmann::json& s) {

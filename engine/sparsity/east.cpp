@@ -1,0 +1,352 @@
+// EAST (arXiv 2411.13545), dynamic sparse training for 99.9%+ sparsity. Base: every
+// update_every steps each layer drops its smallest |w| (death rate cosine-annealed
+// from death_rate to death_rate_final) and regrows as many empty positions with the
+// largest dense |g| (w = 0, state 0), ERK densities clipped to min_density. Additions,
+// each switchable:
+// - DyReLU phasing: the model's ReLU modules become DyReLU-B, blended back to ReLU
+//   between epochs E/4 and E/2 - 1, then swapped out and their memory released.
+// - Weight sharing (ResNets): in every stage, blocks >= share_from reuse the convs of
+//   block share_from - 1, each with its own scalar scale; the stored density is raised
+//   so the virtual (unshared) network sits at sparsity.density.
+// - Cyclic sparsity: over the first cycle_epochs_fraction of training the density
+//   follows cosine cycles between d and cycle_max_multiplier d; each layer is pruned
+//   by |w| or grown by dense |g| to its ERK share of the cycle's density.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/core/error.h"
+#include "engine/nn/conv_layers.h"
+#include "engine/nn/dyrelu.h"
+#include "engine/nn/gate.h"
+#include "engine/nn/init.h"
+#include "engine/nn/layers.h"
+#include "engine/nn/sparse_layers.h"
+#include "engine/sparsity/distribution.h"
+#include "engine/sparsity/layer_edit.h"
+#include "engine/sparsity/methods.h"
+#include "engine/sparsity/select.h"
+
+namespace sprout::sparsity {
+
+double cyclic_density(double d_min, double d_max, double p) {
+  return d_min + (d_max - d_min) * (1.0 - std::cos(2.0 * M_PI * p)) / 2.0;
+}
+
+bool cycle_position(int64_t step, int64_t region, int64_t cycles, double multiplier, double* p) {
+  if (region <= 0 || cycles <= 0 || step < 0 || step >= region) return false;
+  double weight = 0;
+  for (int64_t i = 0; i < cycles; ++i) weight += std::pow(multiplier, (double)i);
+  double start = 0;
+  for (int64_t i = 0; i < cycles; ++i) {
+    double len = (double)region * std::pow(multiplier, (double)i) / weight;
+    if ((double)step < start + len || i + 1 == cycles) {
+      *p = std::clamp(((double)step - start) / len, 0.0, 1.0);
+      return true;
+    }
+    start += len;
+  }
+  return false;
+}
+
+double dyrelu_beta(int64_t epoch, int64_t epochs) {
+  const int64_t e_s = epochs / 4, e_e = epochs / 2 - 1;
+  if (epoch >= e_e) return 0.0;
+  if (epoch < e_s) return 1.0;
+  return 1.0 - (double)(epoch - e_s) / (double)(e_e - e_s);
+}
+
+double shared_density(double d, int64_t n_own, int64_t n_shared_virtual) {
+  SPROUT_CHECK(n_own > 0, "shared_density: no own weights");
+  return d * (double)(n_own + n_shared_virtual) / (double)n_own;
+}
+
+namespace {
+
+using Json = nlohmann::json;
+
+bool is_residual_block(nn::Module* m) {
+  return m->type_name() == "BasicBlock" || m->type_name() == "Bottleneck";
+}
+
+// The channel count an activation at parent->children()[i] sees: the output width of
+// the nearest layer before it among its siblings.
+int64_t channels_before(nn::Module* parent, size_t i) {
+  auto& ch = parent->children();
+  for (size_t j = i; j-- > 0;) {
+    nn::Module* m = ch[j].second.get();
+    if (auto* l = dynamic_cast<nn::Linear*>(m)) return l->out_features;
+    if (auto* c = dynamic_cast<nn::Conv2d*>(m)) return c->out_channels;
+    if (auto* b = dynamic_cast<nn::BatchNorm2d*>(m)) return b->num_features;
+    if (auto* l = dynamic_cast<nn::SparseLinear*>(m)) return l->out_features;
+    if (auto* c = dynamic_cast<nn::SparseConv2d*>(m)) return c->out_channels;
+  }
+  return 0;
+}
+
+int64_t own_weight_numel(nn::Module& model) {
+  int64_t n = 0;
+  for (auto& [name, m] : model.modules()) {
+    if (auto* l = dynamic_cast<nn::Linear*>(m)) n += l->weight.numel();
+    else if (auto* c = dynamic_cast<nn::Conv2d*>(m)) n += c->weight.numel();
+    else if (auto* s = dynamic_cast<nn::SparseLinear*>(m)) n += s->weight.dense_numel();
+    else if (auto* s = dynamic_cast<nn::SparseConv2d*>(m)) n += s->weight.dense_numel();
+  }
+  return n;
+}
+
+class East : public Sparsifier {
+ public:
+  East(const Json& s, nn::Module& model)
+      : every_(s["update_every"].get<int64_t>()), d_(s["density"].get<double>()),
+        r0_(s["death_rate"].get<double>()), rf_(s["death_rate_final"].get<double>()),
+        dyrelu_(s["dyrelu"].get<bool>()), sharing_(s["weight_sharing"].get<bool>()),
+        cyclic_(s["cyclic"].get<bool>()), cycles_(s["cycles"].get<int64_t>()),
+        cycle_fraction_(s["cycle_epochs_fraction"].get<double>()),
+        peak_multiplier_(s["cycle_max_multiplier"].get<double>()),
+        length_multiplier_(s["cycle_length_multiplier"].get<double>()),
+        distribution_(s["distribution"].get<std::string>()), er_epsilon_(s["er_epsilon"].get<double>()),
+        min_density_(s["min_density"].get<double>()) {
+    SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
+    SPROUT_CHECK(d_ > 0 && d_ <= 1, "sparsity.density ", d_, " not in (0, 1]");
+    if (cyclic_) {
+      SPROUT_CHECK(cycles_ > 0, "sparsity.cycles must be positive, got ", cycles_);
+      SPROUT_CHECK(cycle_fraction_ > 0 && cycle_fraction_ <= 1, "sparsity.cycle_epochs_fraction ", cycle_fraction_,
+                   " not in (0, 1]");
+      SPROUT_CHECK(peak_multiplier_ >= 1, "sparsity.cycle_max_multiplier ", peak_multiplier_, " must be >= 1");
+      SPROUT_CHECK(length_multiplier_ > 0, "sparsity.cycle_length_multiplier must be positive");
+    }
+    if (sharing_) share_weights(model, s["share_from"].get<int64_t>());
+    n_own_ = own_weight_numel(model);
+    d_adj_ = shared_density(d_, n_own_, n_shared_);
+    SPROUT_CHECK(d_adj_ <= 1, "sparsity.density ", d_, " over the virtual network needs stored density ", d_adj_,
+                 " > 1; lower the density or share fewer blocks");
+    if (cyclic_)
+      SPROUT_CHECK(peak_multiplier_ * d_adj_ <= 1, "sparsity.cycle_max_multiplier ", peak_multiplier_,
+                   " x density ", d_adj_, " exceeds 1");
+    if (dyrelu_) swap_in_dyrelu(model);
+  }
+  std::string name() const override { return "east"; }
+  double initial_density(const Json&) const override { return d_adj_; }
+
+  void before_forward(int64_t step) override {
+    if (!phase_set_) {
+      set_phase(step / std::max<int64_t>(1, ctx.steps_per_epoch));
+      phase_set_ = true;
+    }
+    if (step % every_ != 0 || step >= ctx.total_steps) return;
+    layers_ = sparse_layers(ctx);
+    if (nnz0_.empty())
+      for (auto& L : layers_) nnz0_.push_back(L.p->nnz());
+    SPROUT_CHECK(nnz0_.size() == layers_.size(), "east: ", layers_.size(), " sparse layers, ", nnz0_.size(),
+                 " at the start");
+    double rate = 0;
+    std::vector<int64_t> target = targets(step, &rate);
+    plans_.assign(layers_.size(), Plan{});
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      Plan& pl = plans_[i];
+      int64_t n = layers_[i].p->nnz(), t = target[i], m = std::min(n, t);
+      int64_t k = rate > 0 ? std::min<int64_t>(m, (int64_t)std::ceil(rate * (double)m)) : 0;
+      pl.keep_count = m - k;
+      pl.grow_count = t - pl.keep_count;
+      if (pl.grow_count == 0 && pl.keep_count == n) continue;  // nothing to change
+      if (pl.grow_count == 0) {
+        pl.keep = keep_largest(read_host(*layers_[i].p).values, pl.keep_count, rng);
+        pl.ready = true;
+      } else {
+        layers_[i].p->dense_grad_hook = [this, i](const Tensor& g) { decide_with_grad(i, g); };
+      }
+    }
+  }
+
+  // The edit replaces the values, which drops their gradient: sparse layers skip this
+  // optimizer step (their gradient belongs to the old topology); the rest step as usual.
+  bool before_step(int64_t step) override {
+    for (size_t i = 0; i < plans_.size(); ++i) {
+      layers_[i].p->dense_grad_hook = nullptr;
+      Plan& pl = plans_[i];
+      if (!pl.ready) continue;
+      int64_t dropped = 0;
+      for (uint8_t k : pl.keep) dropped += !k;
+      int64_t nnz = apply_edit(ctx, layers_[i], pl.keep, pl.grow);
+      events_.push_back({step, layers_[i].name, dropped, (int64_t)pl.grow.size(), nnz, layers_[i].p->density()});
+    }
+    plans_.clear();
+    return false;
+  }
+
+  void end_of_epoch(int64_t epoch) override { set_phase(epoch + 1); }
+
+  Json state() const override {
+    return {{"rng", rng.state()}, {"nnz0", nnz0_}, {"dyrelu_dropped", dyrelu_dropped_}};
+  }
+  void load_state(const Json& s) override {
+    Sparsifier::load_state(s);
+    if (s.contains("nnz0")) nnz0_ = s["nnz0"].get<std::vector<int64_t>>();
+  }
+
+  Json summary() const override {
+    Json r = {{"method", "east"}, {"density_target", d_}, {"density_stored_target", d_adj_}};
+    r["dyrelu"] = {{"enabled", dyrelu_}, {"modules", (int64_t)relus_.size()}, {"dropped", dyrelu_dropped_}};
+    if (sharing_)
+      r["weight_sharing"] = {{"shared_convs", shared_convs_}, {"own_weights", n_own_},
+                             {"shared_virtual_weights", n_shared_}};
+    r["cyclic"] = {{"enabled", cyclic_}, {"cycles", cycles_}, {"epochs_fraction", cycle_fraction_},
+                   {"peak_multiplier", peak_multiplier_}};
+    return r;
+  }
+
+ private:
+  struct Plan {
+    bool ready = false;
+    int64_t keep_count = 0, grow_count = 0;
+    std::vector<uint8_t> keep;
+    std::vector<int64_t> grow;
+  };
+  struct ReluSite {
+    nn::Module* parent;
+    size_t index;
+    nn::ModulePtr relu;
+    std::shared_ptr<nn::DyReLU> dyrelu;
+  };
+
+  // Per-layer nnz at `step`: the cycle's ERK share (anchored to the starting nnz, so
+  // min_density-clipped layers stay put and p = 0 changes nothing), or the starting
+  // nnz with the death rate after the cycles.
+  std::vector<int64_t> targets(int64_t step, double* rate) {
+    double p = 0;
+    int64_t region = (int64_t)std::floor(cycle_fraction_ * (double)ctx.total_steps);
+    if (!cyclic_ || !cycle_position(step, region, cycles_, length_multiplier_, &p)) {
+      *rate = annealed_rate(r0_, rf_, step, ctx.total_steps);
+      return nnz0_;
+    }
+    *rate = 0;
+    std::vector<LayerSpec> specs;
+    for (auto& L : layers_) specs.push_back({L.name, L.p->dense_shape, false});
+    double d = cyclic_density(d_adj_, peak_multiplier_ * d_adj_, p);
+    auto at_d = layer_budgets(specs, d, distribution_, er_epsilon_, min_density_);
+    auto at_base = layer_budgets(specs, d_adj_, distribution_, er_epsilon_, min_density_);
+    std::vector<int64_t> out(layers_.size());
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      double ratio = (double)at_d[i].nnz / (double)std::max<int64_t>(1, at_base[i].nnz);
+      out[i] = std::clamp<int64_t>((int64_t)std::llround((double)nnz0_[i] * ratio), 1, layers_[i].p->dense_numel());
+    }
+    return out;
+  }
+
+  void decide_with_grad(size_t i, const Tensor& dense_grad) {
+    Plan& pl = plans_[i];
+    HostLayer h = read_host(*layers_[i].p);
+    pl.keep = keep_largest(h.values, pl.keep_count, rng);
+    std::vector<int64_t> kept;
+    kept.reserve((size_t)pl.keep_count);
+    for (size_t e = 0; e < pl.keep.size(); ++e)
+      if (pl.keep[e]) kept.push_back(h.positions[e]);
+    std::vector<float> g = host_floats(dense_grad);
+    // A position dropped in this step may come back; it restarts at w = 0, state 0.
+    pl.grow = top_k_excluding(g.data(), (int64_t)g.size(), kept, pl.grow_count);
+    pl.ready = true;
+  }
+
+  void share_weights(nn::Module& model, int64_t r) {
+    SPROUT_CHECK(r >= 1, "sparsity.share_from must be >= 1, got ", r);
+    // Stages first: the replacements below free the replaced convs, which the module
+    // list would still name.
+    std::vector<std::pair<std::string, nn::Module*>> stages;
+    for (auto& [sname, stage] : model.modules()) {
+      auto& blocks = stage->children();
+      if (stage->type_name() != "Sequential" || blocks.empty()) continue;
+      bool residual = true;
+      for (auto& b : blocks) residual = residual && is_residual_block(b.second.get());
+      if (residual) stages.emplace_back(sname, stage);
+    }
+    SPROUT_CHECK(!stages.empty(), "sparsity.weight_sharing needs a ResNet (stages of residual blocks); this ",
+                 model.type_name(), " has none");
+    for (auto& [sname, stage] : stages) {
+      auto& blocks = stage->children();
+      if ((int64_t)blocks.size() <= r) continue;
+      nn::Module* src = blocks[(size_t)r - 1].second.get();
+      for (size_t j = (size_t)r; j < blocks.size(); ++j) {
+        auto& ch = blocks[j].second->children();
+        for (size_t c = 0; c < ch.size(); ++c) {
+          auto* own = dynamic_cast<nn::Conv2d*>(ch[c].second.get());
+          if (!own) continue;
+          auto& sch = src->children();
+          auto* from = c < sch.size() ? dynamic_cast<nn::Conv2d*>(sch[c].second.get()) : nullptr;
+          SPROUT_CHECK(from && sch[c].first == ch[c].first && from->weight.shape() == own->weight.shape() &&
+                           from->stride == own->stride && from->padding == own->padding,
+                       "sparsity.weight_sharing: ", sname, ".", j, ".", ch[c].first, " cannot reuse block ", r - 1,
+                       "'s conv (different shape or stride); use share_from >= 2 for stages that downsample");
+          n_shared_ += own->weight.numel();
+          ch[c].second = std::make_shared<nn::SharedScaled>(src, c, nn::init_rng().uniform());
+          ++shared_convs_;
+        }
+      }
+    }
+  }
+
+  void swap_in_dyrelu(nn::Module& model) {
+    for (auto& [mname, m] : model.modules()) {
+      auto& ch = m->children();
+      for (size_t i = 0; i < ch.size(); ++i) {
+        if (!dynamic_cast<nn::ReLU*>(ch[i].second.get())) continue;
+        int64_t c = channels_before(m, i);
+        SPROUT_CHECK(c > 0, "sparsity.dyrelu: cannot tell the channel count of ReLU '",
+                     mname.empty() ? ch[i].first : mname + "." + ch[i].first, "' (no layer before it)");
+        auto dy = std::make_shared<nn::DyReLU>(c);
+        relus_.push_back({m, i, ch[i].second, dy});
+        ch[i].second = dy;
+      }
+    }
+  }
+
+  void set_phase(int64_t epoch) {
+    if (!dyrelu_ || dyrelu_dropped_) return;
+    double beta = dyrelu_beta(epoch, ctx.epochs);
+    if (beta > 0) {
+      for (auto& r : relus_) r.dyrelu->beta = beta;
+      return;
+    }
+    drop_dyrelu();
+  }
+
+  // Back to the original ReLU modules. The optimizer keeps pointers into the DyReLU
+  // modules (kept alive here), so their tensors and optimizer state become empty:
+  // no gradient, no update, no memory.
+  void drop_dyrelu() {
+    auto& params = ctx.optimizer->params();
+    for (auto& r : relus_) {
+      r.parent->children()[r.index].second = r.relu;
+      r.dyrelu->beta = 0;
+      for (Tensor* t : {&r.dyrelu->fc1_weight, &r.dyrelu->fc1_bias, &r.dyrelu->fc2_weight, &r.dyrelu->fc2_bias}) {
+        for (size_t i = 0; i < params.size(); ++i) {
+          if (params[i].tensor != t) continue;
+          for (Tensor* st : ctx.optimizer->state_of(i))
+            *st = Tensor::zeros({0}, st->dtype(), st->device(), MemCategory::Optimizer);
+        }
+        *t = Tensor::zeros({0}, t->dtype(), t->device(), MemCategory::Weights);
+      }
+    }
+    dyrelu_dropped_ = true;
+  }
+
+  int64_t every_;
+  double d_, r0_, rf_;
+  bool dyrelu_, sharing_, cyclic_;
+  int64_t cycles_;
+  double cycle_fraction_, peak_multiplier_, length_multiplier_;
+  std::string distribution_;
+  double er_epsilon_, min_density_;
+  int64_t n_own_ = 0, n_shared_ = 0, shared_convs_ = 0;
+  double d_adj_ = 0;
+  bool phase_set_ = false, dyrelu_dropped_ = false;
+  std::vector<ReluSite> relus_;
+  std::vector<SparseLayer> layers_;
+  std::vector<Plan> plans_;
+  std::vector<int64_t> nnz0_;
+};
+
+}  // namespace
+
+SparsifierPtr make_east(const nlohmann::json& s, nn::Module& model) { return std::make_unique<East>(s, model); }
+
+}  // namespace sprout::sparsity
