@@ -16,23 +16,37 @@ namespace sprout::kernels {
 namespace {
 
 template <class T>
-SparseKernelFns<T> cpu_fns(void (*spmm)(const SpmmArgs<T>&), void (*sddmm)(const SddmmArgs<T>&)) {
+SparseKernelFns<T> fns(void (*spmm)(const SpmmArgs<T>&), void (*sddmm)(const SddmmArgs<T>&)) {
   SparseKernelFns<T> f;
   f.spmm = spmm;
   f.sddmm = sddmm;
   return f;
 }
 
+// A CPU kernel: float32 and float64, transposed products through the CSC view, and
+// the output options (transposed C, row bias).
+SparseKernel cpu_kernel(const char* name, SparseFormat format, SparseKernelFns<float> f32,
+                        SparseKernelFns<double> f64, const char* note) {
+  SparseKernel k;
+  k.name = name;
+  k.device = KernelDevice::Cpu;
+  k.format = format;
+  k.needs_transpose_view = true;
+  k.supports_output_options = true;
+  k.f32 = f32;
+  k.f64 = f64;
+  k.note = note;
+  return k;
+}
+
 std::vector<SparseKernel> build_table() {
   std::vector<SparseKernel> k;
-  k.push_back({"cpu_csr_rowsplit", KernelDevice::Cpu, SparseFormat::Csr, true, true,
-               cpu_fns<float>(cpu::spmm_csr<float>, cpu::sddmm_csr<float>),
-               cpu_fns<double>(cpu::spmm_csr<double>, cpu::sddmm_csr<double>),
-               "OpenMP row ranges, register-tiled axpy over the batch"});
-  k.push_back({"cpu_bsr", KernelDevice::Cpu, SparseFormat::Bsr, true, true,
-               cpu_fns<float>(cpu::spmm_bsr<float>, cpu::sddmm_bsr<float>),
-               cpu_fns<double>(cpu::spmm_bsr<double>, cpu::sddmm_bsr<double>),
-               "OpenMP block-row ranges, register-tiled axpy over the batch"});
+  k.push_back(cpu_kernel("cpu_csr_rowsplit", SparseFormat::Csr, fns(cpu::spmm_csr<float>, cpu::sddmm_csr<float>),
+                         fns(cpu::spmm_csr<double>, cpu::sddmm_csr<double>),
+                         "OpenMP row ranges, register-tiled axpy over the batch"));
+  k.push_back(cpu_kernel("cpu_bsr", SparseFormat::Bsr, fns(cpu::spmm_bsr<float>, cpu::sddmm_bsr<float>),
+                         fns(cpu::spmm_bsr<double>, cpu::sddmm_bsr<double>),
+                         "OpenMP block-row ranges, register-tiled axpy over the batch"));
 #if SPROUT_WITH_CUDA
   k.push_back(cuda::cusparse_csr_kernel());
   k.push_back(cuda::rowsplit_csr_kernel());
