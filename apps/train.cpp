@@ -201,6 +201,8 @@ int run_train(const TrainArgs& a) {
                      {"seconds_per_epoch", run.epoch > 0 && samples_seen > 0
                                                 ? train_seconds * (double)(spe * batch) / (double)samples_seen
                                                 : 0.0}};
+  nlohmann::json method = run.sparsifier->summary();
+  if (!method.is_null() && !method.empty()) summary["method"] = method;
   summary["config"] = cfg;
   std::string sp = (fs::path(a.out) / "summary.json").string();
   {
