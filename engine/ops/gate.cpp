@@ -127,9 +127,11 @@ Tensor regularizer_value(Regularizer r, const Tensor& z, double param) {
   if (z.is_cuda()) {
     check_cuda_f32(z, "gate regularizer");
     if (r == Regularizer::Polarization) {
-      SPROUT_ON_CUDA(kernels::cuda::polarization(z.data<float>(), z.numel(), (float)param, out.data<float>(), stream()));
+      SPROUT_ON_CUDA(kernels::cuda::polarization(z.data<float>(), z.numel(), (float)param, out.data<float>(),
+                                                 stream()));
     } else {
-      SPROUT_ON_CUDA(kernels::cuda::density_penalty(z.data<float>(), z.numel(), (float)param, out.data<float>(), stream()));
+      SPROUT_ON_CUDA(kernels::cuda::density_penalty(z.data<float>(), z.numel(), (float)param, out.data<float>(),
+                                                    stream()));
     }
   } else {
     dispatch_float(z.dtype(), "gate regularizer", [&](auto t) {

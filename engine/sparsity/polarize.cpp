@@ -104,10 +104,12 @@ nn::ModulePtr shrink_linear(nn::Module* m, const std::vector<int64_t>& rows, con
     Device dev = l->weight.device();
     std::vector<float> w = host(l->weight), b = l->bias.defined() ? host(l->bias) : std::vector<float>{};
     std::vector<float> nw((size_t)(out * in)), nb;
-    for (int64_t r = 0; r < out; ++r)
-      for (int64_t c = 0; c < in; ++c)
-        nw[(size_t)(r * in + c)] = zero_rows[(size_t)r] ? 0.f : w[(size_t)(rows[(size_t)r] * l->in_features + cols[(size_t)c])];
-    for (int64_t r = 0; r < out && !b.empty(); ++r) nb.push_back(zero_rows[(size_t)r] ? 0.f : b[(size_t)rows[(size_t)r]]);
+    for (int64_t r = 0; r < out; ++r) {
+      const float* src = w.data() + rows[(size_t)r] * l->in_features;
+      for (int64_t c = 0; c < in; ++c) nw[(size_t)(r * in + c)] = zero_rows[(size_t)r] ? 0.f : src[cols[(size_t)c]];
+    }
+    for (int64_t r = 0; r < out && !b.empty(); ++r)
+      nb.push_back(zero_rows[(size_t)r] ? 0.f : b[(size_t)rows[(size_t)r]]);
     Rng saved = nn::init_rng();  // the new layer's own init draws must not shift the run's RNG
     auto nl = std::make_shared<nn::Linear>(in, out, l->bias.defined());
     nn::init_rng() = saved;
@@ -327,10 +329,11 @@ class Polarize : public Sparsifier {
     }
     report_["physical_removal"] = "done";
     report_["units_removed"] = removed_units;
+    auto removed = [](int64_t b, int64_t a) { return b ? 1.0 - (double)a / (double)b : 0.0; };
     report_["parameters"] = {{"before", before.params}, {"after", after.params},
-                             {"removed_fraction", before.params ? 1.0 - (double)after.params / (double)before.params : 0.0}};
+                             {"removed_fraction", removed(before.params, after.params)}};
     report_["flops_per_sample"] = {{"before", before.flops}, {"after", after.flops},
-                                   {"removed_fraction", before.flops ? 1.0 - (double)after.flops / (double)before.flops : 0.0}};
+                                   {"removed_fraction", removed(before.flops, after.flops)}};
   }
 
   nn::Module* model_;

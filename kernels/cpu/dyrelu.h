@@ -16,15 +16,14 @@
 
 namespace sprout::kernels {
 
-// exp for float and double on either compiler (CUDA declares the overloads globally).
-template <class T>
-SPROUT_HD inline T dyrelu_exp(T v) {
+// exp in the coefficient's own precision on either compiler.
 #ifdef __CUDACC__
-  return exp(v);
+SPROUT_HD inline float dyrelu_exp(float v) { return expf(v); }
+SPROUT_HD inline double dyrelu_exp(double v) { return exp(v); }
 #else
-  return std::exp(v);
+inline float dyrelu_exp(float v) { return std::exp(v); }
+inline double dyrelu_exp(double v) { return std::exp(v); }
 #endif
-}
 
 // theta holds 4 raw values per (sample, channel) for (a1, a2, b1, b2). DyReLU-B maps
 // them through 2 sigmoid - 1, scales by (1, 1, 0.5, 0.5) and offsets by (1, 0, 0, 0);
@@ -35,7 +34,7 @@ SPROUT_HD inline void dyrelu_coefs(const T* theta, T beta, T* coef, T* dcoef) {
   const T scale[4] = {T(1), T(1), T(0.5), T(0.5)};
   const T offset[4] = {T(1), T(0), T(0), T(0)};
   for (int j = 0; j < 4; ++j) {
-    T s = T(1) / (T(1) + dyrelu_exp<T>(-theta[j]));
+    T s = T(1) / (T(1) + dyrelu_exp(-theta[j]));
     coef[j] = offset[j] + beta * scale[j] * (T(2) * s - T(1));
     if (dcoef) dcoef[j] = beta * scale[j] * T(2) * s * (T(1) - s);
   }

@@ -86,7 +86,7 @@ TEST(EastWeightSharing, SharedBlocksUseOneTensorAndTheVirtualDensity) {
   auto model = models::resnet(34, 10, "cifar", 3, 0.0625);  // channels 4, 8, 16, 32
   // Uniform, so every layer is sparse (ERK would keep this narrow net's small convs dense).
   auto sp = make_sparsifier(east_cfg({{"weight_sharing", true}, {"share_from", 2}, {"density", 0.2},
-                                              {"distribution", "uniform"}}), *model, 5);
+                                              {"distribution", "uniform"}, {"dyrelu", true}}), *model, 5);
   std::map<std::string, nn::Module*> mods;
   for (auto& [name, m] : model->modules()) mods[name] = m;
   // ResNet-34 stages have 3, 4, 6, 3 blocks: blocks 2.. share block 1's two convs.
@@ -124,6 +124,11 @@ TEST(EastWeightSharing, SharedBlocksUseOneTensorAndTheVirtualDensity) {
   std::vector<float> a = s->forward(x).to_vector<float>(), b = s->source_module()->forward(x).to_vector<float>();
   float scale = s->scale.to_vector<float>()[0];
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i] * scale, 1e-6);
+  // The stem's ReLU module became a DyReLU over its 4 channels; the whole net runs.
+  ASSERT_EQ(mods.at("relu")->type_name(), "DyReLU");
+  EXPECT_EQ(dynamic_cast<nn::DyReLU*>(mods.at("relu"))->channels, 4);
+  Tensor logits = model->forward(testing::randn({2, 3, 8, 8}, 7, DType::F32));
+  EXPECT_EQ(logits.shape(), (Shape{2, 10}));
   // Only ResNets have stages to share.
   auto mlp = models::mlp(8, {6}, 3);
   EXPECT_THROW(make_sparsifier(east_cfg({{"weight_sharing", true}}), *mlp, 1), Error);
