@@ -47,6 +47,7 @@ namespace {
 // Column tile of an output row held in registers: 8 vectors.
 template <class T> constexpr int kTile = 8 * kLanes<T>;
 constexpr int kMaxParts = 256;
+constexpr int64_t kGroupTiles = 16;
 // Below this many multiply-adds a call runs on one thread: forking costs more.
 constexpr int64_t kSerialWork = 1 << 15;
 
@@ -151,20 +152,21 @@ SPROUT_ALWAYS_INLINE OutRow<T> out_row(const Work<T>& w, int64_t r, int64_t n0) 
 }
 
 template <class T>
-SPROUT_ALWAYS_INLINE void csr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) {
-  const int width = (int)std::min<int64_t>(kTile<T>, w.n - n0);
-  const T* b = w.b + n0;
+SPROUT_ALWAYS_INLINE void csr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+  const int32_t* col = w.col_idx;
+  const int32_t* perm = w.perm;
+  const T* val = w.values;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t j0 = w.row_ptr[r], j1 = w.row_ptr[r + 1];
-    const OutRow<T> o = out_row(w, r, n0);
-    if (w.perm) {
-      const int32_t* col = w.col_idx; const int32_t* perm = w.perm; const T* val = w.values;
-      row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[perm[j]], (int64_t)col[j]); },
-                  b, w.ldb, o, width);
-    } else {
-      const int32_t* col = w.col_idx; const T* val = w.values;
-      row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[j], (int64_t)col[j]); },
-                  b, w.ldb, o, width);
+    for (int64_t c0 = n0; c0 < n1; c0 += kTile<T>) {
+      const int width = (int)std::min<int64_t>(kTile<T>, n1 - c0);
+      const OutRow<T> o = out_row(w, r, c0);
+      if (perm)
+        row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[perm[j]], (int64_t)col[j]); },
+                    w.b + c0, w.ldb, o, width);
+      else
+        row_tile<T>([&](auto&& f) { for (int64_t j = j0; j < j1; ++j) f(val[j], (int64_t)col[j]); },
+                    w.b + c0, w.ldb, o, width);
     }
   }
 }
@@ -172,44 +174,50 @@ SPROUT_ALWAYS_INLINE void csr_item(const Work<T>& w, int64_t r0, int64_t r1, int
 // BSR rows: row i of block row R takes, from each stored block, its row i (A) or its
 // column i (A^T through the CSC view, where A^T's block is the stored one transposed).
 template <class T>
-SPROUT_ALWAYS_INLINE void bsr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) {
-  const int width = (int)std::min<int64_t>(kTile<T>, w.n - n0);
-  const T* b = w.b + n0;
+SPROUT_ALWAYS_INLINE void bsr_item(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
   const int bs = w.bs;
   const int64_t bb = (int64_t)bs * bs;
+  const int32_t* col = w.col_idx;
+  const int32_t* perm = w.perm;
+  const T* val = w.values;
+  const int64_t b_rows = w.b_rows;
   for (int64_t R = r0; R < r1; ++R) {
     const int64_t j0 = w.row_ptr[R], j1 = w.row_ptr[R + 1];
     const int ni = (int)std::min<int64_t>(bs, w.out_rows - R * bs);
-    for (int i = 0; i < ni; ++i) {
-      const OutRow<T> o = out_row(w, R * bs + i, n0);
-      const int32_t* col = w.col_idx; const int32_t* perm = w.perm; const T* val = w.values;
-      const int64_t b_rows = w.b_rows;
-      auto entries = [&](auto&& f) {
-        for (int64_t j = j0; j < j1; ++j) {
-          const int64_t k0 = (int64_t)col[j] * bs;
-          const int kn = (int)std::min<int64_t>(bs, b_rows - k0);
-          if (perm) {
-            const T* blk = val + (int64_t)perm[j] * bb + i;
-            for (int jj = 0; jj < kn; ++jj) f(blk[jj * bs], k0 + jj);
-          } else {
-            const T* blk = val + j * bb + (int64_t)i * bs;
-            for (int jj = 0; jj < kn; ++jj) f(blk[jj], k0 + jj);
+    for (int64_t c0 = n0; c0 < n1; c0 += kTile<T>) {
+      const int width = (int)std::min<int64_t>(kTile<T>, n1 - c0);
+      for (int i = 0; i < ni; ++i) {
+        auto entries = [&](auto&& f) {
+          for (int64_t j = j0; j < j1; ++j) {
+            const int64_t k0 = (int64_t)col[j] * bs;
+            const int kn = (int)std::min<int64_t>(bs, b_rows - k0);
+            if (perm) {
+              const T* blk = val + (int64_t)perm[j] * bb + i;
+              for (int jj = 0; jj < kn; ++jj) f(blk[jj * bs], k0 + jj);
+            } else {
+              const T* blk = val + j * bb + (int64_t)i * bs;
+              for (int jj = 0; jj < kn; ++jj) f(blk[jj], k0 + jj);
+            }
           }
-        }
-      };
-      row_tile<T>(entries, b, w.ldb, o, width);
+        };
+        row_tile<T>(entries, w.b + c0, w.ldb, out_row(w, R * bs + i, c0), width);
+      }
     }
   }
 }
 
 template <class T>
-SPROUT_TARGET_AVX2 void csr_item_avx2(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { csr_item(w, r0, r1, n0); }
+SPROUT_TARGET_AVX2 void csr_item_avx2(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+  csr_item(w, r0, r1, n0, n1);
+}
 template <class T>
-void csr_item_base(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { csr_item(w, r0, r1, n0); }
+void csr_item_base(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0, int64_t n1) { csr_item(w, r0, r1, n0, n1); }
 template <class T>
-SPROUT_TARGET_AVX2 void bsr_item_avx2(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { bsr_item(w, r0, r1, n0); }
+SPROUT_TARGET_AVX2 void bsr_item_avx2(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+  bsr_item(w, r0, r1, n0, n1);
+}
 template <class T>
-void bsr_item_base(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0) { bsr_item(w, r0, r1, n0); }
+void bsr_item_base(const Work<T>& w, int64_t r0, int64_t r1, int64_t n0, int64_t n1) { bsr_item(w, r0, r1, n0, n1); }
 
 template <class T>
 Work<T> make_work(const SpmmArgs<T>& a) {
@@ -233,7 +241,10 @@ Work<T> make_work(const SpmmArgs<T>& a) {
   return w;
 }
 
-// Runs item(w, r0, r1, n0) over every (batch item, column tile, row range) in parallel.
+// Runs item(w, r0, r1, n0, n1) over every (batch item, column range, row range) in
+// parallel. A column range spans up to kGroupTiles register tiles while that still
+// leaves every thread several items: each B row is then read in long runs the
+// prefetchers follow, which matters once B outgrows the caches (im2col columns).
 template <class T, class F>
 void run_items(const SpmmArgs<T>& a, const Work<T>& proto, int64_t nrows, int64_t work, F&& item) {
   if (nrows == 0 || a.n == 0 || a.batch == 0) return;
@@ -244,15 +255,18 @@ void run_items(const SpmmArgs<T>& a, const Work<T>& proto, int64_t nrows, int64_
   if (parts == 1) { bounds[0] = 0; bounds[1] = nrows; }
   else balanced_row_split(proto.row_ptr, nrows, parts, bounds);
   const int64_t tiles = (a.n + kTile<T> - 1) / kTile<T>;
-  const int64_t items = a.batch * tiles * parts;
+  const int64_t groups_needed = (threads * 4 + parts * a.batch - 1) / (parts * a.batch);
+  const int64_t group = std::max<int64_t>(1, std::min<int64_t>(kGroupTiles, tiles / groups_needed));
+  const int64_t groups = (tiles + group - 1) / group;
+  const int64_t items = a.batch * groups * parts;
 #pragma omp parallel for schedule(dynamic, 1) if (!serial && items > 1)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t p = it % parts, rest = it / parts;
-    const int64_t t = rest % tiles, bi = rest / tiles;
+    const int64_t g = rest % groups, bi = rest / groups;
     Work<T> w = proto;
     w.b = a.b + bi * a.stride_b;
     w.c = a.c + bi * a.stride_c;
-    item(w, bounds[p], bounds[p + 1], t * kTile<T>);
+    item(w, bounds[p], bounds[p + 1], g * group * kTile<T>, std::min<int64_t>(a.n, (g + 1) * group * kTile<T>));
   }
 }
 
@@ -264,9 +278,9 @@ void spmm_csr(const SpmmArgs<T>& a) {
   const Work<T> w = make_work(a);
   const bool avx2 = cpu_has_avx2();
   const int64_t work = (a.a.nnz_blocks + w.out_rows) * a.n * a.batch;
-  run_items(a, w, w.out_rows, work, [&](const Work<T>& x, int64_t r0, int64_t r1, int64_t n0) {
-    if (avx2) csr_item_avx2(x, r0, r1, n0);
-    else csr_item_base(x, r0, r1, n0);
+  run_items(a, w, w.out_rows, work, [&](const Work<T>& x, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+    if (avx2) csr_item_avx2(x, r0, r1, n0, n1);
+    else csr_item_base(x, r0, r1, n0, n1);
   });
 }
 
@@ -277,9 +291,9 @@ void spmm_bsr(const SpmmArgs<T>& a) {
   const bool avx2 = cpu_has_avx2();
   const int64_t out_brows = (w.out_rows + w.bs - 1) / w.bs;
   const int64_t work = (a.a.nnz_blocks * w.bs + out_brows) * w.bs * a.n * a.batch;
-  run_items(a, w, out_brows, work, [&](const Work<T>& x, int64_t r0, int64_t r1, int64_t n0) {
-    if (avx2) bsr_item_avx2(x, r0, r1, n0);
-    else bsr_item_base(x, r0, r1, n0);
+  run_items(a, w, out_brows, work, [&](const Work<T>& x, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+    if (avx2) bsr_item_avx2(x, r0, r1, n0, n1);
+    else bsr_item_base(x, r0, r1, n0, n1);
   });
 }
 namespace {
