@@ -1,5 +1,7 @@
 // TurboJPEG wrapper. A decompressor handle is made once per thread (handles are not
-// thread-safe, and making one per image costs more than small decodes).
+// thread-safe, and making one per image costs more than small decodes), and made anew
+// after a failed call: libturbojpeg 2.1 leaves a handle that failed inside a header
+// unusable, so one corrupt file would otherwise fail every later file on that thread.
 #include "data/jpeg.h"
 
 #include <vector>
@@ -23,12 +25,21 @@ struct ThreadDecoder {
   }
 };
 
-tjhandle decoder() {
+ThreadDecoder& thread_decoder() {
   thread_local ThreadDecoder d;
-  return d.handle;
+  return d;
 }
 
-std::string last_error(tjhandle h) { return tjGetErrorStr2(h); }
+tjhandle decoder() { return thread_decoder().handle; }
+
+// The error text of the failed call on this thread's handle; the handle is replaced.
+std::string fail_and_reset(tjhandle h) {
+  std::string why = tjGetErrorStr2(h);
+  ThreadDecoder& d = thread_decoder();
+  if (d.handle) tjDestroy(d.handle);
+  d.handle = tjInitDecompress();
+  return why;
+}
 
 }  // namespace
 
@@ -42,7 +53,8 @@ bool jpeg_read_header(const uint8_t* data, size_t bytes, JpegHeader& header, std
   }
   int w = 0, ht = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(h, data, (unsigned long)bytes, &w, &ht, &subsamp, &colorspace) != 0) {
-    if (why) *why = last_error(h);
+    std::string err = fail_and_reset(h);
+    if (why) *why = err;
     return false;
   }
   if (w <= 0 || ht <= 0) {
@@ -90,7 +102,8 @@ bool jpeg_decode(const uint8_t* data, size_t bytes, const JpegHeader& header, in
   if (tjDecompress2(h, data, (unsigned long)bytes, out.pixels.data(), w, 0, ht, format, 0) != 0) {
     // Warnings (e.g. a premature end of data) leave a usable, partly grey image.
     if (tjGetErrorCode(h) != TJERR_WARNING) {
-      if (why) *why = last_error(h);
+      std::string err = fail_and_reset(h);
+      if (why) *why = err;
       return false;
     }
   }
