@@ -26,8 +26,9 @@ struct TopologyEdit {
 // with p.values): rows stay sorted, survivors keep value and state, new entries get
 // grow_values (or 0) and state 0. Replaces p.row_ptr / col_idx / values (the new
 // values require grad, category weights) and every *state (category optimizer), and
-// leaves p.values without a gradient. Reads one count back from a GPU. Returns the
-// new number of stored values.
+// leaves p.values without a gradient. On a GPU it reads back the new count (to size
+// the tensors) and the verdict on the grown positions: two small synchronous reads per
+// edit. Returns the new number of stored values.
 int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
                       const TopologyEdit& edit);
 // The same with host-side decisions.

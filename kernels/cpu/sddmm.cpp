@@ -153,6 +153,10 @@ void for_each_range(int64_t units, int64_t work, F&& range) {
 template <class T>
 void sddmm_csr(const SddmmArgs<T>& a) {
   if (a.a.block != 1) throw std::invalid_argument("sddmm_csr: block size must be 1");
+  if (a.batch == 0) {  // an empty sum
+    if (!a.accumulate) std::fill(a.out, a.out + a.a.nnz_blocks, T(0));
+    return;
+  }
   const bool avx2 = cpu_has_avx2();
   for_each_range(a.a.nnz_blocks, a.a.nnz_blocks * a.n * a.batch, [&](int64_t e0, int64_t e1) {
     if (avx2) csr_range_avx2(a, e0, e1);
