@@ -73,7 +73,7 @@ __global__ void sddmm_warp_k(SddmmArgs<float> a, int64_t values) {
 size_t sddmm_cusparse_workspace(const SddmmArgs<float>& a) {
   if (a.a.nnz_blocks == 0 || a.batch == 0) return 0;
   CusparseSddmm d(a, 0);
-  const float alpha = 1.f, beta = 0.f;
+  const float alpha = 1.f, beta = 1.f;
   size_t bytes = 0;
   SPROUT_CUSPARSE_CHECK(cusparseSDDMM_bufferSize(sddmm_handle(), CUSPARSE_OPERATION_NON_TRANSPOSE,
                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, d.x, d.y, &beta, d.c,
@@ -89,9 +89,11 @@ void sddmm_cusparse(const SddmmArgs<float>& a) {
     return;
   }
   SPROUT_CUSPARSE_CHECK(cusparseSetStream(sddmm_handle(), a.stream));
-  const float alpha = 1.f;
+  // The output starts from zero (or what is there) and every item adds with beta = 1,
+  // so uninitialised memory is never scaled by a zero beta (0 * NaN).
+  if (!a.accumulate) SPROUT_CUDA_CHECK(cudaMemsetAsync(a.out, 0, (size_t)a.a.nnz_blocks * sizeof(float), a.stream));
+  const float alpha = 1.f, beta = 1.f;
   for (int64_t i = 0; i < a.batch; ++i) {
-    const float beta = (a.accumulate || i > 0) ? 1.f : 0.f;
     CusparseSddmm d(a, i);
     size_t need = 0;
     SPROUT_CUSPARSE_CHECK(cusparseSDDMM_bufferSize(sddmm_handle(), CUSPARSE_OPERATION_NON_TRANSPOSE,

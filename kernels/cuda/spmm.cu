@@ -159,7 +159,7 @@ struct CusparseSpmm {
 
 size_t cusparse_spmm_buffer(const SpmmArgs<float>& x, const float* values) {
   CusparseSpmm d(x, 0, values);
-  const float alpha = 1.f, beta = 0.f;
+  const float alpha = 1.f, beta = 1.f;
   size_t bytes = 0;
   SPROUT_CUSPARSE_CHECK(cusparseSpMM_bufferSize(sparse_handle(), CUSPARSE_OPERATION_NON_TRANSPOSE,
                                                 CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, d.a, d.b, &beta, d.c,
@@ -199,7 +199,13 @@ void spmm_cusparse(const SpmmArgs<float>& x) {
     used = align_up((size_t)x.a.nnz_blocks * sizeof(float));
   }
   SPROUT_CUSPARSE_CHECK(cusparseSetStream(sparse_handle(), x.stream));
-  const float alpha = 1.f, beta = x.accumulate ? 1.f : 0.f;
+  // C starts from zero (or what is there) and beta is 1, so uninitialised output
+  // memory is never scaled by a zero beta (0 * NaN).
+  if (!x.accumulate)
+    for (int64_t i = 0; i < x.batch; ++i)
+      SPROUT_CUDA_CHECK(cudaMemset2DAsync(x.c + i * x.stride_c, (size_t)x.ldc * sizeof(float), 0,
+                                          (size_t)x.n * sizeof(float), (size_t)m, x.stream));
+  const float alpha = 1.f, beta = 1.f;
   for (int64_t i = 0; i < x.batch; ++i) {
     CusparseSpmm d(x, i, values);
     size_t need = 0;
