@@ -32,7 +32,7 @@ const Json& default_config() {
                  "lambda_pol": 1e-4, "lambda_s": 1.0, "pol_t": 1.2, "gate_blocks": false,
                  "dyrelu": true, "weight_sharing": false, "share_from": 2, "cyclic": true,
                  "cycles": 2, "cycle_epochs_fraction": 0.5, "cycle_max_multiplier": 3.0,
-                 "cycle_length_multiplier": 1.0}
+                 "cycle_length_multiplier": 1.0, "sparse_fan_in_init": true}
   })");
   return d;
 }

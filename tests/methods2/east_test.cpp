@@ -230,5 +230,21 @@ TEST(East, DyReluSwappedInThenBackOut) {
   EXPECT_TRUE(l.sp->summary()["dyrelu"]["dropped"].get<bool>());
 }
 
+TEST(East, SparseFanInInitScalesTheStartingWeights) {
+  for (bool on : {true, false}) {
+    Loop l(east_cfg({{"sparse_fan_in_init", on}, {"update_every", 1000}}), 5, 1);
+    std::vector<std::vector<float>> before;
+    for (auto& L : sparse_layers(l.sp->ctx)) before.push_back(L.p->values.to_vector<float>());
+    l.sp->before_forward(0);
+    auto layers = sparse_layers(l.sp->ctx);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      double f = on ? 1.0 / std::sqrt(layers[i].p->density()) : 1.0;
+      std::vector<float> after = layers[i].p->values.to_vector<float>();
+      ASSERT_EQ(after.size(), before[i].size());
+      for (size_t e = 0; e < after.size(); ++e) EXPECT_NEAR(after[e], before[i][e] * f, 1e-6 * f) << layers[i].name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sprout::sparsity
