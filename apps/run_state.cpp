@@ -13,7 +13,9 @@
 #include "engine/nn/sparse_parameter.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
+#include "engine/sparse/transpose.h"
 #include "engine/sparsity/factory.h"
+#include "kernels/cpu/sparse_registry.h"
 #include "kernels/cuda/runtime.h"
 
 namespace sprout::app {
@@ -27,6 +29,9 @@ RunState::RunState(const Json& c, nn::ModulePtr m, int64_t spe)
 
 void RunState::build(Device dev) {
   device = dev;
+  sparse::set_keep_transposes(cfg["sparsity"]["keep_transposes"].get<bool>());
+  std::string kernel = cfg["sparsity"]["kernel"].get<std::string>();
+  if (!kernel.empty()) kernels::select_sparse_kernel(kernel);
   uint64_t seed = cfg["train"]["seed"].get<uint64_t>();
   {
     MemoryScope ms(MemCategory::Weights);

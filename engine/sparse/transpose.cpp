@@ -3,6 +3,7 @@
 // a reused address is never mistaken for the old one.
 #include "engine/sparse/transpose.h"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -13,7 +14,7 @@
 namespace sprout::sparse {
 
 TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& col_idx_in,
-                                        int64_t grid_rows, int64_t grid_cols) {
+                                        int64_t grid_rows, int64_t grid_cols, MemCategory cat) {
   SPROUT_CHECK(row_ptr_in.numel() == grid_rows + 1, "transpose_structure: row_ptr has ",
                row_ptr_in.numel(), " entries for ", grid_rows, " rows");
   if (row_ptr_in.is_cuda()) {
@@ -21,9 +22,9 @@ TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& 
     const Device d = row_ptr_in.device();
     const int64_t nnz = col_idx_in.numel();
     TransposedStructure t;
-    t.row_ptr = Tensor::empty({grid_cols + 1}, DType::I32, d, MemCategory::Indices);
-    t.col_idx = Tensor::empty({nnz}, DType::I32, d, MemCategory::Indices);
-    t.perm = Tensor::empty({nnz}, DType::I32, d, MemCategory::Indices);
+    t.row_ptr = Tensor::empty({grid_cols + 1}, DType::I32, d, cat);
+    t.col_idx = Tensor::empty({nnz}, DType::I32, d, cat);
+    t.perm = Tensor::empty({nnz}, DType::I32, d, cat);
     SPROUT_ON_CUDA({
       Tensor ws = Tensor::empty({(int64_t)kernels::cuda::transpose_structure_workspace(nnz)}, DType::U8, d,
                                 MemCategory::Workspace);
@@ -40,9 +41,9 @@ TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& 
   const int32_t* c = ci.data<int32_t>();
   const int64_t nnz = ci.numel();
   TransposedStructure t;
-  t.row_ptr = Tensor::zeros({grid_cols + 1}, DType::I32, Device::cpu(), MemCategory::Indices);
-  t.col_idx = Tensor::empty({nnz}, DType::I32, Device::cpu(), MemCategory::Indices);
-  t.perm = Tensor::empty({nnz}, DType::I32, Device::cpu(), MemCategory::Indices);
+  t.row_ptr = Tensor::zeros({grid_cols + 1}, DType::I32, Device::cpu(), cat);
+  t.col_idx = Tensor::empty({nnz}, DType::I32, Device::cpu(), cat);
+  t.perm = Tensor::empty({nnz}, DType::I32, Device::cpu(), cat);
   int32_t* tr = t.row_ptr.data<int32_t>();
   int32_t* tc = t.col_idx.data<int32_t>();
   int32_t* tp = t.perm.data<int32_t>();
@@ -69,11 +70,24 @@ struct Entry {
 };
 std::mutex g_mu;
 std::map<const Storage*, Entry> g_cache;
+std::atomic<bool> g_keep{false};
 }  // namespace
+
+void set_keep_transposes(bool keep) {
+  g_keep = keep;
+  if (!keep) {
+    std::lock_guard<std::mutex> g(g_mu);
+    g_cache.clear();
+  }
+}
+bool keep_transposes() { return g_keep; }
 
 std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr,
                                                             const Tensor& col_idx,
                                                             int64_t grid_rows, int64_t grid_cols) {
+  if (!g_keep)
+    return std::make_shared<const TransposedStructure>(
+        transpose_structure(row_ptr, col_idx, grid_rows, grid_cols, MemCategory::Workspace));
   const std::shared_ptr<Storage>& cs = col_idx.impl()->storage;
   const std::shared_ptr<Storage>& rs = row_ptr.impl()->storage;
   {

@@ -17,12 +17,19 @@ struct TransposedStructure {
 };
 
 // A stable sort by column (rows stay sorted within a column): a counting sort on the
-// CPU, a CUB radix sort on the GPU; the result lives on the input's device in the
-// Indices category.
+// CPU, a CUB radix sort on the GPU; the result lives on the input's device in `cat`.
 TransposedStructure transpose_structure(const Tensor& row_ptr, const Tensor& col_idx,
-                                        int64_t grid_rows, int64_t grid_cols);
+                                        int64_t grid_rows, int64_t grid_cols,
+                                        MemCategory cat = MemCategory::Indices);
 
-// The same, built once per (row_ptr, col_idx) pair and kept while those tensors live.
+// Whether transposed structures are kept between steps (3 more int32 per entry,
+// counted under "indices") or rebuilt at each use in O(nnz) as transient workspace.
+// Off by default: the index memory of a sparse layer stays one int32 per entry.
+void set_keep_transposes(bool keep);
+bool keep_transposes();
+
+// The transposed structure of (row_ptr, col_idx): cached while those tensors live
+// when keep_transposes(), else built now in the Workspace category.
 std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr,
                                                             const Tensor& col_idx,
                                                             int64_t grid_rows, int64_t grid_cols);
