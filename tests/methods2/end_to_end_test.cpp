@@ -77,6 +77,8 @@ TEST(EndToEnd, EastReachesItsDensityOnATinyMlp) {
     if (j.contains("density") && !j.contains("event")) peak = std::max(peak, j["density"].get<double>());
   }
   EXPECT_GT(peak, 1.5 * d);
+  EXPECT_EQ(s["method"]["density_target"].get<double>(), 0.02);
+  EXPECT_TRUE(s["method"]["dyrelu"]["dropped"].get<bool>());  // 4 epochs: DyReLU in epoch 0 only
   fs::remove_all(dir);
 }
 
@@ -97,10 +99,14 @@ TEST(EndToEnd, PolarizeRemovesClosedUnitsOnATinyMlp) {
     if (shape[0] != 10) open += shape[0];
   }
   EXPECT_NEAR((double)open / 80.0, 0.5, 0.15);  // the gates landed near the target
-  if (s.contains("sparsity")) {  // once the run's summary carries Sparsifier::summary()
-    EXPECT_EQ(s["sparsity"]["units"]["open"].get<int64_t>(), open);
-    EXPECT_EQ(s["sparsity"]["physical_removal"], "done");
-  }
+  // The method's report: the removal, and parameters that match the layers left.
+  ASSERT_TRUE(s.contains("method"));
+  const Json& r = s["method"];
+  EXPECT_EQ(r["physical_removal"], "done");
+  EXPECT_EQ(r["units"]["open"].get<int64_t>(), open);
+  EXPECT_EQ(r["parameters"]["after"].get<int64_t>(), s["parameters"]["stored"].get<int64_t>());
+  EXPECT_LT(r["parameters"]["after"].get<int64_t>(), r["parameters"]["before"].get<int64_t>());
+  EXPECT_LT(r["flops_per_sample"]["after"].get<int64_t>(), r["flops_per_sample"]["before"].get<int64_t>());
   fs::remove_all(dir);
 }
 
