@@ -27,6 +27,15 @@ template <class T> void scale(const T* a, T s, T* out, int64_t n) {
 
 template <class T>
 void add_bias(const T* x, const T* bias, T* out, int64_t outer, int64_t channels, int64_t inner) {
+  if (inner == 1) {  // [N, C] rows: vectorise over channels
+#pragma omp parallel for if (outer * channels > kParallelMin)
+    for (int64_t o = 0; o < outer; ++o) {
+      const T* xp = x + o * channels;
+      T* yp = out + o * channels;
+      for (int64_t c = 0; c < channels; ++c) yp[c] = xp[c] + bias[c];
+    }
+    return;
+  }
 #pragma omp parallel for collapse(2) if (outer * channels * inner > kParallelMin)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
@@ -39,6 +48,14 @@ void add_bias(const T* x, const T* bias, T* out, int64_t outer, int64_t channels
 
 template <class T>
 void bias_grad(const T* dy, T* db, int64_t outer, int64_t channels, int64_t inner) {
+  if (inner == 1) {  // column sums of [N, C], row by row so the inner loop is contiguous
+    for (int64_t c = 0; c < channels; ++c) db[c] = T(0);
+    for (int64_t o = 0; o < outer; ++o) {
+      const T* p = dy + o * channels;
+      for (int64_t c = 0; c < channels; ++c) db[c] += p[c];
+    }
+    return;
+  }
 #pragma omp parallel for if (outer * channels * inner > kParallelMin)
   for (int64_t c = 0; c < channels; ++c) {
     T s = 0;
