@@ -9,9 +9,13 @@
 
 #include "engine/core/tensor.h"
 
+namespace sprout::sparse {
+struct SparseParameter;
+}  // namespace sprout::sparse
+
 namespace sprout::nn {
 
-struct SparseParameter;
+using SparseParameter = sparse::SparseParameter;
 
 // A trainable tensor as the optimizer and the checkpoint see it.
 struct ParamRef {

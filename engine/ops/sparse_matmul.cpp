@@ -26,8 +26,8 @@ namespace {
 using DenseGradHook = std::function<void(const Tensor&)>;
 
 // The structure alone (values travel separately), as saved by backward nodes.
-nn::SparseParameter structure_of(const nn::SparseParameter& w) {
-  nn::SparseParameter s;
+sparse::SparseParameter structure_of(const sparse::SparseParameter& w) {
+  sparse::SparseParameter s;
   s.row_ptr = w.row_ptr;
   s.col_idx = w.col_idx;
   s.dense_shape = w.dense_shape;
@@ -37,7 +37,7 @@ nn::SparseParameter structure_of(const nn::SparseParameter& w) {
   return s;
 }
 
-const SparseKernel& pick(const nn::SparseParameter& w, Device dev, const SparseKernel* k) {
+const SparseKernel& pick(const sparse::SparseParameter& w, Device dev, const SparseKernel* k) {
   const SparseKernel& kk = k ? *k : kernels::selected_sparse_kernel(
       dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu, sparse::format_of(w));
   SPROUT_CHECK((kk.device == kernels::KernelDevice::Cuda) == dev.is_cuda(), "sparse kernel '", kk.name,
@@ -73,7 +73,7 @@ void batch_dims(const Tensor& t, int64_t* batch, int64_t* k, int64_t* n, const c
   *n = t.size(-1);
 }
 
-void check_values(const nn::SparseParameter& w, const Tensor& values, const char* op) {
+void check_values(const sparse::SparseParameter& w, const Tensor& values, const char* op) {
   SPROUT_CHECK(w.row_ptr.defined() && w.col_idx.defined() && values.defined(), op,
                ": sparse weight has no structure or values");
   const int64_t expect = w.col_idx.numel() * w.block * w.block;
@@ -89,7 +89,7 @@ void check_values(const nn::SparseParameter& w, const Tensor& values, const char
 
 // The shared body of spmm_into / spmm_transposed: c is [M, n] ([B, M, n]), or [n, M]
 // when transpose_c (then the kernel must support output options).
-static void run_spmm(const nn::SparseParameter& w, const Tensor& values, bool transpose_w, const Tensor& b,
+static void run_spmm(const sparse::SparseParameter& w, const Tensor& values, bool transpose_w, const Tensor& b,
                      Tensor& c, bool accumulate, bool transpose_c, const Tensor& row_bias,
                      const SparseKernel& kk) {
   check_values(w, values, "spmm");
@@ -138,12 +138,12 @@ static void run_spmm(const nn::SparseParameter& w, const Tensor& values, bool tr
   });
 }
 
-void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
+void spmm_into(const sparse::SparseParameter& w, const Tensor& values, bool transpose_w,
                const Tensor& b, Tensor& c, bool accumulate, const SparseKernel* kernel) {
   run_spmm(w, values, transpose_w, b, c, accumulate, false, Tensor(), pick(w, values.device(), kernel));
 }
 
-Tensor spmm_transposed(const nn::SparseParameter& w, const Tensor& values, bool transpose_w, const Tensor& b,
+Tensor spmm_transposed(const sparse::SparseParameter& w, const Tensor& values, bool transpose_w, const Tensor& b,
                        MemCategory cat, const Tensor& bias, const SparseKernel* kernel) {
   const SparseKernel& kk = pick(w, values.device(), kernel);
   SPROUT_CHECK(b.dim() == 2, "spmm_transposed: expected b [K, n], got ", shape_str(b.shape()));
@@ -158,7 +158,7 @@ Tensor spmm_transposed(const nn::SparseParameter& w, const Tensor& values, bool 
   return transpose2d(ct, cat, bias);
 }
 
-void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
+void sddmm_into(const sparse::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
                 bool accumulate, const SparseKernel* kernel) {
   check_values(w, out, "sddmm");
   check_same(x, y, "sddmm");
@@ -236,7 +236,7 @@ static Tensor row_sums(const Tensor& x) {
 
 // ---- sparse_linear ----------------------------------------------------------------
 
-Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias) {
+Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& bias) {
   check_values(w, w.values, "sparse_linear");
   check_same(x, w.values, "sparse_linear");
   SPROUT_CHECK(x.dim() == 2 && x.size(1) == w.cols, "sparse_linear: input ", shape_str(x.shape()),
@@ -248,7 +248,7 @@ Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
   Tensor xt = transpose2d(x, grad ? current_mem_category() : MemCategory::Workspace);
   Tensor y = spmm_transposed(w, w.values, false, xt, current_mem_category(), bias);
   if (grad) {
-    nn::SparseParameter s = structure_of(w);
+    sparse::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad(), gb = bias.defined() && bias.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
@@ -286,7 +286,7 @@ static Tensor batch_item(const Tensor& t, int64_t i, int64_t rows, int64_t n) {
 }
 
 // Dense weight gradient sum_i g_i cols_i^T for a hook, [rows, cols] in workspace.
-static Tensor dense_grad_cols(const nn::SparseParameter& s, const Tensor& g, const Tensor& cols) {
+static Tensor dense_grad_cols(const sparse::SparseParameter& s, const Tensor& g, const Tensor& cols) {
   int64_t batch, r, n;
   batch_dims(g, &batch, &r, &n, "dense gradient");
   Tensor dense = Tensor::empty({s.rows, s.cols}, g.dtype(), g.device(), MemCategory::Workspace);
@@ -297,7 +297,7 @@ static Tensor dense_grad_cols(const nn::SparseParameter& s, const Tensor& g, con
   return dense;
 }
 
-Tensor sparse_matmul_cols(nn::SparseParameter& w, const Tensor& cols) {
+Tensor sparse_matmul_cols(sparse::SparseParameter& w, const Tensor& cols) {
   check_values(w, w.values, "sparse_matmul_cols");
   check_same(cols, w.values, "sparse_matmul_cols");
   int64_t batch, k, n;
@@ -308,7 +308,7 @@ Tensor sparse_matmul_cols(nn::SparseParameter& w, const Tensor& cols) {
   Tensor y = Tensor::empty(out_shape, cols.dtype(), cols.device());
   spmm_into(w, w.values, false, cols, y);
   if (autograd::needs_grad({&cols, &w.values})) {
-    nn::SparseParameter s = structure_of(w);
+    sparse::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach(), saved = cols.detach();
     const bool gc = cols.requires_grad(), gv = w.values.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
@@ -398,7 +398,7 @@ void gather_cnhw(const Tensor& g, int64_t O, int64_t P, int64_t n0, int64_t nb, 
 size_t im2col_budget_bytes() { return g_im2col_budget; }
 void set_im2col_budget_bytes(size_t bytes) { g_im2col_budget = bytes; }
 
-Tensor sparse_conv2d(const Tensor& x, nn::SparseParameter& w, const Tensor& bias, int64_t kernel,
+Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& bias, int64_t kernel,
                      int64_t stride, int64_t pad) {
   SPROUT_CHECK(x.dim() == 4, "sparse_conv2d: input must be [N, C, H, W], got ", shape_str(x.shape()));
   ConvGeom g{x.size(0), x.size(1), x.size(2), x.size(3), kernel, stride, pad, 0, 0};
@@ -418,7 +418,7 @@ Tensor sparse_conv2d(const Tensor& x, nn::SparseParameter& w, const Tensor& bias
   const size_t per_image = (size_t)(K + O) * (size_t)P * dtype_size(x.dtype());
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.N, (int64_t)(g_im2col_budget / per_image)));
   Tensor y = Tensor::empty({g.N, O, g.Ho, g.Wo}, x.dtype(), x.device());
-  nn::SparseParameter s = structure_of(w);
+  sparse::SparseParameter s = structure_of(w);
   // Forward, chunk by chunk: cols = im2col(x chunk), Y = W cols, then back to NCHW.
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.N - n0);

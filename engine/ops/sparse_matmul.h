@@ -5,7 +5,7 @@
 // values' gradient has length nnz. The kernel comes from the sparse kernel registry.
 #pragma once
 #include "engine/core/tensor.h"
-#include "engine/nn/sparse_parameter.h"
+#include "engine/sparse/sparse_parameter.h"
 #include "kernels/cpu/sparse_registry.h"
 
 namespace sprout::ops {
@@ -13,16 +13,16 @@ namespace sprout::ops {
 // x [N, in] -> [N, out]; w: rows = out, cols = in (CSR or BSR); bias [out] or undefined.
 // The bias is added while the output is transposed back, and its gradient summed from
 // the transposed output gradient, so it costs no pass of its own.
-Tensor sparse_linear(const Tensor& x, nn::SparseParameter& w, const Tensor& bias);
+Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& bias);
 
 // cols [K, P] -> [out, P], or a batch [B, K, P] -> [B, out, P] sharing W (K = w.cols).
-Tensor sparse_matmul_cols(nn::SparseParameter& w, const Tensor& cols);
+Tensor sparse_matmul_cols(sparse::SparseParameter& w, const Tensor& cols);
 
 // x [N, Cin, H, W] -> [N, Cout, Ho, Wo] with w: rows = Cout, cols = Cin * k * k.
 // 1x1 stride-1 unpadded convolutions multiply the input directly; others unfold it
 // chunk by chunk over the batch so the im2col buffer stays under
 // im2col_budget_bytes(), and the backward unfolds again instead of saving columns.
-Tensor sparse_conv2d(const Tensor& x, nn::SparseParameter& w, const Tensor& bias, int64_t kernel,
+Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& bias, int64_t kernel,
                      int64_t stride, int64_t pad);
 size_t im2col_budget_bytes();
 void set_im2col_budget_bytes(size_t bytes);
@@ -32,17 +32,17 @@ void set_im2col_budget_bytes(size_t bytes);
 // c_i = op(W) b_i over a batch: b [K, n] or [B, K, n] -> c [M, n] / [B, M, n], where
 // op(W) = W (M = rows, K = cols) or W^T. `values` is W's values (or a stand-in of the
 // same length). `kernel` null: the registry's selection for the device and format.
-void spmm_into(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
+void spmm_into(const sparse::SparseParameter& w, const Tensor& values, bool transpose_w,
                const Tensor& b, Tensor& c, bool accumulate = false,
                const kernels::SparseKernel* kernel = nullptr);
 // c = (op(W) b)^T (+ bias[r] on column r): b [K, n] -> c [n, M] in category `cat`. The
 // kernel writes the transposed result directly when it can, else it is transposed after.
-Tensor spmm_transposed(const nn::SparseParameter& w, const Tensor& values, bool transpose_w,
+Tensor spmm_transposed(const sparse::SparseParameter& w, const Tensor& values, bool transpose_w,
                        const Tensor& b, MemCategory cat, const Tensor& bias = Tensor(),
                        const kernels::SparseKernel* kernel = nullptr);
 // out[e] (+)= sum_i dot(x_i[row(e)], y_i[col(e)]): x [rows, n] or [B, rows, n], y
 // [cols, n] or [B, cols, n], out [nnz values].
-void sddmm_into(const nn::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
+void sddmm_into(const sparse::SparseParameter& w, const Tensor& x, const Tensor& y, Tensor& out,
                 bool accumulate = false, const kernels::SparseKernel* kernel = nullptr);
 // [r, c] -> [c, r] in category `cat`, adding row_bias[i] to source row i when defined.
 Tensor transpose2d(const Tensor& x, MemCategory cat, const Tensor& row_bias = Tensor());

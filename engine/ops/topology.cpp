@@ -16,7 +16,7 @@ namespace sprout::ops {
 
 namespace {
 
-void check_param(const nn::SparseParameter& p, const char* op) {
+void check_param(const sparse::SparseParameter& p, const char* op) {
   SPROUT_CHECK(p.row_ptr.defined() && p.col_idx.defined() && p.values.defined(), op,
                ": sparse parameter has no structure or values");
   SPROUT_CHECK(p.values.numel() == p.col_idx.numel() * p.block * p.block, op, ": ",
@@ -47,7 +47,7 @@ Tensor gather(const Tensor& old, const Tensor& src, int64_t new_nnz, int64_t be,
 
 }  // namespace
 
-int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state, const TopologyEdit& edit) {
+int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state, const TopologyEdit& edit) {
   check_param(p, "edit_topology");
   const Device dev = p.values.device();
   const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p), nnzb = p.col_idx.numel();
@@ -134,7 +134,7 @@ int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
   return p.values.numel();
 }
 
-int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
+int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state,
                       const std::vector<uint8_t>& keep, const std::vector<int64_t>& grow) {
   TopologyEdit e;
   if (!keep.empty())  // empty: keep every entry
@@ -143,7 +143,7 @@ int64_t edit_topology(nn::SparseParameter& p, const std::vector<Tensor*>& state,
   return edit_topology(p, state, e);
 }
 
-Tensor magnitude_scores(const nn::SparseParameter& p) {
+Tensor magnitude_scores(const sparse::SparseParameter& p) {
   check_param(p, "magnitude_scores");
   const int64_t n = p.col_idx.numel(), be = (int64_t)p.block * p.block;
   Tensor out = Tensor::empty({n}, p.values.dtype(), p.values.device(), MemCategory::Workspace);
@@ -182,7 +182,7 @@ Tensor topk_mask(const Tensor& scores, int64_t k, bool largest) {
   return mask;
 }
 
-Tensor magnitude_topk_mask(const nn::SparseParameter& p, int64_t k, bool largest) {
+Tensor magnitude_topk_mask(const sparse::SparseParameter& p, int64_t k, bool largest) {
   return topk_mask(magnitude_scores(p), k, largest);
 }
 
@@ -194,7 +194,7 @@ Tensor dense_weight_grad(const Tensor& x, const Tensor& dy) {
   return g;
 }
 
-Tensor topk_empty_positions(const nn::SparseParameter& p, const Tensor& dense_grad, int64_t k) {
+Tensor topk_empty_positions(const sparse::SparseParameter& p, const Tensor& dense_grad, int64_t k) {
   check_param(p, "topk_empty_positions");
   SPROUT_CHECK(dense_grad.numel() == p.rows * p.cols && dense_grad.device() == p.values.device(),
                "topk_empty_positions: gradient ", shape_str(dense_grad.shape()), " on ",
@@ -224,7 +224,7 @@ Tensor topk_empty_positions(const nn::SparseParameter& p, const Tensor& dense_gr
   return out;
 }
 
-Tensor random_empty_positions(const nn::SparseParameter& p, int64_t k, Rng& rng) {
+Tensor random_empty_positions(const sparse::SparseParameter& p, int64_t k, Rng& rng) {
   check_param(p, "random_empty_positions");
   const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p);
   std::vector<int32_t> rp = p.row_ptr.to_vector<int32_t>(), ci = p.col_idx.to_vector<int32_t>();

@@ -5,9 +5,9 @@
 
 namespace sprout::sparse {
 
-static nn::SparseParameter make(const Tensor& row_ptr, const Tensor& col_idx, const Tensor& values,
+static SparseParameter make(const Tensor& row_ptr, const Tensor& col_idx, const Tensor& values,
                                 int64_t rows, int64_t cols, int block, Shape dense_shape) {
-  nn::SparseParameter p;
+  SparseParameter p;
   Device d = values.device();
   p.row_ptr = row_ptr.to(d, MemCategory::Indices);
   p.col_idx = col_idx.to(d, MemCategory::Indices);
@@ -22,15 +22,15 @@ static nn::SparseParameter make(const Tensor& row_ptr, const Tensor& col_idx, co
   return p;
 }
 
-nn::SparseParameter make_parameter(const CsrMatrix& m, Shape dense_shape) {
+SparseParameter make_parameter(const CsrMatrix& m, Shape dense_shape) {
   return make(m.row_ptr, m.col_idx, m.values, m.rows, m.cols, 1, std::move(dense_shape));
 }
 
-nn::SparseParameter make_parameter(const BsrMatrix& m, Shape dense_shape) {
+SparseParameter make_parameter(const BsrMatrix& m, Shape dense_shape) {
   return make(m.row_ptr, m.col_idx, m.values, m.rows, m.cols, m.block, std::move(dense_shape));
 }
 
-CsrMatrix csr_view(const nn::SparseParameter& p) {
+CsrMatrix csr_view(const SparseParameter& p) {
   SPROUT_CHECK(p.block == 1, "csr_view: the parameter is BSR (block ", p.block, ")");
   CsrMatrix m;
   m.rows = p.rows;
@@ -41,7 +41,7 @@ CsrMatrix csr_view(const nn::SparseParameter& p) {
   return m;
 }
 
-BsrMatrix bsr_view(const nn::SparseParameter& p) {
+BsrMatrix bsr_view(const SparseParameter& p) {
   SPROUT_CHECK(p.block > 1, "bsr_view: the parameter is CSR");
   BsrMatrix m;
   m.rows = p.rows;
@@ -53,7 +53,7 @@ BsrMatrix bsr_view(const nn::SparseParameter& p) {
   return m;
 }
 
-void validate(const nn::SparseParameter& p) {
+void validate(const SparseParameter& p) {
   if (p.block > 1) bsr_view(p).validate();
   else csr_view(p).validate();
   SPROUT_CHECK(p.row_ptr.device() == p.values.device() && p.col_idx.device() == p.values.device(),

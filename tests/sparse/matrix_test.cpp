@@ -151,7 +151,7 @@ TEST(SparseMatrix, ValidateRejectsBadStructures) {
 
 TEST(SparseMatrix, ParameterViewsShareTensors) {
   Rng rng(2);
-  nn::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(10, 12, 30, rng), {10, 3, 2, 2});
+  sparse::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(10, 12, 30, rng), {10, 3, 2, 2});
   sparse::validate(p);
   EXPECT_EQ(p.nnz(), 30);
   EXPECT_TRUE(p.values.requires_grad());

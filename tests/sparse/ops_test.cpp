@@ -17,7 +17,7 @@ struct LinearResult {
   Tensor y, dx, dw, db;  // dw dense [rows, cols] (sparse: scattered from the nnz gradient)
 };
 
-LinearResult run_sparse_linear(const Tensor& x0, nn::SparseParameter& p, const Tensor& b0, const Tensor& gy) {
+LinearResult run_sparse_linear(const Tensor& x0, sparse::SparseParameter& p, const Tensor& b0, const Tensor& gy) {
   Tensor x = x0.clone(), b = b0.clone();
   x.set_requires_grad(true);
   b.set_requires_grad(true);
@@ -41,7 +41,7 @@ void compare_linear(const MaskCase& m, int block, DType dt, int64_t batch) {
   SCOPED_TRACE(m.name + " block " + std::to_string(block) + " " + dtype_name(dt) + " batch " +
                std::to_string(batch));
   Tensor w;
-  nn::SparseParameter p = make_param(m, block, dt, 11, &w);
+  sparse::SparseParameter p = make_param(m, block, dt, 11, &w);
   Tensor x = randn({batch, m.cols}, 12, dt), b = randn({m.rows}, 13, dt), gy = randn({batch, m.rows}, 14, dt);
   LinearResult s = run_sparse_linear(x, p, b, gy);
   LinearResult d = run_dense_linear(x, w, b, gy);
@@ -76,10 +76,10 @@ TEST(SparseLinear, LargeBatchUsesEveryTile) {
 TEST(SparseLinear, GradcheckValuesAndInputFloat64) {
   for (int block : {1, 4}) {
     MaskCase m = edge_mask("gc_9x7", 9, 7, 0.4, 31);
-    nn::SparseParameter p = make_param(m, block, DType::F64, 32, nullptr);
+    sparse::SparseParameter p = make_param(m, block, DType::F64, 32, nullptr);
     Tensor x = randn({4, 7}, 33, DType::F64), b = randn({9}, 34, DType::F64);
     gradcheck([&](const std::vector<Tensor>& in) {
-      nn::SparseParameter q = p;
+      sparse::SparseParameter q = p;
       q.values = in[1];
       return ops::sparse_linear(in[0], q, in[2]);
     }, {x, p.values.detach().clone(), b});
@@ -88,13 +88,13 @@ TEST(SparseLinear, GradcheckValuesAndInputFloat64) {
 
 TEST(SparseLinear, ValuesGradientAccumulatesOverCalls) {
   MaskCase m = edge_mask("acc_10x12", 10, 12, 0.3, 41);
-  nn::SparseParameter p = make_param(m, 1, DType::F64, 42, nullptr);
+  sparse::SparseParameter p = make_param(m, 1, DType::F64, 42, nullptr);
   Tensor x = randn({3, 12}, 43, DType::F64);
   Tensor y = ops::add(ops::sparse_linear(x, p, Tensor()), ops::sparse_linear(x, p, Tensor()));
   ops::sum(y).backward();
   Tensor once;
   {
-    nn::SparseParameter q = p;
+    sparse::SparseParameter q = p;
     q.values = p.values.detach().clone();
     q.values.set_requires_grad(true);
     ops::sum(ops::sparse_linear(x, q, Tensor())).backward();
@@ -107,7 +107,7 @@ TEST(SparseLinear, ValuesGradientAccumulatesOverCalls) {
 TEST(SparseLinear, DenseGradHookGetsTheFullGradientOnce) {
   MaskCase m = edge_mask("hook_8x6", 8, 6, 0.3, 45);
   for (int block : {1, 4}) {
-    nn::SparseParameter p = make_param(m, block, DType::F64, 46, nullptr);
+    sparse::SparseParameter p = make_param(m, block, DType::F64, 46, nullptr);
     Tensor x = randn({5, 6}, 47, DType::F64), gy = randn({5, 8}, 48, DType::F64);
     int calls = 0;
     Tensor seen;
@@ -130,7 +130,7 @@ TEST(SparseLinear, DenseGradHookGetsTheFullGradientOnce) {
 
 TEST(SparseLinear, RejectsMismatchedInput) {
   MaskCase m = edge_mask("bad", 5, 6, 0.5, 1);
-  nn::SparseParameter p = make_param(m, 1, DType::F32, 2, nullptr);
+  sparse::SparseParameter p = make_param(m, 1, DType::F32, 2, nullptr);
   EXPECT_THROW(ops::sparse_linear(randn({3, 7}, 1, DType::F32), p, Tensor()), Error);
   EXPECT_THROW(ops::sparse_linear(randn({3, 6}, 1, DType::F64), p, Tensor()), Error);
 }
@@ -140,7 +140,7 @@ TEST(SparseMatmulCols, BatchedMatchesDenseMasked) {
     for (DType dt : {DType::F32, DType::F64}) {
       MaskCase m = edge_mask("cols_11x18", 11, 18, 0.25, 51);
       Tensor w;
-      nn::SparseParameter p = make_param(m, block, dt, 52, &w);
+      sparse::SparseParameter p = make_param(m, block, dt, 52, &w);
       Tensor cols = randn({3, 18, 37}, 53, dt), g = randn({3, 11, 37}, 54, dt);
       cols.set_requires_grad(true);
       Tensor y = ops::sparse_matmul_cols(p, cols);
@@ -166,7 +166,7 @@ void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt, i
   SCOPED_TRACE(k.name + " " + m.name + " " + dtype_name(dt) + " block " + std::to_string(block));
   Device dev = k.device == kernels::KernelDevice::Cuda ? Device::cuda() : Device::cpu();
   Tensor w;
-  nn::SparseParameter p = make_param(m, block, dt, 61, &w);
+  sparse::SparseParameter p = make_param(m, block, dt, 61, &w);
   const int64_t n = 45, batch = 2;
   Tensor b = randn({batch, m.cols, n}, 62, dt), bt = randn({batch, m.rows, n}, 63, dt);
   // References on the CPU: C = W B, C' = W^T B', out = X Y^T at the entries.
@@ -268,7 +268,7 @@ TEST(SparseLinear, CudaMatchesCpuWithEveryKernel) {
     kernels::select_sparse_kernel(k.name);
     const int block = k.format == kernels::SparseFormat::Bsr ? 8 : 1;
     MaskCase m = edge_mask("cuda_37x29", 37, 29, 0.2, 71);
-    nn::SparseParameter p = make_param(m, block, DType::F32, 72, nullptr);
+    sparse::SparseParameter p = make_param(m, block, DType::F32, 72, nullptr);
     Tensor x = randn({33, 29}, 73, DType::F32), b = randn({37}, 74, DType::F32), gy = randn({33, 37}, 75, DType::F32);
     LinearResult cpu = run_sparse_linear(x, p, b, gy);
     p.to(Device::cuda());

@@ -50,11 +50,11 @@ inline Tensor mask_tensor(const MaskCase& m) {
 
 // A parameter with random values at the mask (block 1: CSR; else BSR of blocks
 // touching the mask), plus the dense weight it equals.
-inline nn::SparseParameter make_param(const MaskCase& m, int block, DType dt, uint64_t seed,
+inline sparse::SparseParameter make_param(const MaskCase& m, int block, DType dt, uint64_t seed,
                                       Tensor* dense_out) {
   Tensor w = randn({m.rows, m.cols}, seed, dt);
   Tensor mask = mask_tensor(m);
-  nn::SparseParameter p = block == 1
+  sparse::SparseParameter p = block == 1
       ? sparse::make_parameter(sparse::CsrMatrix::from_dense(w, mask))
       : sparse::make_parameter(sparse::BsrMatrix::from_dense(w, mask, block));
   if (dense_out) *dense_out = block == 1 ? sparse::csr_view(p).to_dense() : sparse::bsr_view(p).to_dense();
@@ -63,8 +63,8 @@ inline nn::SparseParameter make_param(const MaskCase& m, int block, DType dt, ui
 
 // The dense [rows, cols] tensor holding `values` (a values-shaped gradient) at p's
 // stored positions, zero elsewhere: turns an nnz gradient into a comparable matrix.
-inline Tensor scatter_dense(const nn::SparseParameter& p, const Tensor& values) {
-  nn::SparseParameter q = p;
+inline Tensor scatter_dense(const sparse::SparseParameter& p, const Tensor& values) {
+  sparse::SparseParameter q = p;
   q.values = values.is_cuda() ? values.to(Device::cpu()) : values;
   q.row_ptr = p.row_ptr.is_cuda() ? p.row_ptr.to(Device::cpu()) : p.row_ptr;
   q.col_idx = p.col_idx.is_cuda() ? p.col_idx.to(Device::cpu()) : p.col_idx;
@@ -72,8 +72,8 @@ inline Tensor scatter_dense(const nn::SparseParameter& p, const Tensor& values) 
 }
 
 // Entries of `dense` outside p's stored positions set to zero.
-inline Tensor mask_like(const nn::SparseParameter& p, const Tensor& dense) {
-  nn::SparseParameter q = p;
+inline Tensor mask_like(const sparse::SparseParameter& p, const Tensor& dense) {
+  sparse::SparseParameter q = p;
   q.row_ptr = p.row_ptr.is_cuda() ? p.row_ptr.to(Device::cpu()) : p.row_ptr;
   q.col_idx = p.col_idx.is_cuda() ? p.col_idx.to(Device::cpu()) : p.col_idx;
   q.values = Tensor::full({p.values.numel()}, 1.0, dense.dtype());

@@ -24,7 +24,7 @@ ops::TopologyEdit make_edit(const Tensor& keep, const Tensor& grow) {
 }
 
 // flat position -> value (first element of the block) of a parameter, read on the host.
-std::map<int64_t, std::vector<float>> entries_of(const nn::SparseParameter& p, const Tensor& v) {
+std::map<int64_t, std::vector<float>> entries_of(const sparse::SparseParameter& p, const Tensor& v) {
   auto rp = p.row_ptr.to_vector<int32_t>();
   auto ci = p.col_idx.to_vector<int32_t>();
   auto vals = v.to_vector<float>();
@@ -39,7 +39,7 @@ std::map<int64_t, std::vector<float>> entries_of(const nn::SparseParameter& p, c
 void edit_case(Device dev, int block) {
   SCOPED_TRACE("block " + std::to_string(block));
   Rng rng(5);
-  nn::SparseParameter p = block == 1
+  sparse::SparseParameter p = block == 1
       ? sparse::make_parameter(sparse::CsrMatrix::random(23, 31, 150, rng))
       : sparse::make_parameter(sparse::BsrMatrix::random(23, 31, block, 20, rng));
   p.to(dev);
@@ -113,7 +113,7 @@ TEST_P(Topology, GrowValuesAndKeepAllAndEmptyLayer) {
   SPROUT_SKIP_IF_NO_DEVICE(GetParam());
   Device dev = GetParam();
   Rng rng(6);
-  nn::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(4, 5, 0, rng));
+  sparse::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(4, 5, 0, rng));
   p.to(dev);
   ops::TopologyEdit e;
   e.grow = Tensor::from_vector<int64_t>({7, 0, 19}, {3});
@@ -134,7 +134,7 @@ TEST_P(Topology, GrowValuesAndKeepAllAndEmptyLayer) {
 TEST_P(Topology, RejectsOccupiedRepeatedOrOutsidePositions) {
   SPROUT_SKIP_IF_NO_DEVICE(GetParam());
   Rng rng(7);
-  nn::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(6, 8, 20, rng));
+  sparse::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(6, 8, 20, rng));
   p.to(GetParam());
   auto before = entries_of(p, p.values);
   const int64_t occupied = before.begin()->first;
@@ -163,7 +163,7 @@ TEST_P(Topology, TopkMaskPicksExtremesWithIndexTieBreak) {
 TEST_P(Topology, MagnitudeMaskDropsSmallestExactly) {
   SPROUT_SKIP_IF_NO_DEVICE(GetParam());
   Rng rng(8);
-  nn::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(40, 50, 400, rng));
+  sparse::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(40, 50, 400, rng));
   p.to(GetParam());
   Tensor keep = ops::magnitude_topk_mask(p, 300, true);
   auto k = keep.to_vector<uint8_t>();
@@ -185,7 +185,7 @@ TEST_P(Topology, TopkEmptyPositionsSkipStoredOnes) {
   Device dev = GetParam();
   for (int block : {1, 4}) {
     Rng rng(9);
-    nn::SparseParameter p = block == 1 ? sparse::make_parameter(sparse::CsrMatrix::random(12, 10, 40, rng))
+    sparse::SparseParameter p = block == 1 ? sparse::make_parameter(sparse::CsrMatrix::random(12, 10, 40, rng))
                                        : sparse::make_parameter(sparse::BsrMatrix::random(12, 10, 4, 3, rng));
     Tensor x = randn({6, 10}, 10, DType::F32), dy = randn({6, 12}, 11, DType::F32);
     Tensor g_cpu = ops::dense_weight_grad(x, dy);
@@ -228,7 +228,7 @@ TEST_P(Topology, TopkEmptyPositionsSkipStoredOnes) {
 TEST_P(Topology, RandomEmptyPositionsAreEmptyDistinctSorted) {
   SPROUT_SKIP_IF_NO_DEVICE(GetParam());
   Rng rng(12);
-  nn::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(9, 11, 60, rng));
+  sparse::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(9, 11, 60, rng));
   p.to(GetParam());
   auto stored = entries_of(p, p.values);
   for (int64_t k : {0, 1, 20, 39}) {
@@ -249,7 +249,7 @@ TEST_P(Topology, RandomEmptyPositionsAreEmptyDistinctSorted) {
 TEST_P(Topology, WorksWithOptimizerState) {
   SPROUT_SKIP_IF_NO_DEVICE(GetParam());
   Rng rng(13);
-  nn::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(10, 10, 30, rng));
+  sparse::SparseParameter p = sparse::make_parameter(sparse::CsrMatrix::random(10, 10, 30, rng));
   p.to(GetParam());
   std::vector<nn::ParamRef> refs{{"w", &p.values, &p}};
   optim::AdamW opt(refs, optim::AdamWOptions{});

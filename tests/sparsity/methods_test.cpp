@@ -125,7 +125,7 @@ Snapshot snap(Harness& h, const SparseLayer& L) {
   return s;
 }
 
-void check_structure(const nn::SparseParameter& p) {
+void check_structure(const sparse::SparseParameter& p) {
   sparse::validate_structure(p.row_ptr, p.col_idx, p.rows, p.cols, "layer");
 }
 
