@@ -78,6 +78,12 @@ def main():
             r = run(args.binary, cfg, common + density_sets(method, float(d)), f"{args.out}/{method}_{d}", args.threads)
             results[method][d] = r
             print(method, d, json.dumps(r), flush=True)
+            write_table(args, results)
+    write_table(args, results)
+
+
+def write_table(args, results):
+    os.makedirs(args.out, exist_ok=True)
     json.dump(results, open(f"{args.out}/results.json", "w"), indent=1)
     dens = args.densities.split(",")
     lines = ["# Fashion-MNIST: sparse-training methods on the CPU", "",
@@ -86,7 +92,7 @@ def main():
              f"({os.cpu_count()} cores). Produced by `scripts/fashion_results.py --epochs {args.epochs}`.",
              "Each cell: test accuracy / seconds per epoch / reached density (over sparse layers) / "
              "parameter-side MiB (weights + indices + gradients + optimizer; dense equivalent in the header).", ""]
-    d0 = results["dense"]["1.0"]
+    d0 = results.get("dense", {}).get("1.0", {"error": "not run"})
     if "error" not in d0:
         lines.append(f"Dense baseline: accuracy {d0['test_accuracy']:.4f}, {d0['seconds_per_epoch']:.1f} s/epoch, "
                      f"{d0['param_side_bytes'] / 2**20:.2f} MiB parameter side.")
