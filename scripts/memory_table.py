@@ -183,22 +183,34 @@ def analysis(args, table, measured):
     per_nnz = {k: s[k] / float(nnz) for k in PARAM_SIDE}
     ratio_ps = s["param_side"] / float(dn["param_side"])
     verdict = "meets" if ratio_ps <= 0.2 else "misses, narrowly,"
-    no_transpose = (s["param_side"] - s["indices"] * 2.0 / 3.0) / dn["param_side"]
-    int16 = (s["param_side"] - s["indices"] * 5.0 / 6.0) / dn["param_side"]
-    w("**Param side at density %g: %.3f of dense, which %s the 0.2x target.** The sparse model stores "
-      "%d of %d parameters (density %.4f over the sparse layers). Per stored weight it spends %.1f bytes of "
-      "values, %.1f of indices, %.1f of gradient and %.1f of optimizer state, %.1f in all, against 12 bytes per "
-      "weight dense (value, gradient, momentum); the values row also holds the BatchNorm parameters and running "
-      "statistics, which stay dense. **Indices are responsible**: the int32 `col_idx` (4 bytes per nonzero) plus "
-      "the transposed structure each sparse layer caches for the input-gradient SpMM "
-      "(`engine/sparse/transpose.h`: the transpose's int32 `col_idx` and `perm`, 8 more bytes per nonzero). "
-      "So a sparse weight costs twice a dense one, and the param side is about 2 x density of dense at every "
-      "density in the table. Without the cached transpose (building it per layer during backward, as "
-      "workspace) it would be %.3f of dense; with 16-bit column indices as well (every ResNet-50 layer has "
-      "fewer than 65536 columns), %.3f. The same arithmetic says a layer stored in CSR above density 0.5 "
-      "costs more than the dense layer would.\n" % (
-          d_check, ratio_ps, verdict, nnz, s["parameters"], s["density"], per_nnz["weights"], per_nnz["indices"],
-          per_nnz["gradients"], per_nnz["optimizer"], sum(per_nnz.values()), no_transpose, int16))
+    idx_per_nnz = per_nnz["indices"]
+    head = ("**Param side at density %g: %.3f of dense, which %s the 0.2x target.** The sparse model stores "
+            "%d of %d parameters (density %.4f over the sparse layers). Per stored weight it spends %.1f bytes of "
+            "values, %.1f of indices, %.1f of gradient and %.1f of optimizer state, %.1f in all, against 12 bytes "
+            "per weight dense (value, gradient, momentum); the values row also holds the BatchNorm parameters and "
+            "running statistics, which stay dense. " % (
+                d_check, ratio_ps, verdict, nnz, s["parameters"], s["density"], per_nnz["weights"], idx_per_nnz,
+                per_nnz["gradients"], per_nnz["optimizer"], sum(per_nnz.values())))
+    if idx_per_nnz < 6:
+        kept = (s["param_side"] + 2.0 * s["indices"]) / dn["param_side"]
+        int16 = (s["param_side"] - s["indices"] / 2.0) / dn["param_side"]
+        body = ("Indices are the int32 `col_idx` (4 bytes per nonzero) and the small `row_ptr`. The transposed "
+                "structure the input-gradient SpMM reads (the transpose's int32 `col_idx` and `perm`, 8 bytes per "
+                "nonzero) is rebuilt for one layer at a time when it is used and counted as workspace (the sparse "
+                "workspace peak is %.2f MiB above the dense one). Keeping it for every layer "
+                "(`sparsity.keep_transposes = true`) would add 8 bytes per nonzero: param side %.3f of dense, "
+                "2 x density. 16-bit column indices (every ResNet-50 layer has fewer than 65536 columns) would "
+                "bring it to %.3f. A layer stored in CSR costs 16 bytes per nonzero against 12 per dense weight, "
+                "so above density 0.75 (0.5 with kept transposes) CSR costs more than the dense layer.\n" % (
+                    (s["workspace_peak"] - dn["workspace_peak"]) / MIB, kept, int16))
+    else:
+        no_transpose = (s["param_side"] - s["indices"] * 2.0 / 3.0) / dn["param_side"]
+        body = ("**Indices are responsible**: the int32 `col_idx` (4 bytes per nonzero) plus the transposed "
+                "structure each sparse layer keeps for the input-gradient SpMM (the transpose's int32 `col_idx` "
+                "and `perm`, 8 more bytes per nonzero), so a sparse weight costs twice a dense one and the param "
+                "side is about 2 x density of dense. Without the kept transposes it would be %.3f of dense.\n" % (
+                    no_transpose))
+    w(head + body)
     parts = []
     for b in args.report:
         rr = table[(b, d_check)]
@@ -252,8 +264,9 @@ def analysis(args, table, measured):
       "dense weight gradient at a time on update steps (workspace, freed at once; ResNet-50's largest layer "
       "has 2.4M weights, 9 MiB). The ImageNet recipes keep the first conv dense (9,408 weights, negligible "
       "here). GraNet's recipe starts at density 0.5, where ERK fills 32 of ResNet-50's 54 layers; it keeps "
-      "them in CSR at density 1 so that pruning can reach them, so by the bytes per weight above its param "
-      "side starts at about the dense size and only falls below it as pruning proceeds.\n")
+      "them in CSR at density 1 so that pruning can reach them, so by the bytes per stored weight above "
+      "(%.0f) its param side starts at about %.2f of dense and shrinks as pruning proceeds.\n" % (
+          sum(per_nnz.values()), 0.5 * sum(per_nnz.values()) / 12.0))
     return "\n".join(out)
 
 
