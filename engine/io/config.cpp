@@ -27,7 +27,7 @@ const Json& default_config() {
                  "init_density": 0.5, "final_density": 0.1, "prune_start_epoch": 0,
                  "prune_end_epoch": 3, "death_rate": 0.5, "death_rate_final": 0.005,
                  "zeta": 0.3, "er_epsilon": 20.0, "grow_init": "zero", "layerwise": false,
-                 "kernel": "", "keep_transposes": false, "min_density": 0.0,
+                 "kernel": "", "keep_transposes": false, "scale_init": false, "min_density": 0.0,
                  "k": 4, "warm_epochs": 2, "phi": 0.1, "fitness": "weight",
                  "lambda_pol": 1e-4, "lambda_s": 1.0, "pol_t": 1.2, "gate_blocks": false,
                  "dyrelu": true, "weight_sharing": false, "share_from": 2, "cyclic": true,

@@ -3,7 +3,11 @@
 // the distribution makes dense, and first/last layers when asked, stay dense).
 #include "engine/sparsity/factory.h"
 
+#include <cmath>
+
+#include "engine/autograd/node.h"
 #include "engine/core/error.h"
+#include "engine/ops/elementwise.h"
 #include "engine/nn/conv_layers.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/sparse_layers.h"
@@ -75,12 +79,24 @@ void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
       mask = Tensor::zeros({rows, cols}, DType::U8, Device::cpu());
       for (int64_t p : pos) mask.data<uint8_t>()[p] = 1;
     }
+    nn::SparseParameter* w = nullptr;
     if (auto* l = dynamic_cast<nn::Linear*>(child.get())) {
-      child = block == 1 ? nn::SparseLinear::from_dense(*l, mask)
-                         : nn::SparseLinear::from_dense(*l, budgets[i].density, s.rng, block);
+      auto sl = block == 1 ? nn::SparseLinear::from_dense(*l, mask)
+                           : nn::SparseLinear::from_dense(*l, budgets[i].density, s.rng, block);
+      w = &sl->weight;
+      child = sl;
     } else if (auto* c = dynamic_cast<nn::Conv2d*>(child.get())) {
-      child = block == 1 ? nn::SparseConv2d::from_dense(*c, mask)
-                         : nn::SparseConv2d::from_dense(*c, budgets[i].density, s.rng, block);
+      auto sc = block == 1 ? nn::SparseConv2d::from_dense(*c, mask)
+                           : nn::SparseConv2d::from_dense(*c, budgets[i].density, s.rng, block);
+      w = &sc->weight;
+      child = sc;
+    }
+    // sparsity.scale_init (our choice, off by default): the kept weights are scaled by
+    // 1 / sqrt(density) so a unit's input variance matches the dense initialisation.
+    if (w && sp["scale_init"].get<bool>() && w->density() > 0) {
+      autograd::NoGradGuard ng;
+      Tensor v = ops::scale(w->values, 1.0 / std::sqrt(w->density()));
+      w->values.copy_from(v);
     }
   }
 }
