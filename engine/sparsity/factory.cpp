@@ -126,11 +126,12 @@ SparsifierPtr make_sparsifier(const nlohmann::json& cfg, nn::Module& model, uint
   else if (method == "snip") s = make_snip(sp);
   else if (method == "kstarts") s = make_kstarts(sp);
   else if (method == "dissipating") s = make_dissipating(sp);
+  else if (method == "kstarts_dissipating") s = make_kstarts_dissipating(sp);
   else if (method == "polarize") return make_polarize(sp, model, seed);
   else if (method == "east") s = make_east(sp, model);
   else
     SPROUT_FAIL("sparsity.method: unknown method '", method,
-                "' (dense, static, set, set_magnitude, rigl, granet, gmp, snip, kstarts, dissipating)");
+                "' (dense, static, set, set_magnitude, rigl, granet, gmp, snip, kstarts, dissipating, kstarts_dissipating, polarize, east)");
   s->rng.seed_with(seed ^ 0x5eed5eedull);
   if (method != "dense") sparsify(model, sp, *s);
   return s;

@@ -121,16 +121,20 @@ class Dissipating : public Sparsifier {
   std::string name() const override { return "dissipating"; }
   double initial_density(const nlohmann::json& s) const override { return s["init_density"].get<double>(); }
 
+  // The combination starts dissipating after K-starts has chosen its mask.
+  void start_at_epoch(int64_t e) { start_ = e; }
+
   void before_forward(int64_t step) override {
-    if (step != 0 || !w0_.empty()) return;
+    if (step != start_ * ctx.steps_per_epoch || !w0_.empty()) return;
     for (auto& L : sparse_layers(ctx)) {
       HostLayer h = read_host(*L.p);
       w0_.push_back({h.positions, h.values});
     }
   }
 
-  void end_of_epoch(int64_t epoch) override {
-    if (epoch >= epochs_ || w0_.empty()) return;
+  void end_of_epoch(int64_t epoch_abs) override {
+    int64_t epoch = epoch_abs - start_;
+    if (epoch < 0 || epoch >= epochs_ || w0_.empty()) return;
     bool last = epoch + 1 == epochs_;
     double target = d_i_ + (d_f_ - d_i_) * (double)(epoch + 1) / (double)epochs_;
     auto layers = sparse_layers(ctx);
@@ -160,18 +164,56 @@ class Dissipating : public Sparsifier {
       }
       if (removed == 0) continue;
       int64_t nnz = apply_edit(ctx, layers[i], keep, {});
-      events_.push_back({(epoch + 1) * ctx.steps_per_epoch, layers[i].name, removed, 0, nnz, layers[i].p->density()});
+      events_.push_back({(epoch_abs + 1) * ctx.steps_per_epoch, layers[i].name, removed, 0, nnz, layers[i].p->density()});
     }
     if (last) w0_.clear();
   }
 
  private:
-  int64_t epochs_;
+  int64_t epochs_, start_ = 0;
   double phi_, d_i_, d_f_;
   std::vector<std::pair<std::vector<int64_t>, std::vector<float>>> w0_;
 };
 
+// K-starts picks the mask over the first warm_epochs (at sparsity.density); dissipating
+// gradients then prunes inside it down to final_density over the next warm_epochs,
+// measuring each weight's change from its value when the mask was chosen.
+class KStartsDissipating : public Sparsifier {
+ public:
+  explicit KStartsDissipating(const nlohmann::json& s) : k_(s), warm_(s["warm_epochs"].get<int64_t>()) {
+    nlohmann::json ds = s;
+    ds["init_density"] = s["density"];
+    d_ = std::make_unique<Dissipating>(ds);
+    d_->start_at_epoch(warm_);
+  }
+  std::string name() const override { return "kstarts_dissipating"; }
+  double initial_density(const nlohmann::json& s) const override { return k_.initial_density(s); }
+  std::vector<int64_t> init_positions(size_t i, int64_t rows, int64_t cols, int64_t nnz) override {
+    k_.rng = rng;
+    auto p = k_.init_positions(i, rows, cols, nnz);
+    rng = k_.rng;
+    return p;
+  }
+  void before_forward(int64_t step) override { sync(); d_->before_forward(step); }
+  void after_step(int64_t step) override { sync(); k_.after_step(step); }
+  void end_of_epoch(int64_t epoch) override {
+    sync();
+    k_.end_of_epoch(epoch);
+    d_->end_of_epoch(epoch);
+    for (auto* m : {static_cast<Sparsifier*>(&k_), static_cast<Sparsifier*>(d_.get())})
+      for (auto& e : m->take_events()) events_.push_back(e);
+  }
+
+ private:
+  void sync() { k_.ctx = ctx; d_->ctx = ctx; }
+  KStarts k_;
+  int64_t warm_;
+  std::unique_ptr<Dissipating> d_;
+};
+
 }  // namespace
+
+SparsifierPtr make_kstarts_dissipating(const nlohmann::json& s) { return std::make_unique<KStartsDissipating>(s); }
 
 SparsifierPtr make_kstarts(const nlohmann::json& s) { return std::make_unique<KStarts>(s); }
 SparsifierPtr make_dissipating(const nlohmann::json& s) { return std::make_unique<Dissipating>(s); }

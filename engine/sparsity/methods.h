@@ -23,6 +23,7 @@ SparsifierPtr make_gmp(const nlohmann::json& s);
 SparsifierPtr make_snip(const nlohmann::json& s);
 SparsifierPtr make_kstarts(const nlohmann::json& s);
 SparsifierPtr make_dissipating(const nlohmann::json& s);
+SparsifierPtr make_kstarts_dissipating(const nlohmann::json& s);
 // These two change the model when built (gates; DyReLU, shared weights), so they take
 // it. Polarize keeps the weights dense (structured pruning) and seeds itself.
 SparsifierPtr make_polarize(const nlohmann::json& s, nn::Module& model, uint64_t seed);

@@ -256,6 +256,19 @@ TEST(Dissipating, ReachesTheFinalDensity) {
   EXPECT_NEAR(h.density(), 0.2, 0.01);
 }
 
+TEST(KStartsDissipating, PicksAMaskThenPrunesInsideIt) {
+  Harness h({{"method", "kstarts_dissipating"}, {"density", 0.3}, {"final_density", 0.1},
+             {"distribution", "uniform"}, {"k", 3}, {"warm_epochs", 1}, {"phi", 0.1}}, 4, 3);
+  EXPECT_GT(h.density(), 0.45);  // the union of three masks of 0.3
+  for (int i = 0; i < 4; ++i) h.run_step();
+  EXPECT_NEAR(h.density(), 0.3, 0.01);  // K-starts kept one mask
+  auto chosen = snap(h, h.layers()[0]).positions;
+  for (int i = 0; i < 4; ++i) h.run_step();
+  EXPECT_NEAR(h.density(), 0.1, 0.01);  // dissipating reached the final density...
+  for (int64_t p : snap(h, h.layers()[0]).positions)  // ...inside the chosen mask
+    EXPECT_TRUE(std::binary_search(chosen.begin(), chosen.end(), p));
+}
+
 TEST(Factory, ErkLayersAndDenseOptions) {
   Harness h({{"method", "static"}, {"density", 0.2}, {"distribution", "erk"},
              {"first_layer_dense", true}}, 1, 1);
