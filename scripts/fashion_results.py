@@ -16,12 +16,14 @@ import subprocess
 import sys
 import time
 
-METHODS = ["static", "set", "set_magnitude", "rigl", "granet", "gmp", "snip", "kstarts",
+METHODS = ["static", "set", "set_magnitude", "rigl", "granet", "gmp", "snip", "kstarts", "kstarts_dissipating",
            "dissipating", "polarize", "east"]
 
 
 def density_sets(method, d):
     """The --set overrides that put a method at final density d."""
+    if method == "kstarts_dissipating":
+        return [f"sparsity.final_density={d}", f"sparsity.density={min(1.0, 2 * d)}"]
     if method in ("granet", "gmp", "dissipating"):
         return [f"sparsity.final_density={d}"] + ([f"sparsity.init_density={min(1.0, 5 * d)}"]
                                                   if method in ("granet", "dissipating") else [])
@@ -68,13 +70,15 @@ def main():
     r = run(args.binary, "configs/fashion_mlp_dense.json", common, f"{args.out}/dense", args.threads)
     results["dense"] = {"1.0": r}
     print("dense", json.dumps(r), flush=True)
-    for method in args.methods.split(","):
-        cfg = f"configs/fashion_{method}.json"
-        if not os.path.exists(cfg):
-            print(f"skip {method}: no {cfg}", flush=True)
-            continue
-        results[method] = {}
-        for d in args.densities.split(","):
+    for d in args.densities.split(","):
+        for method in args.methods.split(","):
+            cfg = f"configs/fashion_{method}.json"
+            if not os.path.exists(cfg):
+                print(f"skip {method}: no {cfg}", flush=True)
+                continue
+            if method == "polarize" and d != args.densities.split(",")[0]:
+                continue  # structured: its target is a unit fraction, not a weight density
+            results.setdefault(method, {})
             r = run(args.binary, cfg, common + density_sets(method, float(d)), f"{args.out}/{method}_{d}", args.threads)
             results[method][d] = r
             print(method, d, json.dumps(r), flush=True)
