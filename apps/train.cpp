@@ -144,8 +144,9 @@ int run_train(const TrainArgs& a) {
                         {"dropped", ev.dropped}, {"grown", ev.grown}, {"nnz", ev.nnz},
                         {"density", ev.density}}.dump() << "\n";
       if (log_now) {
-        SPROUT_CHECK(std::isfinite(loss_value), "loss is ", loss_value, " at step ", run.step,
-                     " (epoch ", run.epoch + 1, "); stopping without overwriting the checkpoint");
+        if (!std::isfinite(loss_value))
+          SPROUT_FAIL("loss is ", loss_value, " at step ", run.step, " (epoch ", run.epoch + 1,
+                      "); stopping without overwriting the checkpoint");
         auto now = std::chrono::steady_clock::now();
         double dt = std::chrono::duration<double>(now - t_log).count();
         double sps = dt > 0 ? (double)samples_since_log / dt : 0;
