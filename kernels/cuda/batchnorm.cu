@@ -4,24 +4,13 @@
 // Evaluation forward is elementwise.
 #include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/reduce.cuh"
 
 namespace sprout::kernels::cuda {
 
 namespace {
 constexpr int kThreads = 512;
 
-// Sum over the block; every thread gets the result. `part` holds kThreads doubles.
-__device__ double block_sum(double v, double* part) {
-  part[threadIdx.x] = v;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w >>= 1) {
-    if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  double r = part[0];
-  __syncthreads();
-  return r;
-}
 
 __device__ __forceinline__ int64_t at(int64_t j, int64_t c, int64_t C, int64_t HW) {
   return ((j / HW) * C + c) * HW + j % HW;

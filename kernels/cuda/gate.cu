@@ -2,6 +2,7 @@
 // and single-block regularizers over the gate logits (a few thousand values, so one
 // deterministic block is enough and nothing is read back to the host).
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/gate.h"
 
 namespace sprout::kernels::cuda {
@@ -12,18 +13,6 @@ constexpr int kThreads = 256;
 __device__ inline float sigmoid_f(float z) { return 1.f / (1.f + expf(-z)); }
 __device__ inline float sign_f(float v) { return (float)((v > 0.f) - (v < 0.f)); }
 
-// Block-wide sum in shared memory; every thread gets the total.
-__device__ double block_sum(double v, double* part) {
-  part[threadIdx.x] = v;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w >>= 1) {
-    if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  double total = part[0];
-  __syncthreads();
-  return total;
-}
 
 __global__ void channel_mul_k(const float* x, const float* w, float* y, int64_t n, int64_t channels,
                               int64_t inner, int64_t units) {
