@@ -53,8 +53,6 @@ class GradualPruning : public Sparsifier {
     if (nnz0_.empty()) for (auto& L : layers_) nnz0_.push_back(L.p->nnz());
     prune_keep_ = prune_decisions(step);
     regen_.assign(layers_.size(), {});
-    bool pruning = step <= tf_ * ctx.steps_per_epoch;
-    (void)pruning;
     if (!regenerate_) return;
     double r = annealed_rate(r0_, rf_, step, ctx.total_steps);
     for (size_t i = 0; i < layers_.size(); ++i)

@@ -13,7 +13,7 @@ namespace sprout::sparsity {
 
 namespace {
 
-void drop_and_grow_random(Sparsifier& s, const TrainContext& ctx, const SparseLayer& L,
+void drop_and_grow_random(const TrainContext& ctx, const SparseLayer& L,
                           const std::vector<uint8_t>& keep, int64_t step, Rng& rng,
                           std::vector<UpdateEvent>& events) {
   HostLayer h = read_host(*L.p);
@@ -23,7 +23,6 @@ void drop_and_grow_random(Sparsifier& s, const TrainContext& ctx, const SparseLa
   std::vector<int64_t> grow = random_empty(L.p->rows, L.p->cols, kept, k, rng);
   int64_t nnz = apply_edit(ctx, L, keep, grow);
   events.push_back({step, L.name, k, (int64_t)grow.size(), nnz, L.p->density()});
-  (void)s;
 }
 
 class Set : public Sparsifier {
@@ -36,7 +35,7 @@ class Set : public Sparsifier {
     if (epoch + 1 >= ctx.epochs) return;
     for (const SparseLayer& L : sparse_layers(ctx)) {
       HostLayer h = read_host(*L.p);
-      drop_and_grow_random(*this, ctx, L, set_keep(h.values, zeta_), (epoch + 1) * ctx.steps_per_epoch,
+      drop_and_grow_random(ctx, L, set_keep(h.values, zeta_), (epoch + 1) * ctx.steps_per_epoch,
                            rng, events_);
     }
   }
@@ -60,7 +59,7 @@ class SetMagnitude : public Sparsifier {
       HostLayer h = read_host(*L.p);
       int64_t nnz = (int64_t)h.values.size();
       int64_t k = (int64_t)std::floor((double)nnz * f);
-      drop_and_grow_random(*this, ctx, L, keep_largest(h.values, nnz - k, rng), step, rng, events_);
+      drop_and_grow_random(ctx, L, keep_largest(h.values, nnz - k, rng), step, rng, events_);
     }
   }
  private:
