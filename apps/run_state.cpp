@@ -13,6 +13,7 @@
 #include "engine/nn/sparse_parameter.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
+#include "engine/ops/topology.h"
 #include "engine/sparse/transpose.h"
 #include "engine/sparsity/factory.h"
 #include "kernels/cpu/sparse_registry.h"
@@ -90,7 +91,10 @@ double RunState::train_step(const data::Batch& b, double smoothing, bool read_lo
   if (!sparsifier->before_step(step)) optimizer->step();
   sparsifier->after_step(step);
   ++step;
-  return read_loss ? loss.item() : std::numeric_limits<double>::quiet_NaN();
+  if (!read_loss) return std::numeric_limits<double>::quiet_NaN();
+  const double value = loss.item();  // synchronises: the GPU edits' verdicts are ready too
+  ops::check_deferred_edits();
+  return value;
 }
 
 double RunState::density() {
@@ -101,6 +105,7 @@ double RunState::density() {
 }
 
 void RunState::save_checkpoint(const std::string& path) {
+  ops::check_deferred_edits();  // never save a topology a GPU edit got wrong
   io::NamedTensors t;
   Json sparse_meta = Json::object();
   for (auto& p : model->parameters()) {

@@ -125,6 +125,20 @@ Tensor Tensor::view(const Shape& s) const {
   return Tensor(impl);
 }
 
+Tensor Tensor::slice(int64_t start, int64_t count) const {
+  SPROUT_CHECK(dim() >= 1 && start >= 0 && count >= 0 && start + count <= size(0), "slice: rows [", start, ", ",
+               start + count, ") of ", shape_str(shape()));
+  int64_t row = 1;
+  for (int64_t d = 1; d < dim(); ++d) row *= size(d);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->byte_offset = impl_->byte_offset + (size_t)(start * row) * dtype_size(impl_->dtype);
+  impl->shape = shape();
+  impl->shape[0] = count;
+  impl->dtype = impl_->dtype;
+  return Tensor(impl);
+}
+
 Tensor Tensor::detach() const {
   Tensor t = view(shape());
   return t;

@@ -91,6 +91,8 @@ class Tensor {
   void zero_();
   // A view with another shape over the same storage; no autograd (see ops::reshape).
   Tensor view(const Shape& shape) const;
+  // Rows [start, start + count) along dimension 0, sharing storage (no autograd).
+  Tensor slice(int64_t start, int64_t count) const;
 
   template <class T> std::vector<T> to_vector() const;
   double item() const;  // one-element float tensor to host

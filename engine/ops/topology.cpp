@@ -23,6 +23,12 @@ void check_param(const sparse::SparseParameter& p, const char* op) {
                p.values.numel(), " values for ", p.col_idx.numel(), " blocks of ", p.block, "x", p.block);
 }
 
+// Verdict words of GPU edits made with a known count, read by check_deferred_edits().
+std::vector<Tensor>& deferred_flags() {
+  static std::vector<Tensor> flags;
+  return flags;
+}
+
 Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d, MemCategory::Workspace); }
 
 // Gathers old (aligned with the old entries) into a new tensor via src.
@@ -84,6 +90,8 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
   Tensor new_col_idx, src;
   int64_t new_nnzb = 0, bad = -1;
   const uint8_t* keep_p = keep.defined() ? keep.data<uint8_t>() : nullptr;
+  const int64_t known = edit.new_nnz_blocks;
+  SPROUT_CHECK(known >= -1, "edit_topology: new_nnz_blocks ", known);
   if (dev.is_cuda()) {
     SPROUT_ON_CUDA({
       Tensor ws = Tensor::empty({(int64_t)kernels::cuda::sort_grow_workspace(g)}, DType::U8, dev,
@@ -94,17 +102,27 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
                                  MemCategory::Workspace);
       kernels::cuda::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, grow.data<int64_t>(), g,
                                     new_row_ptr.data<int32_t>(), ws2.raw_data(), (size_t)ws2.numel(), stream());
-      int32_t last = 0;
-      kernels::cuda::copy(&last, new_row_ptr.data<int32_t>() + gr, sizeof(int32_t), 1);
-      new_nnzb = last;
+      if (known >= 0) {
+        new_nnzb = known;
+      } else {
+        int32_t last = 0;
+        kernels::cuda::copy(&last, new_row_ptr.data<int32_t>() + gr, sizeof(int32_t), 1);
+        new_nnzb = last;
+      }
       new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
       src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
       Tensor flag = Tensor::empty({1}, DType::I64, dev, MemCategory::Workspace);
-      bad = kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
-                                          grow.data<int64_t>(), order.data<int64_t>(), g,
-                                          new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(),
-                                          src.data<int64_t>(),
-                                          reinterpret_cast<unsigned long long*>(flag.data<int64_t>()), stream());
+      kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
+                                    grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive, known,
+                                    new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(), src.data<int64_t>(),
+                                    reinterpret_cast<unsigned long long*>(flag.data<int64_t>()), stream());
+      if (known >= 0) {
+        deferred_flags().push_back(flag);
+      } else {
+        uint64_t host_bad = 0;
+        kernels::cuda::copy(&host_bad, flag.raw_data(), sizeof(host_bad), 1);
+        bad = host_bad == ~0ull ? -1 : (int64_t)host_bad;
+      }
     });
   } else {
     std::iota(order.data<int64_t>(), order.data<int64_t>() + g, int64_t(0));
@@ -112,15 +130,17 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
     kernels::cpu::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, grow.data<int64_t>(), g,
                                  new_row_ptr.data<int32_t>());
     new_nnzb = new_row_ptr.data<int32_t>()[gr];
+    SPROUT_CHECK(known < 0 || known == new_nnzb, "edit_topology: the caller expects ", known,
+                 " entries after the edit, the edit gives ", new_nnzb);
     new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
     src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
     bad = kernels::cpu::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
-                                       grow.data<int64_t>(), order.data<int64_t>(), g,
+                                       grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive,
                                        new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(),
                                        src.data<int64_t>());
   }
   SPROUT_CHECK(bad < 0, "edit_topology: a grown position in (block) row ", bad,
-               " is already stored, repeated, or outside the ", gr, " x ", gc, " grid");
+               " is already stored and kept, repeated, or outside the ", gr, " x ", gc, " grid");
 
   Tensor new_values = gather(p.values, src, new_nnzb, be, grow_vals, MemCategory::Weights);
   std::vector<Tensor> new_state;
@@ -134,6 +154,16 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
   return p.values.numel();
 }
 
+void check_deferred_edits() {
+  std::vector<Tensor> flags;
+  flags.swap(deferred_flags());
+  for (const Tensor& f : flags) {
+    const int64_t bad = f.to_vector<int64_t>()[0];
+    SPROUT_CHECK(bad == -1, "edit_topology: a GPU edit made with a known count went wrong in (block) row ", bad,
+                 ": a grown position was stored and kept, repeated or outside the grid, or the count was wrong");
+  }
+}
+
 int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state,
                       const std::vector<uint8_t>& keep, const std::vector<int64_t>& grow) {
   TopologyEdit e;
@@ -143,21 +173,46 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
   return edit_topology(p, state, e);
 }
 
-Tensor magnitude_scores(const sparse::SparseParameter& p) {
+Tensor magnitude_scores(const sparse::SparseParameter& p, std::optional<uint64_t> tie_seed, int sign) {
   check_param(p, "magnitude_scores");
+  SPROUT_CHECK(sign == 0 || p.block == 1, "magnitude_scores: signed scores need a CSR weight, got block ", p.block);
   const int64_t n = p.col_idx.numel(), be = (int64_t)p.block * p.block;
   Tensor out = Tensor::empty({n}, p.values.dtype(), p.values.device(), MemCategory::Workspace);
   if (n == 0) return out;
+  const bool noisy = tie_seed.has_value();
+  const uint64_t seed = tie_seed.value_or(0);
   if (p.values.is_cuda()) {
     check_cuda_f32(p.values, "magnitude_scores");
-    SPROUT_ON_CUDA(kernels::cuda::abs_scores(p.values.data<float>(), n, be, out.data<float>(), stream()));
+    SPROUT_ON_CUDA(kernels::cuda::abs_scores(p.values.data<float>(), n, be, sign, noisy, seed, out.data<float>(),
+                                             stream()));
   } else {
     dispatch_float(p.values.dtype(), "magnitude_scores", [&](auto tag) {
       using T = decltype(tag);
-      kernels::cpu::abs_scores<T>(p.values.data<T>(), n, be, out.data<T>());
+      kernels::cpu::abs_scores<T>(p.values.data<T>(), n, be, sign, noisy, seed, out.data<T>());
     });
   }
   return out;
+}
+
+int64_t count_nonnegative(const Tensor& values) {
+  const int64_t n = values.numel();
+  if (values.is_cuda()) {
+    check_cuda_f32(values, "count_nonnegative");
+    int64_t count = 0;
+    SPROUT_ON_CUDA({
+      Tensor c = Tensor::empty({1}, DType::I64, values.device(), MemCategory::Workspace);
+      kernels::cuda::count_nonnegative(values.data<float>(), n,
+                                       reinterpret_cast<unsigned long long*>(c.data<int64_t>()), stream());
+      count = c.to_vector<int64_t>()[0];
+    });
+    return count;
+  }
+  int64_t count = 0;
+  dispatch_float(values.dtype(), "count_nonnegative", [&](auto tag) {
+    using T = decltype(tag);
+    count = kernels::cpu::count_nonnegative<T>(values.data<T>(), n);
+  });
+  return count;
 }
 
 Tensor topk_mask(const Tensor& scores, int64_t k, bool largest) {
@@ -182,8 +237,9 @@ Tensor topk_mask(const Tensor& scores, int64_t k, bool largest) {
   return mask;
 }
 
-Tensor magnitude_topk_mask(const sparse::SparseParameter& p, int64_t k, bool largest) {
-  return topk_mask(magnitude_scores(p), k, largest);
+Tensor magnitude_topk_mask(const sparse::SparseParameter& p, int64_t k, bool largest,
+                           std::optional<uint64_t> tie_seed) {
+  return topk_mask(magnitude_scores(p, tie_seed), k, largest);
 }
 
 Tensor dense_weight_grad(const Tensor& x, const Tensor& dy) {
@@ -194,15 +250,37 @@ Tensor dense_weight_grad(const Tensor& x, const Tensor& dy) {
   return g;
 }
 
-Tensor topk_empty_positions(const sparse::SparseParameter& p, const Tensor& dense_grad, int64_t k) {
+namespace {
+
+// Checks `keep` and `k` against the open positions of p; returns keep's data or null.
+const uint8_t* open_set(const sparse::SparseParameter& p, const Tensor& keep, int64_t kept, int64_t k,
+                        const char* op) {
+  const int64_t nnzb = p.col_idx.numel();
+  int64_t stay = nnzb;
+  if (keep.defined()) {
+    SPROUT_CHECK(keep.dtype() == DType::U8 && keep.numel() == nnzb && keep.device() == p.values.device(), op,
+                 ": keep must be U8 [", nnzb, "] on ", p.values.device().str());
+    SPROUT_CHECK(kept >= 0 && kept <= nnzb, op, ": keep needs its count of ones (got ", kept, ")");
+    stay = kept;
+  }
+  const int64_t open = sparse::grid_rows(p) * sparse::grid_cols(p) - stay;
+  SPROUT_CHECK(k >= 0 && k <= open, op, ": ", k, " positions asked, ", open, " open");
+  return keep.defined() ? keep.data<uint8_t>() : nullptr;
+}
+
+}  // namespace
+
+Tensor topk_empty_positions(const sparse::SparseParameter& p, const Tensor& dense_grad, int64_t k, const Tensor& keep,
+                            int64_t kept, std::optional<uint64_t> tie_seed) {
   check_param(p, "topk_empty_positions");
   SPROUT_CHECK(dense_grad.numel() == p.rows * p.cols && dense_grad.device() == p.values.device(),
                "topk_empty_positions: gradient ", shape_str(dense_grad.shape()), " on ",
                dense_grad.device().str(), " for a ", p.rows, " x ", p.cols, " weight on ",
                p.values.device().str());
+  const uint8_t* keep_p = open_set(p, keep, kept, k, "topk_empty_positions");
   const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p);
-  const int64_t empty = gr * gc - p.col_idx.numel();
-  SPROUT_CHECK(k >= 0 && k <= empty, "topk_empty_positions: ", k, " positions asked, ", empty, " empty");
+  const bool noisy = tie_seed.has_value();
+  const uint64_t seed = tie_seed.value_or(0);
   Tensor out = Tensor::empty({k}, DType::I64, p.values.device(), MemCategory::Workspace);
   if (k == 0) return out;
   if (dense_grad.is_cuda()) {
@@ -211,46 +289,38 @@ Tensor topk_empty_positions(const sparse::SparseParameter& p, const Tensor& dens
       Tensor ws = Tensor::empty({(int64_t)kernels::cuda::topk_empty_workspace(gr * gc)}, DType::U8,
                                 dense_grad.device(), MemCategory::Workspace);
       kernels::cuda::topk_empty(dense_grad.data<float>(), p.rows, p.cols, p.block, p.row_ptr.data<int32_t>(),
-                                p.col_idx.data<int32_t>(), k, out.data<int64_t>(), ws.raw_data(),
-                                (size_t)ws.numel(), stream());
+                                p.col_idx.data<int32_t>(), keep_p, k, noisy, seed, out.data<int64_t>(),
+                                ws.raw_data(), (size_t)ws.numel(), stream());
     });
   } else {
     dispatch_float(dense_grad.dtype(), "topk_empty_positions", [&](auto tag) {
       using T = decltype(tag);
       kernels::cpu::topk_empty<T>(dense_grad.data<T>(), p.rows, p.cols, p.block, p.row_ptr.data<int32_t>(),
-                                  p.col_idx.data<int32_t>(), k, out.data<int64_t>());
+                                  p.col_idx.data<int32_t>(), keep_p, k, noisy, seed, out.data<int64_t>());
     });
   }
   return out;
 }
 
-Tensor random_empty_positions(const sparse::SparseParameter& p, int64_t k, Rng& rng) {
+Tensor random_empty_positions(const sparse::SparseParameter& p, int64_t k, uint64_t seed, const Tensor& keep,
+                              int64_t kept) {
   check_param(p, "random_empty_positions");
+  const uint8_t* keep_p = open_set(p, keep, kept, k, "random_empty_positions");
   const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p);
-  std::vector<int32_t> rp = p.row_ptr.to_vector<int32_t>(), ci = p.col_idx.to_vector<int32_t>();
-  const int64_t empty = gr * gc - (int64_t)ci.size();
-  SPROUT_CHECK(k >= 0 && k <= empty, "random_empty_positions: ", k, " positions asked, ", empty, " empty");
-  // Ranks among the empty positions, mapped back row by row.
-  std::vector<int64_t> ranks = sparse::sample_distinct(empty, k, rng), out;
-  out.reserve((size_t)k);
-  size_t next = 0;
-  int64_t seen = 0;  // empty positions in rows before r
-  for (int64_t r = 0; r < gr && next < ranks.size(); ++r) {
-    const int64_t row_empty = gc - (rp[(size_t)r + 1] - rp[(size_t)r]);
-    int64_t e = rp[(size_t)r], c = 0, rank_in_row = 0;
-    while (next < ranks.size() && ranks[next] < seen + row_empty) {
-      const int64_t want = ranks[next] - seen;  // the want-th empty column of row r
-      for (; c < gc; ++c) {
-        if (e < rp[(size_t)r + 1] && ci[(size_t)e] == c) { ++e; continue; }
-        if (rank_in_row++ == want) break;
-      }
-      out.push_back(r * gc + c++);
-      ++next;
-    }
-    seen += row_empty;
+  Tensor out = Tensor::empty({k}, DType::I64, p.values.device(), MemCategory::Workspace);
+  if (k == 0) return out;
+  if (p.values.is_cuda()) {
+    SPROUT_ON_CUDA({
+      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::topk_empty_workspace(gr * gc)}, DType::U8,
+                                p.values.device(), MemCategory::Workspace);
+      kernels::cuda::random_empty(gr, gc, p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), keep_p, k, seed,
+                                  out.data<int64_t>(), ws.raw_data(), (size_t)ws.numel(), stream());
+    });
+  } else {
+    kernels::cpu::random_empty(gr, gc, p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), keep_p, k, seed,
+                               out.data<int64_t>());
   }
-  Tensor t = Tensor::from_vector<int64_t>(out, {(int64_t)out.size()});
-  return p.values.is_cuda() ? t.to(p.values.device(), MemCategory::Workspace) : t;
+  return out;
 }
 
 }  // namespace sprout::ops

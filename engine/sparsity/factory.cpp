@@ -112,6 +112,10 @@ int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const std:
   return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), keep, grow);
 }
 
+int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const ops::TopologyEdit& edit) {
+  return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), edit);
+}
+
 SparsifierPtr make_sparsifier(const nlohmann::json& cfg, nn::Module& model, uint64_t seed) {
   const nlohmann::json& sp = cfg["sparsity"];
   std::string method = sp["method"].get<std::string>();

@@ -5,7 +5,7 @@
 // smallest |w| and grow as many empty positions with the largest dense |g| (value 0,
 // state 0), r_t the death rate cosine-annealed from death_rate to death_rate_final.
 // GMP (Zhu & Gupta) is (a) alone. The dense gradient arrives per layer through the
-// layer's dense_grad_hook on update steps. The edit happens before the optimizer step,
+// layer's dense_grad_hook on update steps; every selection runs on the layer's device. The edit happens before the optimizer step,
 // so on update steps the sparse layers' update is skipped (their gradient belongs to
 // the old topology).
 #include <algorithm>
@@ -13,7 +13,6 @@
 
 #include "engine/sparsity/layer_edit.h"
 #include "engine/sparsity/methods.h"
-#include "engine/sparsity/select.h"
 
 namespace sprout::sparsity {
 
@@ -51,8 +50,14 @@ class GradualPruning : public Sparsifier {
     if (!is_update(step)) return;
     layers_ = sparse_layers(ctx);
     if (nnz0_.empty()) for (auto& L : layers_) nnz0_.push_back(L.p->nnz());
-    prune_keep_ = prune_decisions(step);
-    regen_.assign(layers_.size(), {});
+    plans_.assign(layers_.size(), Plan{});
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      SPROUT_CHECK(layers_[i].p->block == 1, name(), " edits CSR layers; ", layers_[i].name, " has block ",
+                   layers_[i].p->block);
+      plans_[i].scores = ops::magnitude_scores(*layers_[i].p, rng.next_u64());
+      plans_[i].survivors = layers_[i].p->col_idx.numel();
+    }
+    prune_counts(step);
     if (!regenerate_) return;
     double r = annealed_rate(r0_, rf_, step, ctx.total_steps);
     for (size_t i = 0; i < layers_.size(); ++i)
@@ -63,18 +68,18 @@ class GradualPruning : public Sparsifier {
     if (!is_update(step)) return false;
     for (size_t i = 0; i < layers_.size(); ++i) {
       layers_[i].p->dense_grad_hook = nullptr;
-      std::vector<uint8_t> keep = prune_keep_[i];
-      std::vector<int64_t> grow;
-      if (regenerate_ && regen_[i].ready) {
-        keep = regen_[i].keep;
-        grow = regen_[i].grow;
+      Plan& pl = plans_[i];
+      const int64_t nnz = layers_[i].p->col_idx.numel();
+      if (pl.grown == 0 && pl.survivors >= nnz) continue;  // nothing changes
+      if (!pl.edit.keep.defined()) {  // pruning alone
+        pl.edit.keep = ops::topk_mask(pl.scores, pl.survivors, true);
+        pl.edit.new_nnz_blocks = pl.survivors;
       }
-      int64_t dropped = 0;
-      for (uint8_t k : keep) dropped += !k;
-      if (dropped == 0 && grow.empty()) continue;
-      int64_t nnz = apply_edit(ctx, layers_[i], keep, grow);
-      events_.push_back({step, layers_[i].name, dropped, (int64_t)grow.size(), nnz, layers_[i].p->density()});
+      const int64_t kept = pl.edit.new_nnz_blocks - pl.grown;
+      int64_t after = apply_edit(ctx, layers_[i], pl.edit);
+      events_.push_back({step, layers_[i].name, nnz - kept, pl.grown, after, layers_[i].p->density()});
     }
+    plans_.clear();
     return false;
   }
 
@@ -87,76 +92,66 @@ class GradualPruning : public Sparsifier {
   }
 
  private:
-  struct Regen {
-    bool ready = false;
-    std::vector<uint8_t> keep;
-    std::vector<int64_t> grow;
+  // One layer's update: noisy magnitude scores (one draw serves the prune and the
+  // death, so both keep a top set of the same order), the entries the prune leaves,
+  // and the edit once decided.
+  struct Plan {
+    Tensor scores;
+    int64_t survivors = 0;
+    ops::TopologyEdit edit;
+    int64_t grown = 0;
   };
 
-  // Magnitude pruning to the schedule's density: global threshold over all layers'
-  // |w|, or per layer. Returns keep masks (all ones once pruning has ended).
-  std::vector<std::vector<uint8_t>> prune_decisions(int64_t step) {
-    std::vector<std::vector<uint8_t>> keep(layers_.size());
-    std::vector<HostLayer> hosts;
-    int64_t total_dense = 0, total_nnz = 0;
-    for (auto& L : layers_) {
-      hosts.push_back(read_host(*L.p));
-      total_dense += L.p->dense_numel();
-      total_nnz += L.p->nnz();
-    }
-    for (size_t i = 0; i < layers_.size(); ++i) keep[i].assign(hosts[i].values.size(), 1);
-    if (step > tf_ * ctx.steps_per_epoch) return keep;
-    double d = target_density(step);
+  // Magnitude pruning to the schedule's density, per layer or with one global ranking
+  // of |w| over all layers (every layer keeps at least one entry). Sets each plan's
+  // survivors. The global ranking is made on the device; its per-layer counts size the
+  // new structures, so they are read back (one small read per prune step).
+  void prune_counts(int64_t step) {
+    if (step > tf_ * ctx.steps_per_epoch) return;
+    const double d = target_density(step);
     if (layerwise_) {
       for (size_t i = 0; i < layers_.size(); ++i) {
-        int64_t want = (int64_t)std::llround((double)nnz0_[i] * d / d_i_);
-        if (want < (int64_t)hosts[i].values.size()) keep[i] = keep_largest(hosts[i].values, want, rng);
+        const int64_t want = (int64_t)std::llround((double)nnz0_[i] * d / d_i_);
+        plans_[i].survivors = std::min(plans_[i].survivors, std::max<int64_t>(want, 1));
       }
-      return keep;
+      return;
     }
-    int64_t want = (int64_t)std::llround(d * (double)total_dense);
-    if (want >= total_nnz) return keep;
-    // Global: the want-th largest |w| over all layers is the threshold.
-    std::vector<float> mags;
-    mags.reserve((size_t)total_nnz);
-    for (auto& h : hosts) for (float v : h.values) mags.push_back(std::fabs(v));
-    std::nth_element(mags.begin(), mags.begin() + (want - 1), mags.end(), std::greater<float>());
-    float thr = mags[(size_t)(want - 1)];
-    // Keep everything above the threshold, then fill ties at it up to `want` exactly.
-    int64_t above = 0;
-    for (float m : mags) above += m > thr;
-    int64_t ties_left = want - above;
-    for (size_t i = 0; i < layers_.size(); ++i)
-      for (size_t e = 0; e < hosts[i].values.size(); ++e) {
-        float m = std::fabs(hosts[i].values[e]);
-        keep[i][e] = m > thr || (m == thr && ties_left-- > 0);
-      }
-    // Every layer keeps at least one entry so no layer is cut off.
+    int64_t total_dense = 0, total_nnz = 0;
     for (size_t i = 0; i < layers_.size(); ++i) {
-      bool any = std::find(keep[i].begin(), keep[i].end(), 1) != keep[i].end();
-      if (!any && !keep[i].empty()) keep[i] = keep_largest(hosts[i].values, 1, rng);
+      total_dense += layers_[i].p->dense_numel();
+      total_nnz += plans_[i].scores.numel();
     }
-    return keep;
+    const int64_t want = (int64_t)std::llround(d * (double)total_dense);
+    if (want >= total_nnz || layers_.empty()) return;
+    const Tensor& first = plans_[0].scores;
+    Tensor all = Tensor::empty({total_nnz}, first.dtype(), first.device(), MemCategory::Workspace);
+    int64_t off = 0;
+    for (auto& pl : plans_) {
+      all.slice(off, pl.scores.numel()).copy_from(pl.scores);
+      off += pl.scores.numel();
+    }
+    std::vector<uint8_t> mask = ops::topk_mask(all, want, true).to_vector<uint8_t>();
+    off = 0;
+    for (auto& pl : plans_) {
+      const int64_t n = pl.scores.numel();
+      int64_t kept = 0;
+      for (int64_t e = off; e < off + n; ++e) kept += mask[(size_t)e];
+      pl.survivors = std::min(n, std::max<int64_t>(kept, 1));
+      off += n;
+    }
   }
 
+  // Death of ceil(r * survivors) more of the smallest |w| and as many grown open
+  // positions with the largest dense |g| (a position dropped now may be regrown, as a
+  // new entry), decided on the layer's device.
   void regenerate(size_t i, double r, const Tensor& dense_grad) {
-    const SparseLayer& L = layers_[i];
-    HostLayer h = read_host(*L.p);
-    std::vector<uint8_t> keep = prune_keep_[i];
-    // Death: ceil(r * nnz) more of the smallest |w| among the survivors.
-    std::vector<float> surv;
-    std::vector<size_t> surv_idx;
-    for (size_t e = 0; e < keep.size(); ++e) if (keep[e]) { surv.push_back(h.values[e]); surv_idx.push_back(e); }
-    int64_t n = (int64_t)surv.size();
-    int64_t k = std::min<int64_t>(n, (int64_t)std::ceil(r * (double)n));
-    std::vector<uint8_t> k2 = keep_largest(surv, n - k, rng);
-    for (size_t j = 0; j < surv_idx.size(); ++j) keep[surv_idx[j]] = k2[j];
-    std::vector<int64_t> kept;
-    for (size_t e = 0; e < keep.size(); ++e) if (keep[e]) kept.push_back(h.positions[e]);
-    std::vector<float> g = host_floats(dense_grad);
-    regen_[i].grow = top_k_excluding(g.data(), (int64_t)g.size(), kept, k);
-    regen_[i].keep = std::move(keep);
-    regen_[i].ready = true;
+    Plan& pl = plans_[i];
+    const int64_t n = pl.survivors;
+    const int64_t k = std::min<int64_t>(n, (int64_t)std::ceil(r * (double)n));
+    pl.edit.keep = ops::topk_mask(pl.scores, n - k, true);
+    pl.edit.grow = ops::topk_empty_positions(*layers_[i].p, dense_grad, k, pl.edit.keep, n - k, rng.next_u64());
+    pl.edit.new_nnz_blocks = n;
+    pl.grown = k;
   }
 
   bool regenerate_;
@@ -166,8 +161,7 @@ class GradualPruning : public Sparsifier {
   double r0_, rf_;
   bool layerwise_;
   std::vector<SparseLayer> layers_;
-  std::vector<std::vector<uint8_t>> prune_keep_;
-  std::vector<Regen> regen_;
+  std::vector<Plan> plans_;
   std::vector<int64_t> nnz0_;
 };
 

@@ -1,12 +1,14 @@
 // What the methods see of a model: its sparse layers, host copies of a layer's
-// structure and values (read on update steps only), and one call that applies a
-// drop/grow decision through the topology-edit op (values and optimizer state of
-// survivors carried, new entries zero).
+// structure and values (for the methods that decide on the host), and the calls that
+// apply a drop/grow decision through the topology-edit op (values and optimizer state
+// of survivors carried, new entries zero). RigL, SET and GraNet decide on the layer's
+// device with the selections of engine/ops/topology.h instead.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "engine/nn/sparse_parameter.h"
+#include "engine/ops/topology.h"
 #include "engine/sparsity/sparsifier.h"
 
 namespace sprout::sparsity {
@@ -31,6 +33,8 @@ HostLayer read_host(const nn::SparseParameter& p);
 // Returns the new nnz.
 int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const std::vector<uint8_t>& keep,
                    const std::vector<int64_t>& grow);
+// The same with a decision made on the layer's device.
+int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const ops::TopologyEdit& edit);
 
 // Copies a dense gradient to the host (a no-op view on the CPU).
 std::vector<float> host_floats(const Tensor& t);

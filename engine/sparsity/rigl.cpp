@@ -1,14 +1,15 @@
 // RigL (Evci et al. 2020): every update_every steps until end_fraction of training,
 // each layer drops the k = floor(nnz f(t)) smallest |w| and grows the k positions
-// with the largest dense |g| among those not kept; f(t) is the cosine drop fraction.
-// The dense gradient comes one layer at a time through the layer's dense_grad_hook
-// during backward; the decision is made there and the dense gradient freed at once.
-// The optimizer step is skipped on update steps, as in RigL's code.
+// with the largest dense |g| among those not kept (a dropped position that is regrown
+// is revived: value and state kept); f(t) is the cosine drop fraction. The dense
+// gradient comes one layer at a time through the layer's dense_grad_hook during
+// backward; the decision is made there, on the layer's device, and the dense gradient
+// freed at once. Every count is known on the host, so an update step reads nothing
+// back from a GPU. The optimizer step is skipped on update steps, as in RigL's code.
 #include <cmath>
 
 #include "engine/sparsity/layer_edit.h"
 #include "engine/sparsity/methods.h"
-#include "engine/sparsity/select.h"
 
 namespace sprout::sparsity {
 
@@ -45,8 +46,8 @@ class RigL : public Sparsifier {
       layers_[i].p->dense_grad_hook = nullptr;
       Decision& d = decisions_[i];
       if (!d.ready) continue;
-      int64_t nnz = apply_edit(ctx, layers_[i], d.keep, d.grow);
-      events_.push_back({step, layers_[i].name, d.dropped, d.grown, nnz, layers_[i].p->density()});
+      int64_t nnz = apply_edit(ctx, layers_[i], d.edit);
+      events_.push_back({step, layers_[i].name, d.k, d.k, nnz, layers_[i].p->density()});
     }
     decisions_.clear();
     return true;
@@ -55,36 +56,20 @@ class RigL : public Sparsifier {
  private:
   struct Decision {
     bool ready = false;
-    std::vector<uint8_t> keep;
-    std::vector<int64_t> grow;
-    int64_t dropped = 0, grown = 0;
+    ops::TopologyEdit edit;
+    int64_t k = 0;
   };
 
   void decide(size_t i, double f, const Tensor& dense_grad) {
-    const SparseLayer& L = layers_[i];
-    HostLayer h = read_host(*L.p);
-    int64_t nnz = (int64_t)h.values.size();
-    int64_t k = (int64_t)std::floor((double)nnz * f);
+    nn::SparseParameter& p = *layers_[i].p;
+    const int64_t nnz = p.col_idx.numel();
+    const int64_t k = (int64_t)std::floor((double)nnz * f);
     Decision& d = decisions_[i];
-    d.keep = keep_largest(h.values, nnz - k, rng);
-    std::vector<int64_t> kept;
-    kept.reserve((size_t)(nnz - k));
-    for (int64_t e = 0; e < nnz; ++e) if (d.keep[(size_t)e]) kept.push_back(h.positions[(size_t)e]);
-    std::vector<float> g = host_floats(dense_grad);
-    std::vector<int64_t> grow = top_k_excluding(g.data(), (int64_t)g.size(), kept, k);
-    // A grown position that was dropped in this step simply stays (value and state kept).
-    int64_t regrown = 0;
-    for (int64_t pos : grow) {
-      auto it = std::lower_bound(h.positions.begin(), h.positions.end(), pos);
-      if (it != h.positions.end() && *it == pos) {
-        d.keep[(size_t)(it - h.positions.begin())] = 1;
-        ++regrown;
-      } else {
-        d.grow.push_back(pos);
-      }
-    }
-    d.dropped = k - regrown;
-    d.grown = (int64_t)d.grow.size();
+    d.edit.keep = ops::magnitude_topk_mask(p, nnz - k, true, rng.next_u64());
+    d.edit.grow = ops::topk_empty_positions(p, dense_grad, k, d.edit.keep, nnz - k, rng.next_u64());
+    d.edit.revive = true;
+    d.edit.new_nnz_blocks = nnz;
+    d.k = k;
     d.ready = true;
   }
 

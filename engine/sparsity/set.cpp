@@ -1,28 +1,31 @@
 // SET (Mocanu et al. 2018): after every epoch but the last, each layer drops the
 // fraction zeta of its positive weights closest to zero and, separately, of its
-// negative weights, then grows as many at uniformly random empty positions (value 0,
-// optimizer state 0). Needs no dense quantity. The "set_magnitude" variant (RigL's SET
-// baseline) drops the smallest |w| on RigL's schedule and grows at random.
+// negative weights, then grows as many at uniformly random open positions (value 0,
+// optimizer state 0). Needs no dense gradient. The "set_magnitude" variant (RigL's SET
+// baseline) drops the smallest |w| on RigL's schedule and grows at random. Both decide
+// on the layer's device; random positions come from a seeded key per position, so the
+// CPU and a GPU grow the same ones.
 #include <cmath>
 
 #include "engine/sparsity/layer_edit.h"
 #include "engine/sparsity/methods.h"
-#include "engine/sparsity/select.h"
 
 namespace sprout::sparsity {
 
 namespace {
 
-void drop_and_grow_random(const TrainContext& ctx, const SparseLayer& L,
-                          const std::vector<uint8_t>& keep, int64_t step, Rng& rng,
-                          std::vector<UpdateEvent>& events) {
-  HostLayer h = read_host(*L.p);
-  std::vector<int64_t> kept;
-  for (size_t e = 0; e < keep.size(); ++e) if (keep[e]) kept.push_back(h.positions[e]);
-  int64_t k = (int64_t)(keep.size() - kept.size());
-  std::vector<int64_t> grow = random_empty(L.p->rows, L.p->cols, kept, k, rng);
-  int64_t nnz = apply_edit(ctx, L, keep, grow);
-  events.push_back({step, L.name, k, (int64_t)grow.size(), nnz, L.p->density()});
+// Drops the entries `keep` leaves out and grows as many open positions (not kept)
+// drawn uniformly, on the layer's device. A dropped position drawn again comes back as
+// a new entry (value 0, state 0).
+void drop_and_grow_random(const TrainContext& ctx, const SparseLayer& L, const Tensor& keep, int64_t kept,
+                          int64_t step, Rng& rng, std::vector<UpdateEvent>& events) {
+  const int64_t nnz = L.p->col_idx.numel(), k = nnz - kept;
+  ops::TopologyEdit e;
+  e.keep = keep;
+  e.grow = ops::random_empty_positions(*L.p, k, rng.next_u64(), keep, kept);
+  e.new_nnz_blocks = nnz;
+  int64_t after = apply_edit(ctx, L, e);
+  events.push_back({step, L.name, k, k, after, L.p->density()});
 }
 
 class Set : public Sparsifier {
@@ -31,14 +34,36 @@ class Set : public Sparsifier {
     SPROUT_CHECK(zeta_ >= 0 && zeta_ < 1, "sparsity.zeta ", zeta_, " not in [0, 1)");
   }
   std::string name() const override { return "set"; }
+  // The sign rule in two edits: the first drops the smallest positive values, the
+  // second the negative values closest to zero and grows as many. The split needs the
+  // count of non-negative values: one small read per layer at the end of an epoch.
   void end_of_epoch(int64_t epoch) override {
     if (epoch + 1 >= ctx.epochs) return;
+    const int64_t step = (epoch + 1) * ctx.steps_per_epoch;
     for (const SparseLayer& L : sparse_layers(ctx)) {
-      HostLayer h = read_host(*L.p);
-      drop_and_grow_random(ctx, L, set_keep(h.values, zeta_), (epoch + 1) * ctx.steps_per_epoch,
-                           rng, events_);
+      nn::SparseParameter& p = *L.p;
+      const int64_t nnz = p.col_idx.numel(), pos = ops::count_nonnegative(p.values);
+      const int64_t drop_pos = (int64_t)std::floor(zeta_ * (double)pos);
+      const int64_t drop_neg = (int64_t)std::floor(zeta_ * (double)(nnz - pos));
+      if (drop_pos > 0) {
+        ops::TopologyEdit e;
+        e.keep = ops::topk_mask(ops::magnitude_scores(p, rng.next_u64(), +1), nnz - drop_pos, true);
+        e.new_nnz_blocks = nnz - drop_pos;
+        apply_edit(ctx, L, e);
+      }
+      const int64_t now = p.col_idx.numel();
+      Tensor keep = ops::topk_mask(ops::magnitude_scores(p, rng.next_u64(), -1), now - drop_neg, true);
+      // Grown positions are open after both drops; the ones the first edit removed are
+      // open already, so the grow counts every drop.
+      ops::TopologyEdit e;
+      e.keep = keep;
+      e.grow = ops::random_empty_positions(p, drop_pos + drop_neg, rng.next_u64(), keep, now - drop_neg);
+      e.new_nnz_blocks = nnz;
+      int64_t after = apply_edit(ctx, L, e);
+      events_.push_back({step, L.name, drop_pos + drop_neg, drop_pos + drop_neg, after, p.density()});
     }
   }
+
  private:
   double zeta_;
 };
@@ -56,10 +81,9 @@ class SetMagnitude : public Sparsifier {
     if (step % every_ != 0 || step >= end) return;
     double f = cosine_fraction(alpha_, step, end);
     for (const SparseLayer& L : sparse_layers(ctx)) {
-      HostLayer h = read_host(*L.p);
-      int64_t nnz = (int64_t)h.values.size();
-      int64_t k = (int64_t)std::floor((double)nnz * f);
-      drop_and_grow_random(ctx, L, keep_largest(h.values, nnz - k, rng), step, rng, events_);
+      const int64_t nnz = L.p->col_idx.numel(), k = (int64_t)std::floor((double)nnz * f);
+      Tensor keep = ops::magnitude_topk_mask(*L.p, nnz - k, true, rng.next_u64());
+      drop_and_grow_random(ctx, L, keep, nnz - k, step, rng, events_);
     }
   }
  private:

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
+
+#include "kernels/tie_noise.h"
 
 namespace sprout::kernels::cpu {
 
@@ -42,7 +45,7 @@ void topology_count(const int32_t* row_ptr, int64_t grid_rows, int64_t grid_cols
 
 int64_t topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t grid_rows,
                        int64_t grid_cols, const uint8_t* keep, const int64_t* grow,
-                       const int64_t* order, int64_t n_grow, const int32_t* new_row_ptr,
+                       const int64_t* order, int64_t n_grow, bool revive, const int32_t* new_row_ptr,
                        int32_t* new_col_idx, int64_t* src) {
   // Positions outside the grid land in no row: catch them before merging.
   if (n_grow > 0 && (grow[0] < 0 || grow[n_grow - 1] >= grid_rows * grid_cols))
@@ -55,12 +58,21 @@ int64_t topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t g
     int64_t e = row_ptr[r], e1 = row_ptr[r + 1], g = lo, out = new_row_ptr[r];
     bool ok = true;
     while (e < e1 || g < hi) {
-      if (e < e1 && keep && !keep[e]) { ++e; continue; }
+      if (g > lo && g < hi && grow[g] == grow[g - 1]) { ok = false; break; }
       const int64_t ce = e < e1 ? col_idx[e] : INT64_MAX;
       const int64_t cg = g < hi ? grow[g] - r * grid_cols : INT64_MAX;
-      if (cg == ce || (g > lo && g < hi && grow[g] == grow[g - 1])) { ok = false; break; }
-      if (ce < cg) { new_col_idx[out] = (int32_t)ce; src[out++] = e++; }
-      else { new_col_idx[out] = (int32_t)cg; src[out++] = -1 - order[g++]; }
+      const bool dropped = e < e1 && keep && !keep[e];
+      if (ce < cg) {
+        if (!dropped) { new_col_idx[out] = (int32_t)ce; src[out++] = e; }
+        ++e;
+      } else if (cg < ce) {
+        new_col_idx[out] = (int32_t)cg; src[out++] = -1 - order[g++];
+      } else {  // a grown position that is stored
+        if (!dropped) { ok = false; break; }
+        new_col_idx[out] = (int32_t)cg;
+        src[out++] = revive ? e : -1 - order[g];
+        ++e, ++g;
+      }
     }
     if (!ok) {
 #pragma omp critical
@@ -83,13 +95,25 @@ void topology_gather(const T* old_vals, const int64_t* src, int64_t new_nnz, int
   }
 }
 
-template <class T> void abs_scores(const T* v, int64_t n, int64_t be, T* out) {
+template <class T>
+void abs_scores(const T* v, int64_t n, int64_t be, int sign, bool noisy, uint64_t seed, T* out) {
 #pragma omp parallel for schedule(static) if (n * be > (1 << 16))
   for (int64_t e = 0; e < n; ++e) {
+    if (sign != 0 && (v[e] >= T(0)) != (sign > 0)) {
+      out[e] = std::numeric_limits<T>::infinity();
+      continue;
+    }
     T s = T(0);
     for (int64_t t = 0; t < be; ++t) s += std::fabs(v[e * be + t]);
-    out[e] = s;
+    out[e] = noisy ? s + (T)tie_noise(seed, e) : s;
   }
+}
+
+template <class T> int64_t count_nonnegative(const T* v, int64_t n) {
+  int64_t c = 0;
+#pragma omp parallel for schedule(static) reduction(+ : c) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) c += v[i] >= T(0);
+  return c;
 }
 
 // Orders indices by score (descending when largest), then by index.
@@ -111,9 +135,29 @@ template <class T> void topk_mask(const T* scores, int64_t n, int64_t k, bool la
   for (int64_t i : idx) mask[i] = 1;
 }
 
+// Open positions of the grid in ascending order: not stored, or stored and dropped.
+static std::vector<int64_t> open_positions(int64_t gr, int64_t gc, const int32_t* row_ptr,
+                                           const int32_t* col_idx, const uint8_t* keep) {
+  std::vector<int64_t> idx;
+  idx.reserve((size_t)(gr * gc - row_ptr[gr]));
+  for (int64_t R = 0; R < gr; ++R) {
+    int64_t e = row_ptr[R];
+    for (int64_t C = 0; C < gc; ++C) {
+      if (e < row_ptr[R + 1] && col_idx[e] == C) {
+        const bool dropped = keep && !keep[e];
+        ++e;
+        if (!dropped) continue;
+      }
+      idx.push_back(R * gc + C);
+    }
+  }
+  return idx;
+}
+
 template <class T>
 void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t* row_ptr,
-                const int32_t* col_idx, int64_t k, int64_t* out) {
+                const int32_t* col_idx, const uint8_t* keep, int64_t k, bool noisy, uint64_t seed,
+                int64_t* out) {
   const int64_t gr = (rows + block - 1) / block, gc = (cols + block - 1) / block;
   std::vector<T> score((size_t)(gr * gc));
 #pragma omp parallel for schedule(static) if (gr * gc > (1 << 14))
@@ -122,30 +166,41 @@ void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t
       T s = T(0);
       for (int64_t i = R * block; i < std::min(rows, (R + 1) * block); ++i)
         for (int64_t j = C * block; j < std::min(cols, (C + 1) * block); ++j) s += std::fabs(g[i * cols + j]);
-      score[(size_t)(R * gc + C)] = s;
+      const int64_t pos = R * gc + C;
+      score[(size_t)pos] = noisy ? s + (T)tie_noise(seed, pos) : s;
     }
-  std::vector<int64_t> idx;
-  idx.reserve((size_t)(gr * gc));
-  // Only empty positions compete: walk each row's sorted stored columns alongside.
-  for (int64_t R = 0; R < gr; ++R) {
-    int64_t e = row_ptr[R];
-    for (int64_t C = 0; C < gc; ++C) {
-      if (e < row_ptr[R + 1] && col_idx[e] == C) { ++e; continue; }
-      idx.push_back(R * gc + C);
-    }
-  }
+  std::vector<int64_t> idx = open_positions(gr, gc, row_ptr, col_idx, keep);
   select_top(idx, score.data(), std::min<int64_t>(k, (int64_t)idx.size()), true);
+  std::sort(idx.begin(), idx.end());
+  std::copy(idx.begin(), idx.end(), out);
+}
+
+void random_empty(int64_t grid_rows, int64_t grid_cols, const int32_t* row_ptr, const int32_t* col_idx,
+                  const uint8_t* keep, int64_t k, uint64_t seed, int64_t* out) {
+  std::vector<int64_t> idx = open_positions(grid_rows, grid_cols, row_ptr, col_idx, keep);
+  k = std::min<int64_t>(k, (int64_t)idx.size());
+  auto key = [seed](int64_t p) { return (uint32_t)(hash_key(seed, p) >> 33); };
+  auto cmp = [&](int64_t a, int64_t b) {
+    const uint32_t ka = key(a), kb = key(b);
+    return ka != kb ? ka > kb : a < b;
+  };
+  if (k < (int64_t)idx.size()) std::nth_element(idx.begin(), idx.begin() + k, idx.end(), cmp);
+  idx.resize((size_t)k);
   std::sort(idx.begin(), idx.end());
   std::copy(idx.begin(), idx.end(), out);
 }
 
 template void topology_gather<float>(const float*, const int64_t*, int64_t, int64_t, const float*, float*);
 template void topology_gather<double>(const double*, const int64_t*, int64_t, int64_t, const double*, double*);
-template void abs_scores<float>(const float*, int64_t, int64_t, float*);
-template void abs_scores<double>(const double*, int64_t, int64_t, double*);
+template void abs_scores<float>(const float*, int64_t, int64_t, int, bool, uint64_t, float*);
+template void abs_scores<double>(const double*, int64_t, int64_t, int, bool, uint64_t, double*);
+template int64_t count_nonnegative<float>(const float*, int64_t);
+template int64_t count_nonnegative<double>(const double*, int64_t);
 template void topk_mask<float>(const float*, int64_t, int64_t, bool, uint8_t*);
 template void topk_mask<double>(const double*, int64_t, int64_t, bool, uint8_t*);
-template void topk_empty<float>(const float*, int64_t, int64_t, int, const int32_t*, const int32_t*, int64_t, int64_t*);
-template void topk_empty<double>(const double*, int64_t, int64_t, int, const int32_t*, const int32_t*, int64_t, int64_t*);
+template void topk_empty<float>(const float*, int64_t, int64_t, int, const int32_t*, const int32_t*, const uint8_t*,
+                                int64_t, bool, uint64_t, int64_t*);
+template void topk_empty<double>(const double*, int64_t, int64_t, int, const int32_t*, const int32_t*,
+                                 const uint8_t*, int64_t, bool, uint64_t, int64_t*);
 
 }  // namespace sprout::kernels::cpu

@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/topology.h"
+#include "kernels/tie_noise.h"
 
 namespace sprout::kernels::cuda {
 
@@ -52,24 +53,43 @@ __global__ void count_k(const int32_t* row_ptr, int64_t rows, int64_t cols, cons
   counts[r] = (int32_t)(kept + hi - lo);
 }
 
+// Same walk as the CPU's topology_merge. With a known count (cap >= 0) the row
+// offsets are checked against it before anything is written.
 __global__ void merge_k(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows, int64_t cols,
-                        const uint8_t* keep, const int64_t* grow, const int64_t* order, int64_t n_grow,
-                        const int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src,
+                        const uint8_t* keep, const int64_t* grow, const int64_t* order, int64_t n_grow, bool revive,
+                        int64_t cap, const int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src,
                         unsigned long long* bad) {
   const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (r >= rows) return;
+  if (cap >= 0 && (new_row_ptr[r + 1] > cap || (r == rows - 1 && new_row_ptr[rows] != cap))) {
+    atomicMin(bad, (unsigned long long)r);
+    return;
+  }
   const int64_t lo = lower_bound_dev(grow, n_grow, r * cols), hi = lower_bound_dev(grow, n_grow, (r + 1) * cols);
   int64_t e = row_ptr[r], e1 = row_ptr[r + 1], g = lo, out = new_row_ptr[r];
   while (e < e1 || g < hi) {
-    if (e < e1 && keep && !keep[e]) { ++e; continue; }
-    const int64_t ce = e < e1 ? col_idx[e] : INT64_MAX;
-    const int64_t cg = g < hi ? grow[g] - r * cols : INT64_MAX;
-    if (cg == ce || (g > lo && g < hi && grow[g] == grow[g - 1])) {
+    if (g > lo && g < hi && grow[g] == grow[g - 1]) {
       atomicMin(bad, (unsigned long long)r);
       return;
     }
-    if (ce < cg) { new_col_idx[out] = (int32_t)ce; src[out++] = e++; }
-    else { new_col_idx[out] = (int32_t)cg; src[out++] = -1 - order[g++]; }
+    const int64_t ce = e < e1 ? col_idx[e] : INT64_MAX;
+    const int64_t cg = g < hi ? grow[g] - r * cols : INT64_MAX;
+    const bool dropped = e < e1 && keep && !keep[e];
+    if (ce < cg) {
+      if (!dropped) { new_col_idx[out] = (int32_t)ce; src[out++] = e; }
+      ++e;
+    } else if (cg < ce) {
+      new_col_idx[out] = (int32_t)cg;
+      src[out++] = -1 - order[g++];
+    } else {
+      if (!dropped) {
+        atomicMin(bad, (unsigned long long)r);
+        return;
+      }
+      new_col_idx[out] = (int32_t)cg;
+      src[out++] = revive ? e : -1 - order[g];
+      ++e, ++g;
+    }
   }
 }
 
@@ -85,12 +105,24 @@ __global__ void gather_k(const float* old_vals, const int64_t* src, int64_t tota
   }
 }
 
-__global__ void abs_scores_k(const float* v, int64_t n, int64_t be, float* out) {
+__global__ void abs_scores_k(const float* v, int64_t n, int64_t be, int sign, bool noisy, uint64_t seed,
+                             float* out) {
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+    if (sign != 0 && (v[e] >= 0.f) != (sign > 0)) {
+      out[e] = INFINITY;
+      continue;
+    }
     float s = 0.f;
     for (int64_t t = 0; t < be; ++t) s += fabsf(v[e * be + t]);
-    out[e] = s;
+    out[e] = noisy ? s + tie_noise(seed, e) : s;
   }
+}
+
+__global__ void count_nonneg_k(const float* v, int64_t n, unsigned long long* count) {
+  unsigned long long c = 0;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    c += v[i] >= 0.f;
+  if (c) atomicAdd(count, c);
 }
 
 // Maps a float to an unsigned key whose order is the float's order.
@@ -113,23 +145,30 @@ __global__ void mark_k(const int64_t* sorted_idx, int64_t k, uint8_t* mask) {
 
 // Score of every grid position: block sum of |g|; stored positions get key 0 so they
 // sort after every empty one (whose keys have the top bit set).
+// Random mode (g null): key = 31 random bits with the top bit set.
 __global__ void grid_keys_k(const float* g, int64_t rows, int64_t cols, int bs, int64_t gc, int64_t total,
-                            uint32_t* keys, int64_t* idx) {
+                            bool noisy, uint64_t seed, uint32_t* keys, int64_t* idx) {
   for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < total; p += (int64_t)gridDim.x * blockDim.x) {
+    idx[p] = p;
+    if (!g) {
+      keys[p] = (uint32_t)(hash_key(seed, p) >> 33) | 0x80000000u;
+      continue;
+    }
     const int64_t R = p / gc, C = p % gc;
     float s = 0.f;
     for (int64_t i = R * bs; i < min(rows, (R + 1) * bs); ++i)
       for (int64_t j = C * bs; j < min(cols, (C + 1) * bs); ++j) s += fabsf(g[i * cols + j]);
-    keys[p] = order_key(s);
-    idx[p] = p;
+    keys[p] = order_key(noisy ? s + tie_noise(seed, p) : s);
   }
 }
 
-__global__ void clear_stored_k(const int32_t* row_ptr, const int32_t* col_idx, int64_t gr, int64_t gc,
-                               uint32_t* keys) {
+// Stored positions that stay (kept by `keep`, or all when it is null) get key 0.
+__global__ void clear_stored_k(const int32_t* row_ptr, const int32_t* col_idx, const uint8_t* keep, int64_t gr,
+                               int64_t gc, uint32_t* keys) {
   const int64_t R = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (R >= gr) return;
-  for (int64_t e = row_ptr[R]; e < row_ptr[R + 1]; ++e) keys[R * gc + col_idx[e]] = 0;
+  for (int64_t e = row_ptr[R]; e < row_ptr[R + 1]; ++e)
+    if (!keep || keep[e]) keys[R * gc + col_idx[e]] = 0;
 }
 
 size_t sort_pairs_bytes(int64_t n) {
@@ -242,22 +281,18 @@ void topology_count(const int32_t* row_ptr, int64_t rows, int64_t cols, const ui
                                                   (int)rows, s));
 }
 
-int64_t topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows, int64_t cols,
-                       const uint8_t* keep, const int64_t* grow, const int64_t* order, int64_t n_grow,
-                       const int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src,
-                       unsigned long long* bad, cudaStream_t s) {
+void topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows, int64_t cols, const uint8_t* keep,
+                    const int64_t* grow, const int64_t* order, int64_t n_grow, bool revive, int64_t cap,
+                    const int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src, unsigned long long* bad,
+                    cudaStream_t s) {
   SPROUT_CUDA_CHECK(cudaMemsetAsync(bad, 0xff, sizeof(unsigned long long), s));
   range_check_k<<<1, 1, 0, s>>>(grow, n_grow, rows * cols, bad);
   SPROUT_CUDA_LAUNCH_CHECK();
   if (rows > 0) {
     merge_k<<<blocks_for(rows, kThreads), kThreads, 0, s>>>(row_ptr, col_idx, rows, cols, keep, grow, order, n_grow,
-                                                            new_row_ptr, new_col_idx, src, bad);
+                                                            revive, cap, new_row_ptr, new_col_idx, src, bad);
     SPROUT_CUDA_LAUNCH_CHECK();
   }
-  unsigned long long host_bad = 0;
-  SPROUT_CUDA_CHECK(cudaMemcpyAsync(&host_bad, bad, sizeof(host_bad), cudaMemcpyDeviceToHost, s));
-  SPROUT_CUDA_CHECK(cudaStreamSynchronize(s));
-  return host_bad == ~0ull ? -1 : (int64_t)host_bad;
 }
 
 void topology_gather(const float* old_vals, const int64_t* src, int64_t new_nnz, int64_t be,
@@ -268,9 +303,17 @@ void topology_gather(const float* old_vals, const int64_t* src, int64_t new_nnz,
   SPROUT_CUDA_LAUNCH_CHECK();
 }
 
-void abs_scores(const float* v, int64_t n, int64_t be, float* out, cudaStream_t s) {
+void abs_scores(const float* v, int64_t n, int64_t be, int sign, bool noisy, uint64_t seed, float* out,
+                cudaStream_t s) {
   if (n == 0) return;
-  abs_scores_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(v, n, be, out);
+  abs_scores_k<<<blocks_for(n, kThreads), kThreads, 0, s>>>(v, n, be, sign, noisy, seed, out);
+  SPROUT_CUDA_LAUNCH_CHECK();
+}
+
+void count_nonnegative(const float* v, int64_t n, unsigned long long* count, cudaStream_t s) {
+  SPROUT_CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof(unsigned long long), s));
+  if (n == 0) return;
+  count_nonneg_k<<<std::min(blocks_for(n, kThreads), 1024), kThreads, 0, s>>>(v, n, count);
   SPROUT_CUDA_LAUNCH_CHECK();
 }
 
@@ -315,22 +358,30 @@ size_t topk_empty_workspace(int64_t positions) {
 }
 
 void topk_empty(const float* g, int64_t rows, int64_t cols, int block, const int32_t* row_ptr,
-                const int32_t* col_idx, int64_t k, int64_t* out, void* ws, size_t ws_bytes, cudaStream_t s) {
+                const int32_t* col_idx, const uint8_t* keep, int64_t k, bool noisy, uint64_t seed, int64_t* out,
+                void* ws, size_t ws_bytes, cudaStream_t s) {
   if (k == 0) return;
   const int64_t gr = (rows + block - 1) / block, gc = (cols + block - 1) / block, total = gr * gc;
   Carve c{static_cast<char*>(ws)};
   uint32_t* keys = c.take<uint32_t>((size_t)total);
   int64_t* idx = c.take<int64_t>((size_t)total);
   int64_t* picked = c.take<int64_t>((size_t)k);
-  grid_keys_k<<<blocks_for(total, kThreads), kThreads, 0, s>>>(g, rows, cols, block, gc, total, keys, idx);
+  grid_keys_k<<<blocks_for(total, kThreads), kThreads, 0, s>>>(g, rows, cols, block, gc, total, noisy, seed, keys,
+                                                               idx);
   SPROUT_CUDA_LAUNCH_CHECK();
-  clear_stored_k<<<blocks_for(gr, kThreads), kThreads, 0, s>>>(row_ptr, col_idx, gr, gc, keys);
+  clear_stored_k<<<blocks_for(gr, kThreads), kThreads, 0, s>>>(row_ptr, col_idx, keep, gr, gc, keys);
   SPROUT_CUDA_LAUNCH_CHECK();
   int64_t* sorted = sort_keys(keys, idx, total, true, c, ws_bytes, s);
   SPROUT_CUDA_CHECK(cudaMemcpyAsync(picked, sorted, (size_t)k * sizeof(int64_t), cudaMemcpyDeviceToDevice, s));
   // The k picks ascending, reusing the space after the pair sort.
   size_t temp = ws_bytes - c.used;
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(c.base + c.used, temp, picked, out, (int)k, 0, 64, s));
+}
+
+void random_empty(int64_t grid_rows, int64_t grid_cols, const int32_t* row_ptr, const int32_t* col_idx,
+                  const uint8_t* keep, int64_t k, uint64_t seed, int64_t* out, void* ws, size_t ws_bytes,
+                  cudaStream_t s) {
+  topk_empty(nullptr, grid_rows, grid_cols, 1, row_ptr, col_idx, keep, k, false, seed, out, ws, ws_bytes, s);
 }
 
 }  // namespace sprout::kernels::cuda

@@ -3,6 +3,7 @@
 // comparisons of values at stored positions.
 #pragma once
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -97,5 +98,18 @@ inline Tensor batch_slice(const Tensor& t, int64_t i) {
 }
 
 inline double tol_for(DType dt) { return dt == DType::F64 ? 1e-12 : 1e-5; }
+
+// flat position -> the values stored there (a whole block for BSR), read on the host.
+inline std::map<int64_t, std::vector<float>> entries_of(const sparse::SparseParameter& p, const Tensor& v) {
+  auto rp = p.row_ptr.to_vector<int32_t>();
+  auto ci = p.col_idx.to_vector<int32_t>();
+  auto vals = v.to_vector<float>();
+  const int64_t gc = sparse::grid_cols(p), be = (int64_t)p.block * p.block;
+  std::map<int64_t, std::vector<float>> out;
+  for (int64_t r = 0; r + 1 < (int64_t)rp.size(); ++r)
+    for (int64_t e = rp[(size_t)r]; e < rp[(size_t)r + 1]; ++e)
+      out[r * gc + ci[(size_t)e]] = std::vector<float>(vals.begin() + e * be, vals.begin() + (e + 1) * be);
+  return out;
+}
 
 }  // namespace sprout::testing
