@@ -14,7 +14,7 @@
 #include "engine/sparsity/methods.h"
 #include "engine/sparsity/select.h"
 #include "models/models.h"
-#include "testing.h"
+#include "method_harness.h"
 
 namespace sprout::sparsity {
 namespace {
@@ -69,48 +69,6 @@ TEST(Select, RandomEmptyAndTopKExcluding) {
   float grad[8] = {0.1f, -5.f, 0.2f, 3.f, -0.4f, 0.f, 9.f, 1.f};
   EXPECT_EQ(top_k_excluding(grad, 8, {6}, 3), (std::vector<int64_t>{1, 3, 7}));
 }
-
-// A small MLP, its sparsifier and optimizer, and a loop calling the hooks in the
-// training loop's order.
-struct Harness {
-  nn::ModulePtr model;
-  SparsifierPtr sp;
-  std::unique_ptr<optim::Sgd> opt;
-  Tensor x, y;
-  int64_t step = 0;
-
-  Harness(const Json& sparsity, int64_t steps_per_epoch, int64_t epochs, uint64_t seed = 3) {
-    Json cfg = io::default_config();
-    io::merge_checked(cfg, Json{{"sparsity", sparsity}}, "test");
-    nn::init_rng().seed_with(seed);
-    model = models::mlp(24, {40, 30}, 5);
-    sp = make_sparsifier(cfg, *model, seed);
-    optim::SgdOptions o;
-    o.lr = 0.1;
-    o.momentum = 0.9;
-    opt = std::make_unique<optim::Sgd>(model->parameters(), o);
-    sp->ctx = TrainContext{model.get(), opt.get(), steps_per_epoch * epochs, steps_per_epoch, epochs};
-    x = testing::randn({16, 24}, seed + 1, DType::F32);
-    std::vector<int32_t> labels(16);
-    for (int i = 0; i < 16; ++i) labels[(size_t)i] = i % 5;
-    y = Tensor::from_vector<int32_t>(labels, {16});
-  }
-  void run_step() {
-    sp->before_forward(step);
-    opt->zero_grad();
-    ops::cross_entropy(model->forward(x), y).backward();
-    if (!sp->before_step(step)) opt->step();
-    sp->after_step(step);
-    ++step;
-    if (step % sp->ctx.steps_per_epoch == 0) sp->end_of_epoch(step / sp->ctx.steps_per_epoch - 1);
-  }
-  std::vector<SparseLayer> layers() { return sparse_layers(sp->ctx); }
-  double density() {
-    int64_t nnz = 0, total = 0;
-    for (auto& L : layers()) { nnz += L.p->nnz(); total += L.p->dense_numel(); }
-    return (double)nnz / (double)total;
-  }
-};
 
 struct Snapshot {
   std::vector<int64_t> positions;
@@ -228,6 +186,16 @@ TEST(Gmp, PrunesFromDenseToFinal) {
   EXPECT_DOUBLE_EQ(h.density(), 1.0);
   for (int i = 0; i < 15; ++i) h.run_step();
   EXPECT_NEAR(h.density(), 0.2, 0.005);
+}
+
+TEST(Gmp, LayerwisePrunesEveryLayerToFinal) {
+  Harness h({{"method", "gmp"}, {"final_density", 0.2}, {"update_every", 2}, {"prune_start_epoch", 0},
+             {"prune_end_epoch", 2}, {"layerwise", true}}, 5, 3);
+  for (int i = 0; i < 15; ++i) h.run_step();
+  for (auto& L : h.layers()) {
+    EXPECT_EQ(L.p->nnz(), std::llround(0.2 * (double)L.p->dense_numel())) << L.name;
+    check_structure(*L.p);
+  }
 }
 
 TEST(Snip, PrunesToDensityOnTheFirstStep) {
