@@ -7,11 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define SPROUT_HD __host__ __device__
-#else
-#define SPROUT_HD
-#endif
+#include "kernels/hd.h"
 
 namespace sprout::kernels {
 

@@ -5,6 +5,9 @@
 
 #include "engine/core/error.h"
 #include "kernels/cuda/runtime.h"
+#if SPROUT_WITH_CUDA
+#include "kernels/cuda/elementwise.h"
+#endif
 
 namespace sprout {
 
@@ -39,6 +42,13 @@ Tensor Tensor::zeros(const Shape& shape, DType dt, Device dev, MemCategory cat) 
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dt, Device dev) {
+#if SPROUT_WITH_CUDA
+  if (dev.is_cuda() && dt == DType::F32) {  // filled on the stream: no host upload inside a step
+    Tensor t = empty(shape, dt, dev);
+    kernels::cuda::fill(t.data<float>(), (float)value, t.numel(), kernels::cuda::stream());
+    return t;
+  }
+#endif
   Tensor h = empty(shape, dt, Device::cpu());
   int64_t n = h.numel();
   switch (dt) {

@@ -6,13 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifndef SPROUT_HD
-#ifdef __CUDACC__
-#define SPROUT_HD __host__ __device__
-#else
-#define SPROUT_HD
-#endif
-#endif
+#include "kernels/hd.h"
 
 namespace sprout::kernels {
 
