@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # The GPU suite, for a machine with an NVIDIA GPU (sm_90 by default): builds with CUDA
 # from what scripts/stage-gpu-deps.sh put in .deps/, runs every test (GPU ones
-# included), compute-sanitizer memcheck on the CUDA parity tests, the kernel and
-# training-step benchmarks, a Fashion-MNIST RigL run on the GPU, and the PyTorch
-# masked baseline beside sprout. Results land in $OUT (default out/gpu-check):
-# results.json (everything measured), ctest.log, sanitizer.log, train.log, build.log.
+# included), a Fashion-MNIST RigL run on the GPU, the kernel benchmarks,
+# compute-sanitizer memcheck on the CUDA parity tests, the training-step benchmarks,
+# and the PyTorch masked baseline beside sprout, most important first. The whole run
+# keeps to GPU_CHECK_BUDGET_S seconds (default 540): a stage that no longer fits is
+# skipped and says so, and the results are always collected. Results land in $OUT
+# (default out/gpu-check): results.json (everything measured), ctest.log,
+# sanitizer.log, train.log, build.log, progress.log, bench.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-out/gpu-check}
 mkdir -p "$OUT"
 deps=$PWD/.deps
 arch=${SPROUT_CUDA_ARCHITECTURES:-90}
-stage() { echo "== $(date +%T) $*" | tee -a "$OUT/progress.log"; }
+stage() { echo "== $(date +%T) +${SECONDS}s $*" | tee -a "$OUT/progress.log"; }
+budget=${GPU_CHECK_BUDGET_S:-540}
+# Seconds a stage may take: its own limit, or what is left before the collection (30 s).
+limit() { local left=$((budget - 30 - SECONDS)); [ "$left" -lt "$1" ] && echo "$left" || echo "$1"; }
+# True when at least $1 seconds are left; otherwise logs the skip.
+fits() {
+  [ "$(limit "$1")" -ge "$1" ] && return 0
+  echo "   skipped: $2 needs ${1}s, $((budget - 30 - SECONDS))s left" | tee -a "$OUT/progress.log"
+  return 1
+}
 
 stage "configure + build (sm_$arch)"
 args=(-DSPROUT_CUDA=ON -DSPROUT_CUDA_ARCHITECTURES="$arch" -DCMAKE_BUILD_TYPE=Release)
@@ -31,47 +43,68 @@ data=/usr/share/datasets/fashion-mnist
 export SPROUT_FASHION_ROOT=$data
 
 stage "ctest"
-(cd build-gpu && ctest -j 8 --timeout 900 --output-on-failure) >"$OUT/ctest.log" 2>&1
+(cd build-gpu && timeout "$(limit 300)" ctest -j 8 --timeout 300 --output-on-failure) >"$OUT/ctest.log" 2>&1
 ctest_rc=$?
 tail -5 "$OUT/ctest.log"
+
+stage "Fashion-MNIST RigL on the GPU"
+if fits 60 "the RigL run"; then
+  timeout "$(limit 240)" "$bin/sprout" train --config configs/fashion_rigl.json --set data.root="$data" \
+    --device cuda --out "$OUT/rigl" >"$OUT/train.log" 2>&1 || echo "rigl run failed: $(tail -2 "$OUT/train.log")"
+fi
+
+stage "kernel benchmarks"
+for b in spmm sddmm sparse_linear; do
+  fits 30 "bench $b" || continue
+  timeout "$(limit 90)" "$bin/sprout" bench "$b" --device cuda --json "$OUT/bench_$b.json" >"$OUT/bench_$b.txt" 2>&1 \
+    || echo "bench $b failed: $(tail -2 "$OUT/bench_$b.txt")"
+done
 
 stage "compute-sanitizer memcheck on the CUDA parity tests"
 san_rc=-1
 if command -v compute-sanitizer >/dev/null 2>&1; then
   : >"$OUT/sanitizer.log"
   san_rc=0
-  for t in test_ops test_sparse; do
+  for t in test_ops test_sparse test_sparsity test_methods2; do
     [ -x "$bin/$t" ] || continue
-    compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/$t" --gtest_filter='*Cuda*:*cuda*:*Gpu*' \
-      >>"$OUT/sanitizer.log" 2>&1 || san_rc=$?
+    fits 30 "memcheck of $t" || { san_rc=-2; continue; }
+    timeout "$(limit 120)" compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/$t" \
+      --gtest_filter='*Cuda*:*cuda*:*Gpu*' >>"$OUT/sanitizer.log" 2>&1 || san_rc=$?
   done
   grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | sort | uniq -c
 fi
 
-stage "benchmarks"
-for b in spmm sddmm sparse_linear; do
-  timeout 240 "$bin/sprout" bench "$b" --device cuda --json "$OUT/bench_$b.json" >"$OUT/bench_$b.txt" 2>&1 \
-    || echo "bench $b failed: $(tail -2 "$OUT/bench_$b.txt")"
-done
-timeout 300 "$bin/sprout" bench step --model resnet50 --batch 64 --densities 1.0,0.1 --steps 10 --device cuda \
-  --json "$OUT/bench_step_resnet50.json" >"$OUT/bench_step.txt" 2>&1 || echo "step bench failed: $(tail -2 "$OUT/bench_step.txt")"
-timeout 120 "$bin/sprout" bench step --model mlp --batch 128 --densities 1.0,0.1 --steps 50 --device cuda \
-  --json "$OUT/bench_step_mlp.json" >>"$OUT/bench_step.txt" 2>&1 || true
-timeout 120 "$bin/sprout" memory --model resnet50 --density 0.1 --batch 64 --device cuda --json \
-  >"$OUT/memory_resnet50.json" 2>>"$OUT/bench_step.txt" || true
+stage "training-step benchmarks and memory"
+if fits 60 "the ResNet-50 step bench"; then
+  timeout "$(limit 150)" "$bin/sprout" bench step --model resnet50 --batch 64 --densities 1.0,0.1 --steps 10 \
+    --device cuda --json "$OUT/bench_step_resnet50.json" >"$OUT/bench_step.txt" 2>&1 \
+    || echo "step bench failed: $(tail -2 "$OUT/bench_step.txt")"
+fi
+if fits 30 "the MLP step bench"; then
+  timeout "$(limit 60)" "$bin/sprout" bench step --model mlp --batch 128 --densities 1.0,0.1 --steps 50 \
+    --device cuda --json "$OUT/bench_step_mlp.json" >>"$OUT/bench_step.txt" 2>&1 || true
+fi
+if fits 30 "the ResNet-50 memory report"; then
+  timeout "$(limit 60)" "$bin/sprout" memory --model resnet50 --density 0.1 --batch 64 --device cuda --json \
+    >"$OUT/memory_resnet50.json" 2>>"$OUT/bench_step.txt" || true
+fi
 
-stage "Fashion-MNIST RigL on the GPU"
-timeout 600 "$bin/sprout" train --config configs/fashion_rigl.json --set data.root="$data" --device cuda \
-  --out "$OUT/rigl" >"$OUT/train.log" 2>&1 || echo "rigl run failed: $(tail -2 "$OUT/train.log")"
-timeout 300 "$bin/sprout" train --config configs/fashion_mlp_dense.json --set data.root="$data" --device cuda \
-  --out "$OUT/dense" >>"$OUT/train.log" 2>&1 || echo "dense run failed"
+stage "dense Fashion-MNIST MLP on the GPU"
+if fits 60 "the dense run"; then
+  timeout "$(limit 150)" "$bin/sprout" train --config configs/fashion_mlp_dense.json --set data.root="$data" \
+    --device cuda --out "$OUT/dense" >>"$OUT/train.log" 2>&1 || echo "dense run failed"
+fi
 
 stage "PyTorch masked baseline"
 if [ -f .peers/torch_masked_baseline.py ] && python3 -c "import torch, torchvision" 2>/dev/null; then
-  timeout 300 python3 .peers/torch_masked_baseline.py --model resnet50 --batch 64 --density 0.1 --precision fp32 \
-    >"$OUT/peer.jsonl" 2>"$OUT/peer.err" || true
-  timeout 120 python3 .peers/torch_masked_baseline.py --model mlp --batch 128 --density 0.1 \
-    >>"$OUT/peer.jsonl" 2>>"$OUT/peer.err" || true
+  if fits 60 "the ResNet-50 peer"; then
+    timeout "$(limit 120)" python3 .peers/torch_masked_baseline.py --model resnet50 --batch 64 --density 0.1 \
+      --precision fp32 >"$OUT/peer.jsonl" 2>"$OUT/peer.err" || true
+  fi
+  if fits 30 "the MLP peer"; then
+    timeout "$(limit 60)" python3 .peers/torch_masked_baseline.py --model mlp --batch 128 --density 0.1 \
+      >>"$OUT/peer.jsonl" 2>>"$OUT/peer.err" || true
+  fi
 fi
 
 stage "collect"

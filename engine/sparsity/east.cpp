@@ -30,7 +30,6 @@
 #include "engine/sparsity/distribution.h"
 #include "engine/sparsity/layer_edit.h"
 #include "engine/sparsity/methods.h"
-#include "engine/sparsity/select.h"
 
 namespace sprout::sparsity {
 
@@ -152,13 +151,16 @@ class East : public Sparsifier {
     plans_.assign(layers_.size(), Plan{});
     for (size_t i = 0; i < layers_.size(); ++i) {
       Plan& pl = plans_[i];
+      SPROUT_CHECK(layers_[i].p->block == 1, "east edits CSR layers; ", layers_[i].name, " has block ",
+                   layers_[i].p->block);
       int64_t n = layers_[i].p->nnz(), t = target[i], m = std::min(n, t);
       int64_t k = rate > 0 ? std::min<int64_t>(m, (int64_t)std::ceil(rate * (double)m)) : 0;
       pl.keep_count = m - k;
       pl.grow_count = t - pl.keep_count;
       if (pl.grow_count == 0 && pl.keep_count == n) continue;  // nothing to change
       if (pl.grow_count == 0) {
-        pl.keep = keep_largest(read_host(*layers_[i].p).values, pl.keep_count, rng);
+        pl.edit.keep = ops::magnitude_topk_mask(*layers_[i].p, pl.keep_count, true, rng.next_u64());
+        pl.edit.new_nnz_blocks = pl.keep_count;
         pl.ready = true;
       } else {
         layers_[i].p->dense_grad_hook = [this, i](const Tensor& g) { decide_with_grad(i, g); };
@@ -173,10 +175,9 @@ class East : public Sparsifier {
       layers_[i].p->dense_grad_hook = nullptr;
       Plan& pl = plans_[i];
       if (!pl.ready) continue;
-      int64_t dropped = 0;
-      for (uint8_t k : pl.keep) dropped += !k;
-      int64_t nnz = apply_edit(ctx, layers_[i], pl.keep, pl.grow);
-      events_.push_back({step, layers_[i].name, dropped, (int64_t)pl.grow.size(), nnz, layers_[i].p->density()});
+      const int64_t dropped = layers_[i].p->col_idx.numel() - pl.keep_count;
+      int64_t nnz = apply_edit(ctx, layers_[i], pl.edit);
+      events_.push_back({step, layers_[i].name, dropped, pl.grow_count, nnz, layers_[i].p->density()});
     }
     plans_.clear();
     return false;
@@ -209,8 +210,7 @@ class East : public Sparsifier {
   struct Plan {
     bool ready = false;
     int64_t keep_count = 0, grow_count = 0;
-    std::vector<uint8_t> keep;
-    std::vector<int64_t> grow;
+    ops::TopologyEdit edit;
   };
   struct ReluSite {
     nn::Module* parent;
@@ -253,17 +253,15 @@ class East : public Sparsifier {
     }
   }
 
+  // On the layer's device. A position dropped in this step may come back; it restarts
+  // at w = 0, state 0.
   void decide_with_grad(size_t i, const Tensor& dense_grad) {
     Plan& pl = plans_[i];
-    HostLayer h = read_host(*layers_[i].p);
-    pl.keep = keep_largest(h.values, pl.keep_count, rng);
-    std::vector<int64_t> kept;
-    kept.reserve((size_t)pl.keep_count);
-    for (size_t e = 0; e < pl.keep.size(); ++e)
-      if (pl.keep[e]) kept.push_back(h.positions[e]);
-    std::vector<float> g = host_floats(dense_grad);
-    // A position dropped in this step may come back; it restarts at w = 0, state 0.
-    pl.grow = top_k_excluding(g.data(), (int64_t)g.size(), kept, pl.grow_count);
+    nn::SparseParameter& p = *layers_[i].p;
+    pl.edit.keep = ops::magnitude_topk_mask(p, pl.keep_count, true, rng.next_u64());
+    pl.edit.grow = ops::topk_empty_positions(p, dense_grad, pl.grow_count, pl.edit.keep, pl.keep_count,
+                                             rng.next_u64());
+    pl.edit.new_nnz_blocks = pl.keep_count + pl.grow_count;
     pl.ready = true;
   }
 
