@@ -65,6 +65,18 @@ TEST(Tensor, ViewSharesStorage) {
   EXPECT_THROW(t.data<double>(), Error);
 }
 
+TEST(Tensor, SliceIsAWindowOfRows) {
+  Tensor t = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5, 6, 7}, {4, 2});
+  Tensor s = t.slice(1, 2);
+  EXPECT_EQ(s.shape(), (Shape{2, 2}));
+  EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{2, 3, 4, 5}));
+  s.copy_from(Tensor::from_vector<float>({9, 9, 9, 9}, {2, 2}));  // writes through
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{0, 1, 9, 9, 9, 9, 6, 7}));
+  EXPECT_EQ(t.slice(4, 0).numel(), 0);
+  EXPECT_THROW(t.slice(3, 2), Error);
+  EXPECT_THROW(t.slice(-1, 1), Error);
+}
+
 TEST(Autograd, AccumulatesAcrossUsesAndFreesGraph) {
   // y = sum(x * x + x): dy/dx = 2x + 1; x is used three times.
   Tensor x = Tensor::from_vector<double>({1.0, -2.0, 0.5}, {3});
