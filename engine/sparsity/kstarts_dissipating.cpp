@@ -11,6 +11,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "engine/autograd/node.h"
+#include "engine/ops/elementwise.h"
 #include "engine/sparsity/layer_edit.h"
 #include "engine/sparsity/methods.h"
 #include "engine/sparsity/select.h"
@@ -51,17 +53,20 @@ class KStarts : public Sparsifier {
     return all;
   }
 
+  // Gradient fitness: sum over the window's steps of |g| per entry, accumulated on the
+  // weight's device (no host copy per step) and split by member once at the end.
   void after_step(int64_t step) override {
     if (chosen_ || fitness_ == "weight" || step >= epochs_ * ctx.steps_per_epoch) return;
     auto layers = sparse_layers(ctx);
-    if (grad_fit_.empty()) grad_fit_.assign(layers.size() * (size_t)k_, 0.0);
+    if (grad_sum_.empty()) grad_sum_.resize(layers.size());
+    autograd::NoGradGuard ng;
+    MemoryScope ms(MemCategory::Workspace);
     for (size_t i = 0; i < layers.size(); ++i) {
       Tensor g = layers[i].p->values.grad();
       if (!g.defined()) continue;
-      std::vector<float> gv = host_floats(g);
-      for (size_t e = 0; e < gv.size(); ++e)
-        for (int64_t m = 0; m < k_; ++m)
-          if (members_[i][e * (size_t)k_ + (size_t)m]) grad_fit_[i * (size_t)k_ + (size_t)m] += std::fabs(gv[e]);
+      if (!grad_sum_[i].defined()) grad_sum_[i] = Tensor::zeros(g.shape(), g.dtype(), g.device(), MemCategory::Other);
+      ops::add_(grad_sum_[i], ops::relu(g));  // |g| = relu(g) + relu(-g)
+      ops::add_(grad_sum_[i], ops::relu(ops::scale(g, -1.0)));
     }
   }
 
@@ -75,8 +80,13 @@ class KStarts : public Sparsifier {
       for (size_t e = 0; e < hosts[i].values.size(); ++e)
         for (int64_t m = 0; m < k_; ++m)
           if (members_[i][e * (size_t)k_ + (size_t)m]) wfit[(size_t)m] += std::fabs(hosts[i].values[e]);
-      if (!grad_fit_.empty())
-        for (int64_t m = 0; m < k_; ++m) gfit[(size_t)m] += grad_fit_[i * (size_t)k_ + (size_t)m];
+      if (i < grad_sum_.size() && grad_sum_[i].defined()) {
+        Tensor h = grad_sum_[i].to(Device::cpu());
+        std::vector<double> gs = (h.dtype() == DType::F64 ? h : h.to_dtype(DType::F64)).to_vector<double>();
+        for (size_t e = 0; e < gs.size(); ++e)
+          for (int64_t m = 0; m < k_; ++m)
+            if (members_[i][e * (size_t)k_ + (size_t)m]) gfit[(size_t)m] += gs[e];
+      }
     }
     auto norm = [](std::vector<double> v) {
       double mx = *std::max_element(v.begin(), v.end());
@@ -95,7 +105,7 @@ class KStarts : public Sparsifier {
     }
     chosen_ = true;
     members_.clear();
-    grad_fit_.clear();
+    grad_sum_.clear();
   }
 
   double initial_density(const nlohmann::json& s) const override { return s["density"].get<double>(); }
@@ -105,7 +115,7 @@ class KStarts : public Sparsifier {
   int64_t k_, epochs_;
   std::string fitness_;
   std::vector<std::vector<uint8_t>> members_;
-  std::vector<double> grad_fit_;
+  std::vector<Tensor> grad_sum_;  // per layer: sum of |g| per entry over the window
   bool chosen_ = false;
   int64_t best_ = -1;
 };

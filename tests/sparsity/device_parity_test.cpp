@@ -1,5 +1,5 @@
 // Whole training steps of the device-deciding methods (RigL, SET, set_magnitude,
-// GraNet, GMP, EAST) on CUDA against the CPU from the same seed: the loss of every step,
+// GraNet, GMP, EAST, k-starts) on CUDA against the CPU from the same seed: the loss of every step,
 // the weights, and the topology after each update. Both devices draw the same tie
 // noise and random keys, so they make the same decisions; only float rounding of the
 // dense gradient can swap a pick whose score ties another to ~1e-6.
@@ -74,6 +74,11 @@ TEST(CudaMethodParity, GraNetGlobal) {
 TEST(CudaMethodParity, GmpLayerwise) {
   expect_same_training({{"method", "gmp"}, {"final_density", 0.2}, {"update_every", 2}, {"prune_start_epoch", 0},
                         {"prune_end_epoch", 2}, {"layerwise", true}}, 4, 3);
+}
+
+TEST(CudaMethodParity, KStartsGradientFitness) {
+  expect_same_training({{"method", "kstarts"}, {"density", 0.2}, {"distribution", "uniform"}, {"k", 3},
+                        {"warm_epochs", 1}, {"fitness", "gradient"}}, 4, 3);
 }
 
 TEST(CudaMethodParity, EastCyclicWithDyRelu) {
