@@ -1,8 +1,9 @@
-// Whole training steps of the device-deciding methods (RigL, SET, set_magnitude,
-// GraNet, GMP, EAST, k-starts) on CUDA against the CPU from the same seed: the loss of every step,
-// the weights, and the topology after each update. Both devices draw the same tie
-// noise and random keys, so they make the same decisions; only float rounding of the
-// dense gradient can swap a pick whose score ties another to ~1e-6.
+// Whole training steps of the methods that decide on the device (RigL, SET,
+// set_magnitude, GraNet, GMP, EAST, k-starts) on CUDA against the CPU from the same
+// seed: the loss of every step, the weights, and the topology after each update. Both
+// devices draw the same tie noise and random keys, so they make the same decisions;
+// only float rounding of the dense gradient can swap a pick whose score ties another
+// to ~1e-6.
 #include <algorithm>
 #include <cmath>
 
