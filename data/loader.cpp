@@ -2,8 +2,9 @@
 // prefetch_batches ahead of the consumer, and post finished batches to a map keyed by
 // batch number, so next() hands them out in epoch order whatever finishes first.
 // Device batches are built in pinned staging buffers and copied asynchronously (CUDA:
-// on the compute stream); a buffer is reused only after a sync that a worker (never
-// the training thread) performs when it runs out of free buffers.
+// on a copy stream); next() hands out one batch and queues the upload of the following
+// one, so that copy runs during the caller's step. A buffer is reused once its own
+// copy's fence is reached; only a worker that finds every buffer in flight waits for one.
 #include "data/loader.h"
 
 #include <algorithm>
@@ -33,31 +34,78 @@ size_t labels_offset(int64_t batch, int64_t sample_numel) {
 }  // namespace
 
 struct DataLoader::Staging {
+  // Busy: being built, or built and waiting to be handed out (uploaded or not);
+  // InFlight: handed out or dropped, its copies perhaps still running.
   enum class State { Free, Busy, InFlight };
   void* ptr = nullptr;
   size_t bytes = 0;
   State state = State::Free;
-  uint64_t copy_seq = 0;  // copies_enqueued_ after this buffer's copy was queued
+  std::unique_ptr<DeviceTransfer::Fence> fence;  // after the copies out of this buffer
+  uint64_t upload_seq = 0;                       // uploads_ when it went in flight
 };
 
 namespace {
 
+struct CudaFence : DeviceTransfer::Fence {
+  cudaEvent_t event = kernels::cuda::event_create();
+  ~CudaFence() override { kernels::cuda::event_destroy(event); }
+};
+
+// Uploads run on the copy stream; the compute stream, which every kernel, library call
+// and device copy uses, is the consumer. The caching allocator knows nothing of streams:
+// a freed block goes to the next allocation at once, while work queued on it may still
+// be running. Every past use of a block was queued before its free (in program order on
+// the freeing thread, and the cache's mutex orders that free before our allocation),
+// either on the compute stream or, by an earlier upload, on the copy stream. So:
+//  1. Before writing into memory alloc_batch just returned, the copy stream waits for an
+//     event recorded now on the compute stream: past compute users of the block are
+//     done; past copy-stream users are ahead of us on the copy stream itself.
+//  2. The batch's fence is recorded on the copy stream after its copies, and the compute
+//     stream waits on it (order_after) before the loader hands the batch out or drops
+//     it unread. So the step that reads it, and the next owner of its memory (a compute
+//     user, or a later upload that by 1 waits for the compute stream), run after the copy.
+//     Allocator::empty_cache synchronises the compute stream before cudaFree, which by 2
+//     covers the copies into every freed block.
+//  3. The loader refills a pinned buffer only once its own fence is reached.
+// Records and waits are queued: the host waits for nothing in the steady state.
 class CudaTransfer : public DeviceTransfer {
  public:
-  explicit CudaTransfer(Device device) : device_(device) {}
+  explicit CudaTransfer(Device device) : device_(device), compute_point_(kernels::cuda::event_create()) {}
+  ~CudaTransfer() override { kernels::cuda::event_destroy(compute_point_); }
   void* alloc_pinned(size_t bytes) override { return kernels::cuda::host_pinned_malloc(bytes); }
   void free_pinned(void* p) override { kernels::cuda::host_pinned_free(p); }
+  std::unique_ptr<Fence> make_fence() override { return std::make_unique<CudaFence>(); }
   Tensor alloc_batch(const Shape& shape, DType dtype) override {
     return Tensor::empty(shape, dtype, device_, MemCategory::Data);
   }
-  // On the compute stream, so the step that reads the batch is ordered after it.
-  void copy_to_device(const Tensor& dst, const void* src) override {
-    kernels::cuda::copy(dst.raw_data(), src, dst.nbytes(), 0);
+  void upload(const Copy* copies, size_t n, Fence& done) override {
+    cudaStream_t copy = kernels::cuda::copy_stream();
+    std::lock_guard<std::mutex> g(mu_);  // compute_point_ is one event for every upload
+    try {
+      kernels::cuda::event_record(compute_point_, kernels::cuda::stream());
+      kernels::cuda::stream_wait_event(copy, compute_point_);
+      for (size_t i = 0; i < n; ++i)
+        kernels::cuda::copy_to_device_async(copies[i].dst.raw_data(), copies[i].src,
+                                            copies[i].dst.nbytes(), copy);
+      kernels::cuda::event_record(event(done), copy);
+    } catch (...) {
+      // The caller frees the tensors and reuses the buffer: nothing may still run on them.
+      try {
+        kernels::cuda::stream_synchronize(copy);
+      } catch (...) {
+      }
+      throw;
+    }
   }
-  void synchronize() override { kernels::cuda::synchronize(); }
+  void order_after(Fence& f) override { kernels::cuda::stream_wait_event(kernels::cuda::stream(), event(f)); }
+  bool reached(Fence& f) override { return kernels::cuda::event_query(event(f)); }
+  void wait(Fence& f) override { kernels::cuda::event_synchronize(event(f)); }
 
  private:
+  static cudaEvent_t event(Fence& f) { return static_cast<CudaFence&>(f).event; }
   Device device_;
+  std::mutex mu_;
+  cudaEvent_t compute_point_;
 };
 
 }  // namespace
@@ -109,14 +157,19 @@ DataLoader::~DataLoader() {
   ready_cv_.notify_all();
   staging_cv_.notify_all();
   for (auto& t : workers_) t.join();
-  ready_.clear();
-  bool in_flight = false;
-  for (auto& s : staging_) in_flight |= s->state == Staging::State::InFlight;
+  // A failing device at shutdown must not turn into std::terminate: a buffer whose copy
+  // cannot be waited for is leaked rather than freed under it.
   try {
-    if (in_flight) transfer_->synchronize();
-    for (auto& s : staging_) transfer_->free_pinned(s->ptr);
+    drop_ahead();
   } catch (...) {
-    // A failing device at shutdown must not turn into std::terminate.
+  }
+  ready_.clear();
+  for (auto& s : staging_) {
+    try {
+      if (s->state == Staging::State::InFlight) transfer_->wait(*s->fence);
+      transfer_->free_pinned(s->ptr);
+    } catch (...) {
+    }
   }
 }
 
@@ -139,6 +192,7 @@ void DataLoader::start_workers() {
 void DataLoader::start_epoch(int64_t epoch) {
   auto order = std::make_shared<const std::vector<int64_t>>(
       epoch_order(dataset_->size(), opt_.seed, epoch, opt_.shuffle));
+  drop_ahead();
   {
     std::lock_guard<std::mutex> g(mu_);
     ++generation_;
@@ -158,6 +212,7 @@ void DataLoader::start_epoch(int64_t epoch) {
 void DataLoader::skip(int64_t batches) {
   SPROUT_CHECK(batches >= 0, "DataLoader::skip: negative count ", batches);
   if (!started_) start_epoch(0);
+  int64_t upto = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
     deliver_ = std::min(num_batches_, deliver_ + batches);
@@ -166,18 +221,64 @@ void DataLoader::skip(int64_t batches) {
       release(it->second);
       it = ready_.erase(it);
     }
+    upto = deliver_;
   }
   work_cv_.notify_all();
   staging_cv_.notify_all();
+  if (ahead_batch_ >= 0 && ahead_batch_ < upto) drop_ahead();
 }
 
 void DataLoader::release(Ready& r) {
   if (r.staging) {
-    r.staging->state = Staging::State::Free;
+    if (r.x.defined()) {
+      r.staging->state = Staging::State::InFlight;
+      r.staging->upload_seq = ++uploads_;
+    } else {
+      r.staging->state = Staging::State::Free;
+    }
     r.staging = nullptr;
   }
   r.x = Tensor();
   r.y = Tensor();
+}
+
+void DataLoader::upload(Ready& r) {
+  try {
+    Shape xs = sample_shape_;
+    xs.insert(xs.begin(), r.count);
+    Tensor x = transfer_->alloc_batch(xs, DType::F32);
+    Tensor y = transfer_->alloc_batch({r.count}, DType::I32);
+    const char* base = static_cast<const char*>(r.staging->ptr);
+    DeviceTransfer::Copy copies[2] = {{x, base}, {y, base + labels_offset(opt_.batch_size, sample_numel_)}};
+    transfer_->upload(copies, 2, *r.staging->fence);
+    r.x = std::move(x);
+    r.y = std::move(y);
+  } catch (...) {
+    r.error = std::current_exception();
+  }
+}
+
+void DataLoader::order_consumer(Ready& r) {
+  if (r.staging && r.x.defined()) transfer_->order_after(*r.staging->fence);
+}
+
+void DataLoader::drop_ahead() {
+  if (ahead_batch_ < 0) return;
+  Ready r = std::move(ahead_);
+  ahead_ = Ready();
+  ahead_batch_ = -1;
+  std::exception_ptr err;
+  try {
+    order_consumer(r);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    release(r);
+  }
+  staging_cv_.notify_all();
+  if (err) std::rethrow_exception(err);
 }
 
 void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r) {
@@ -206,15 +307,20 @@ void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Read
   size_t cap = (size_t)(opt_.prefetch_batches + opt_.num_workers + 2);
   while (true) {
     if (stop_) throw Error("DataLoader stopped");
+    Staging* oldest = nullptr;
     for (auto& s : staging_) {
+      if (s->state == Staging::State::InFlight && transfer_->reached(*s->fence)) s->state = Staging::State::Free;
       if (s->state == Staging::State::Free) {
         s->state = Staging::State::Busy;
         r.staging = s.get();
         return;
       }
+      if (s->state == Staging::State::InFlight && (!oldest || s->upload_seq < oldest->upload_seq))
+        oldest = s.get();
     }
     if (staging_.size() < cap) {
       auto s = std::make_unique<Staging>();
+      s->fence = transfer_->make_fence();
       s->bytes = labels_offset(opt_.batch_size, sample_numel_) + (size_t)opt_.batch_size * sizeof(int32_t);
       s->ptr = transfer_->alloc_pinned(s->bytes);
       s->state = Staging::State::Busy;
@@ -222,27 +328,22 @@ void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Read
       staging_.push_back(std::move(s));
       return;
     }
-    bool in_flight = false;
-    for (auto& s : staging_) in_flight |= s->state == Staging::State::InFlight;
-    if (!in_flight || syncing_) {
+    if (!oldest || waiting_) {
       staging_cv_.wait(lock);
       continue;
     }
-    // Every copy queued so far is done once the stream drains: those buffers are free.
-    syncing_ = true;
-    uint64_t upto = copies_enqueued_;
+    // Every buffer is being filled or copied out of: wait for the copy queued first,
+    // not for the whole device. The next pass finds its buffer free.
+    waiting_ = true;
     lock.unlock();
     std::exception_ptr err;
     try {
-      transfer_->synchronize();
+      transfer_->wait(*oldest->fence);
     } catch (...) {
       err = std::current_exception();
     }
     lock.lock();
-    syncing_ = false;
-    if (!err)
-      for (auto& s : staging_)
-        if (s->state == Staging::State::InFlight && s->copy_seq <= upto) s->state = Staging::State::Free;
+    waiting_ = false;
     staging_cv_.notify_all();
     if (err) std::rethrow_exception(err);
   }
@@ -313,7 +414,11 @@ bool DataLoader::next(Batch& out) {
   if (deliver_ >= num_batches_) return false;
   int64_t b = deliver_;
   Ready r;
-  if (opt_.num_workers == 0) {
+  if (ahead_batch_ == b) {
+    r = std::move(ahead_);
+    ahead_ = Ready();
+    ahead_batch_ = -1;
+  } else if (opt_.num_workers == 0) {
     claim_ = std::max(claim_, b + 1);
     r.count = std::min(opt_.batch_size, (int64_t)order_->size() - b * opt_.batch_size);
     try {
@@ -335,6 +440,19 @@ bool DataLoader::next(Batch& out) {
     ready_.erase(b);
   }
   ++deliver_;
+  if (!r.error && r.staging) {
+    // Uploaded ahead by the previous next(), or now when the batch was not built in time.
+    lock.unlock();
+    if (!r.x.defined()) upload(r);
+    if (!r.error) {
+      try {
+        order_consumer(r);
+      } catch (...) {
+        r.error = std::current_exception();
+      }
+    }
+    lock.lock();
+  }
   if (r.error) {
     // The epoch ends here: drop what the workers made ahead and stop their work.
     ++generation_;
@@ -346,37 +464,26 @@ bool DataLoader::next(Batch& out) {
     staging_cv_.notify_all();
     std::rethrow_exception(r.error);
   }
+  Tensor x = r.x, y = r.y;
+  release(r);  // staged: its buffer is in flight until the copy's fence
   lock.unlock();
   work_cv_.notify_all();
-  out = finish(r);
-  return true;
-}
-
-Batch DataLoader::finish(Ready& r) {
-  if (!r.staging) return Batch{std::move(r.x), std::move(r.y)};
-  Batch b;
-  try {
-    Shape xs = sample_shape_;
-    xs.insert(xs.begin(), r.count);
-    b.x = transfer_->alloc_batch(xs, DType::F32);
-    b.y = transfer_->alloc_batch({r.count}, DType::I32);
-    const char* base = static_cast<const char*>(r.staging->ptr);
-    transfer_->copy_to_device(b.x, base);
-    transfer_->copy_to_device(b.y, base + labels_offset(opt_.batch_size, sample_numel_));
-  } catch (...) {
-    std::lock_guard<std::mutex> g(mu_);
-    release(r);
-    staging_cv_.notify_all();
-    throw;
-  }
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    r.staging->state = Staging::State::InFlight;
-    r.staging->copy_seq = ++copies_enqueued_;
-    r.staging = nullptr;
-  }
   staging_cv_.notify_all();
-  return b;
+  out = Batch{std::move(x), std::move(y)};
+  if (!transfer_) return true;
+
+  // Queue the next batch's upload now, so it runs on the copy stream during the caller's
+  // step; its consumer wait is queued only when it is handed out, or that step would wait.
+  lock.lock();
+  auto it = ready_.find(deliver_);
+  if (it != ready_.end() && !it->second.error && it->second.staging) {
+    ahead_ = std::move(it->second);
+    ahead_batch_ = deliver_;
+    ready_.erase(it);
+  }
+  lock.unlock();
+  if (ahead_batch_ >= 0) upload(ahead_);  // a failure is rethrown when that batch is due
+  return true;
 }
 
 }  // namespace sprout::data

@@ -1,7 +1,8 @@
 // DataLoader: shuffled, prefetched batches from a Dataset. The epoch order is a pure
 // function of (seed, epoch) and each sample's augmentation Rng of (seed, epoch, index),
 // so the batches are the same for any number of worker threads, and a run resumes
-// exactly with start_epoch(e) + skip(k). CUDA batches are staged in pinned memory.
+// exactly with start_epoch(e) + skip(k). CUDA batches are staged in pinned memory and
+// the next one is uploaded on a copy stream while the caller's step runs.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -18,23 +19,41 @@
 
 namespace sprout::data {
 
-// How staged batches reach a device: pinned host buffers, an asynchronous host->device
-// copy, and a wait for every copy queued so far. The CUDA one is made for CUDA
-// devices; tests substitute a simulated one to check the staging protocol without a GPU.
+// How staged batches reach a device: pinned host buffers, asynchronous copies out of
+// them, and a fence per buffer that says when its copies have completed. The CUDA one
+// copies on a copy stream that runs beside the compute stream; tests substitute a
+// simulated one to check the staging protocol without a GPU.
 class DeviceTransfer {
  public:
+  // A point in the copy queue: recorded after one buffer's copies, re-recorded on reuse.
+  class Fence {
+   public:
+    virtual ~Fence() = default;
+  };
+  struct Copy {
+    Tensor dst;       // receives dst.nbytes()
+    const void* src;  // pinned
+  };
   virtual ~DeviceTransfer() = default;
   virtual void* alloc_pinned(size_t bytes) = 0;
   virtual void free_pinned(void* p) = 0;
+  virtual std::unique_ptr<Fence> make_fence() = 0;
   // A batch tensor on the device (category data), ready to receive a copy.
   virtual Tensor alloc_batch(const Shape& shape, DType dtype) = 0;
-  // Queues a copy of dst.nbytes() from pinned `src` into `dst`; may return before it is done.
-  virtual void copy_to_device(const Tensor& dst, const void* src) = 0;
-  // Returns once every copy queued so far (from any thread) has completed.
-  virtual void synchronize() = 0;
+  // Queues `copies` after the consumer's work queued so far (which may still use memory
+  // alloc_batch just handed out) and records `done` after them; returns before they run.
+  // When it throws, none of them is left running.
+  virtual void upload(const Copy* copies, size_t n, Fence& done) = 0;
+  // Orders the consumer's work queued from now on after the copies before `f`; called
+  // before a batch is handed out or its memory can be reused (CUDA: a queued stream wait,
+  // the host does not block).
+  virtual void order_after(Fence& f) = 0;
+  // Whether the copies before `f` have completed (never blocks), and a wait for them.
+  virtual bool reached(Fence& f) = 0;
+  virtual void wait(Fence& f) = 0;
 };
 
-// Pinned memory from the CUDA runtime and copies on its compute stream.
+// Pinned memory from the CUDA runtime, copies on its copy stream, and events.
 std::shared_ptr<DeviceTransfer> make_cuda_transfer(Device device);
 
 struct LoaderOptions {
@@ -85,7 +104,7 @@ class DataLoader {
  private:
   struct Staging;
   struct Ready {
-    Tensor x, y;                 // CPU batches
+    Tensor x, y;                 // CPU batches; staged ones once uploaded
     Staging* staging = nullptr;  // staged batches: the pinned buffer they are built in
     int64_t count = 0;
     std::exception_ptr error;
@@ -95,11 +114,17 @@ class DataLoader {
   // Makes batch `b` of the current epoch; returns false when abandoned (stop, new epoch).
   bool build(int64_t b, uint64_t generation, int64_t epoch,
              const std::shared_ptr<const std::vector<int64_t>>& order, Ready& r);
-  // Gives `r` somewhere to build `count` samples (lock held; may wait or sync).
+  // Gives `r` somewhere to build `count` samples (lock held; may wait for a copy).
   void acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r);
+  // Lock held. An uploaded batch's buffer stays in flight until its fence is reached.
   void release(Ready& r);
-  // Turns a built batch into the caller's Batch (CUDA: queues the copies).
-  Batch finish(Ready& r);
+  // Staged batches, on the consumer's thread without the lock: queues the copy of a built
+  // batch into new device tensors (a failure becomes r.error), and orders the consumer
+  // after it before handing it out or dropping it.
+  void upload(Ready& r);
+  void order_consumer(Ready& r);
+  // Lets go of the batch uploaded ahead (start_epoch, skip, errors, shutdown).
+  void drop_ahead();
   void start_workers();
 
   DatasetPtr dataset_;
@@ -126,10 +151,14 @@ class DataLoader {
 
   // CPU buffers handed out before; reused once the caller has let go of them.
   std::vector<std::pair<Tensor, Tensor>> cpu_pool_;
-  // Staged batches: pinned buffers of one full batch each; in flight until a sync.
+  // Staged batches: pinned buffers of one full batch each; in flight until their fence.
   std::vector<std::unique_ptr<Staging>> staging_;
-  uint64_t copies_enqueued_ = 0;
-  bool syncing_ = false;
+  uint64_t uploads_ = 0;  // orders in-flight buffers, oldest first
+  bool waiting_ = false;  // a worker is blocked on a fence (one at a time)
+  // The batch after the last one handed out, uploaded while the caller's step runs
+  // (consumer thread only); ahead_batch_ is -1 when there is none.
+  Ready ahead_;
+  int64_t ahead_batch_ = -1;
 };
 
 }  // namespace sprout::data

@@ -278,7 +278,6 @@ Tensor topk_empty_positions(const sparse::SparseParameter& p, const Tensor& dens
                dense_grad.device().str(), " for a ", p.rows, " x ", p.cols, " weight on ",
                p.values.device().str());
   const uint8_t* keep_p = open_set(p, keep, kept, k, "topk_empty_positions");
-  const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p);
   const bool noisy = tie_seed.has_value();
   const uint64_t seed = tie_seed.value_or(0);
   Tensor out = Tensor::empty({k}, DType::I64, p.values.device(), MemCategory::Workspace);
@@ -286,7 +285,8 @@ Tensor topk_empty_positions(const sparse::SparseParameter& p, const Tensor& dens
   if (dense_grad.is_cuda()) {
     check_cuda_f32(dense_grad, "topk_empty_positions");
     SPROUT_ON_CUDA({
-      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::topk_empty_workspace(gr * gc)}, DType::U8,
+      const int64_t positions = sparse::grid_rows(p) * sparse::grid_cols(p);
+      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::topk_empty_workspace(positions)}, DType::U8,
                                 dense_grad.device(), MemCategory::Workspace);
       kernels::cuda::topk_empty(dense_grad.data<float>(), p.rows, p.cols, p.block, p.row_ptr.data<int32_t>(),
                                 p.col_idx.data<int32_t>(), keep_p, k, noisy, seed, out.data<int64_t>(),

@@ -1,4 +1,5 @@
-// CUDA runtime for the engine: device memory, copies, the compute stream.
+// CUDA runtime for the engine: device memory, copies, the compute stream, and the copy
+// stream and events that let batch uploads overlap it.
 #include <cuda_runtime.h>
 
 #include <mutex>
@@ -75,5 +76,48 @@ void* host_pinned_malloc(size_t bytes) {
 }
 
 void host_pinned_free(void* p) { SPROUT_CUDA_CHECK(cudaFreeHost(p)); }
+
+cudaStream_t copy_stream() {
+  static cudaStream_t s = []() -> cudaStream_t {
+    if (!unavailable_reason().empty()) return nullptr;
+    cudaStream_t st;
+    SPROUT_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    return st;
+  }();
+  return s;
+}
+
+void copy_to_device_async(void* dst, const void* pinned_src, size_t bytes, cudaStream_t s) {
+  if (bytes) SPROUT_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, s));
+}
+
+void stream_synchronize(cudaStream_t s) { SPROUT_CUDA_CHECK(cudaStreamSynchronize(s)); }
+
+cudaEvent_t event_create() {
+  cudaEvent_t e;
+  SPROUT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+
+void event_destroy(cudaEvent_t e) noexcept {
+  if (e && cudaEventDestroy(e) != cudaSuccess) cudaGetLastError();
+}
+
+void event_record(cudaEvent_t e, cudaStream_t s) { SPROUT_CUDA_CHECK(cudaEventRecord(e, s)); }
+
+bool event_query(cudaEvent_t e) {
+  cudaError_t err = cudaEventQuery(e);
+  if (err == cudaErrorNotReady) {
+    // Not an error: clear it so the next launch check on this thread does not see it.
+    cudaGetLastError();
+    return false;
+  }
+  SPROUT_CUDA_CHECK(err);
+  return true;
+}
+
+void event_synchronize(cudaEvent_t e) { SPROUT_CUDA_CHECK(cudaEventSynchronize(e)); }
+
+void stream_wait_event(cudaStream_t s, cudaEvent_t e) { SPROUT_CUDA_CHECK(cudaStreamWaitEvent(s, e, 0)); }
 
 }  // namespace sprout::kernels::cuda

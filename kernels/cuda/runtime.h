@@ -1,6 +1,6 @@
-// The CUDA runtime as sprout's engine sees it: raw memory, copies, the stream and
-// device queries, with no CUDA header. runtime.cu implements it on CUDA builds;
-// runtime_stub.cpp reports "built without CUDA" elsewhere.
+// The CUDA runtime as sprout's engine sees it: raw memory, copies, the compute and copy
+// streams, events and device queries, with no CUDA header. runtime.cu implements it on
+// CUDA builds; runtime_stub.cpp reports "built without CUDA" elsewhere.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +8,8 @@
 
 struct CUstream_st;
 typedef struct CUstream_st* cudaStream_t;
+struct CUevent_st;
+typedef struct CUevent_st* cudaEvent_t;
 
 namespace sprout::kernels::cuda {
 
@@ -29,5 +31,23 @@ std::string device_name();
 // Pinned host memory for staging batches.
 void* host_pinned_malloc(size_t bytes);
 void host_pinned_free(void* p);
+
+// A second non-blocking stream, made on first use, so uploads overlap the compute stream;
+// nullptr without a usable GPU. It is ordered against stream() only through events.
+cudaStream_t copy_stream();
+// Queues a host->device copy out of pinned memory on `s`; the host never waits for it.
+void copy_to_device_async(void* dst, const void* pinned_src, size_t bytes, cudaStream_t s);
+void stream_synchronize(cudaStream_t s);
+// Events (timing off) let one stream wait for another without the host.
+cudaEvent_t event_create();
+// Never throws, as destructors call it; a pending event is released once it completes.
+void event_destroy(cudaEvent_t e) noexcept;
+void event_record(cudaEvent_t e, cudaStream_t s);
+// True once the work recorded before `e` has completed, or if `e` was never recorded;
+// never blocks.
+bool event_query(cudaEvent_t e);
+void event_synchronize(cudaEvent_t e);
+// Work queued on `s` from now on runs after the work recorded before `e`.
+void stream_wait_event(cudaStream_t s, cudaEvent_t e);
 
 }  // namespace sprout::kernels::cuda

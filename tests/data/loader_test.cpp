@@ -1,6 +1,7 @@
 // DataLoader: coverage of every index once per epoch, reproducible orders, results
 // independent of the worker count, drop_last, resume by skip, error propagation,
-// shutdown mid-epoch, and (with a GPU) CUDA batches equal to CPU ones.
+// shutdown mid-epoch, the staging protocol (against a simulated copy queue), and (with a
+// GPU) CUDA batches equal to CPU ones, read on the compute stream without a host sync.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -226,11 +227,15 @@ TEST(DataLoader, NextStartsEpochZero) {
 
 namespace {
 
-// A device transfer whose copies run late on a background "stream" thread, as
-// cudaMemcpyAsync's do: a staging buffer reused before its copy ran would show up as
-// a wrong batch.
+// A device transfer whose copies run late on a background "copy stream" thread, as
+// cudaMemcpyAsync's do, and whose consumer is the host: order_after waits for the
+// copies, as the compute stream would. A staging buffer refilled before its copy ran, or
+// a batch handed out without order_after, shows up as a wrong batch.
 class SlowTransfer : public DeviceTransfer {
  public:
+  struct SimFence : Fence {
+    uint64_t seq = 0;  // copies queued up to and including this buffer's
+  };
   SlowTransfer() : thread_([this] { run(); }) {}
   ~SlowTransfer() override {
     {
@@ -248,38 +253,45 @@ class SlowTransfer : public DeviceTransfer {
     --pinned_buffers;
     std::free(p);
   }
+  std::unique_ptr<Fence> make_fence() override { return std::make_unique<SimFence>(); }
   Tensor alloc_batch(const Shape& shape, DType dtype) override {
     return Tensor::empty(shape, dtype, Device::cpu(), MemCategory::Data);
   }
-  void copy_to_device(const Tensor& dst, const void* src) override {
+  void upload(const Copy* copies, size_t n, Fence& done) override {
     std::lock_guard<std::mutex> g(mu_);
-    queue_.push_back({dst, src});
-    ++queued_;
+    for (size_t i = 0; i < n; ++i) queue_.push_back(copies[i]);
+    queued_ += n;
+    static_cast<SimFence&>(done).seq = queued_;
+    ++uploads;
     cv_.notify_all();
   }
-  void synchronize() override {
-    ++syncs;
-    std::unique_lock<std::mutex> lock(mu_);
-    uint64_t target = queued_;
-    cv_.wait(lock, [&] { return done_ >= target; });
+  void order_after(Fence& f) override {
+    ++orders;
+    wait_for(static_cast<SimFence&>(f).seq);
   }
+  bool reached(Fence& f) override {
+    std::lock_guard<std::mutex> g(mu_);
+    return done_ >= static_cast<SimFence&>(f).seq;
+  }
+  void wait(Fence& f) override { wait_for(static_cast<SimFence&>(f).seq); }
   std::atomic<int> pinned_buffers{0};
-  std::atomic<int> syncs{0};
+  std::atomic<int> uploads{0};  // batches queued
+  std::atomic<int> orders{0};   // order_after calls: one per batch handed out or dropped
 
  private:
-  struct Job {
-    Tensor dst;
-    const void* src;
-  };
+  void wait_for(uint64_t seq) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_ >= seq; });
+  }
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      Job j = queue_.front();
+      Copy c = queue_.front();
       lock.unlock();
       std::this_thread::sleep_for(std::chrono::microseconds(300));
-      std::memcpy(j.dst.raw_data(), j.src, j.dst.nbytes());
+      std::memcpy(c.dst.raw_data(), c.src, c.dst.nbytes());
       lock.lock();
       queue_.pop_front();
       ++done_;
@@ -288,11 +300,24 @@ class SlowTransfer : public DeviceTransfer {
   }
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> queue_;
+  std::deque<Copy> queue_;
   uint64_t queued_ = 0, done_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };
+
+Seen read_batches(const std::vector<Batch>& held) {
+  Seen s;
+  for (auto& h : held) {
+    for (int64_t i = 0; i < h.size(); ++i) {
+      s.index.push_back((int64_t)h.x.data<float>()[2 * i]);
+      s.aug.push_back(h.x.data<float>()[2 * i + 1]);
+      s.label.push_back(h.y.data<int32_t>()[i]);
+    }
+    s.sizes.push_back(h.size());
+  }
+  return s;
+}
 
 }  // namespace
 
@@ -306,30 +331,78 @@ TEST(DataLoader, StagedCopiesNeverReuseABufferInFlight) {
     o.num_workers = workers;
     o.prefetch_batches = 2;
     o.transfer = transfer;
-    DataLoader staged(ds, o);
-    DataLoader plain(ds, 8, true, false, 21, 2);
-    for (int64_t e = 0; e < 2; ++e) {
-      staged.start_epoch(e);
-      std::vector<Batch> held;
-      Batch b;
-      while (staged.next(b)) held.push_back(b);
-      transfer->synchronize();  // the training step's reads are ordered after the copies
-      Seen s;
-      for (auto& h : held) {
-        for (int64_t i = 0; i < h.size(); ++i) {
-          s.index.push_back((int64_t)h.x.data<float>()[2 * i]);
-          s.aug.push_back(h.x.data<float>()[2 * i + 1]);
-          s.label.push_back(h.y.data<int32_t>()[i]);
-        }
-        s.sizes.push_back(h.size());
+    {
+      DataLoader staged(ds, o);
+      DataLoader plain(ds, 8, true, false, 21, 2);
+      for (int64_t e = 0; e < 2; ++e) {
+        staged.start_epoch(e);
+        std::vector<Batch> held;
+        Batch b;
+        while (staged.next(b)) held.push_back(b);
+        // No drain here: handing a batch out orders its reader after its copy.
+        EXPECT_EQ(read_batches(held), run_epoch(plain, e)) << workers << " workers, epoch " << e;
       }
-      EXPECT_EQ(s, run_epoch(plain, e)) << workers << " workers, epoch " << e;
+      // 76 batches went through a few buffers, recycled by their own fences.
+      EXPECT_LE(transfer->pinned_buffers.load(), std::max(2, workers) + workers + 2);
+      EXPECT_GT(staged.staging_bytes(), 0);
     }
-    // Buffers are recycled after syncs, not allocated per batch.
-    EXPECT_GT(transfer->syncs.load(), 1);
-    EXPECT_LE(transfer->pinned_buffers.load(), std::max(2, workers) + workers + 2);
-    EXPECT_GT(staged.staging_bytes(), 0);
+    EXPECT_EQ(transfer->pinned_buffers.load(), 0);
+    EXPECT_EQ(transfer->orders.load(), transfer->uploads.load()) << "every upload is ordered before it is let go";
   }
+}
+
+TEST(DataLoader, StagedNextBatchUploadsDuringTheStep) {
+  auto ds = std::make_shared<ProbeDataset>(200);
+  auto transfer = std::make_shared<SlowTransfer>();
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.seed = 6;
+  o.num_workers = 2;
+  o.prefetch_batches = 3;
+  o.transfer = transfer;
+  {
+    DataLoader loader(ds, o);
+    loader.start_epoch(0);
+    Batch b;
+    int handed = 0, max_lead = 0;
+    std::vector<Batch> held;
+    while (loader.next(b)) {
+      held.push_back(b);
+      ++handed;
+      // The batch handed out was ordered; at most the one after it is queued ahead.
+      int lead = transfer->uploads.load() - handed;
+      EXPECT_EQ(transfer->orders.load(), handed);
+      EXPECT_GE(lead, 0);
+      EXPECT_LE(lead, 1);
+      max_lead = std::max(max_lead, lead);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the step
+    }
+    EXPECT_EQ(max_lead, 1) << "no batch was uploaded during a step";
+    EXPECT_EQ(transfer->uploads.load(), handed) << "nothing follows the last batch";
+    EXPECT_EQ(read_batches(held).index, epoch_order(200, 6, 0, true));
+
+    // skip and start_epoch drop a batch uploaded ahead; what follows is still right.
+    auto order = epoch_order(200, 6, 1, true);
+    loader.start_epoch(1);
+    ASSERT_TRUE(loader.next(b));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(loader.next(b));
+    loader.skip(3);
+    ASSERT_TRUE(loader.next(b));
+    EXPECT_EQ((int64_t)b.x.data<float>()[0], order[5 * 8]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(loader.next(b));
+    EXPECT_EQ((int64_t)b.x.data<float>()[0], order[6 * 8]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(loader.next(b));
+    loader.start_epoch(2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(loader.next(b));
+    EXPECT_EQ((int64_t)b.x.data<float>()[0], epoch_order(200, 6, 2, true)[0]);
+    // Shutdown with a batch uploaded ahead.
+  }
+  EXPECT_EQ(transfer->orders.load(), transfer->uploads.load());
+  EXPECT_EQ(transfer->pinned_buffers.load(), 0);
 }
 
 TEST(DataLoader, CudaBatchesMatchCpu) {
@@ -344,6 +417,39 @@ TEST(DataLoader, CudaBatchesMatchCpu) {
   }
   EXPECT_GT(gpu.staging_bytes(), 0);
   EXPECT_EQ(cpu.staging_bytes(), 0);
+}
+
+TEST(DataLoader, CudaBatchesReadOnTheComputeStream) {
+  if (!cuda_available()) GTEST_SKIP() << "no GPU: " << cuda_unavailable_reason();
+  // Each batch is cloned on the compute stream at once and dropped, with no host sync,
+  // so its memory goes back to the cache while that clone may still be queued, and later
+  // uploads (on the copy stream) land in it: an upload not ordered against the compute
+  // stream, either way, shows up as a wrong clone.
+  auto ds = std::make_shared<ProbeDataset>(517);
+  DataLoader cpu(ds, 16, true, false, 8, 2);
+  DataLoader gpu(ds, 16, true, false, 8, 3, 4, Device::cuda());
+  for (int64_t e = 0; e < 3; ++e) {
+    gpu.start_epoch(e);
+    std::vector<Batch> clones;
+    Batch b;
+    while (gpu.next(b)) clones.push_back(Batch{b.x.clone(), b.y.clone()});
+    b = Batch();
+    std::vector<Batch> host;
+    for (auto& c : clones) host.push_back(Batch{c.x.to(Device::cpu()), c.y.to(Device::cpu())});
+    EXPECT_EQ(read_batches(host), run_epoch(cpu, e)) << "epoch " << e;
+  }
+  // Dropping a batch uploaded ahead (skip, a new epoch, shutdown) keeps later ones right.
+  auto order = epoch_order(517, 8, 5, true);
+  gpu.start_epoch(5);
+  Batch b;
+  ASSERT_TRUE(gpu.next(b));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(gpu.next(b));
+  gpu.skip(2);
+  ASSERT_TRUE(gpu.next(b));
+  EXPECT_EQ((int64_t)b.x.to(Device::cpu()).data<float>()[0], order[4 * 16]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(gpu.next(b));
 }
 
 TEST(DataLoader, RejectsBadArguments) {
