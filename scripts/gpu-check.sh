@@ -2,12 +2,13 @@
 # The GPU suite, for a machine with an NVIDIA GPU (sm_90 by default): builds with CUDA
 # from what scripts/stage-gpu-deps.sh put in .deps/, runs every test (GPU ones
 # included), a Fashion-MNIST RigL run on the GPU, the kernel benchmarks,
-# compute-sanitizer memcheck on the CUDA parity tests, the training-step benchmarks,
+# compute-sanitizer memcheck on the CUDA parity tests, a short run of every config
+# (synthetic data for ImageNet and CIFAR), the training-step benchmarks,
 # and the PyTorch masked baseline beside sprout, most important first. The whole run
 # keeps to GPU_CHECK_BUDGET_S seconds (default 540): a stage that no longer fits is
 # skipped and says so, and the results are always collected. Results land in $OUT
 # (default out/gpu-check): results.json (everything measured), ctest.log,
-# sanitizer.log, train.log, build.log, progress.log, bench.txt.
+# sanitizer.log, train.log, build.log, progress.log, bench.txt, configs.log.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-out/gpu-check}
@@ -74,6 +75,31 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | sort | uniq -c
 fi
 
+stage "a short run of every config on the GPU"
+: >"$OUT/configs.log"
+for c in configs/*.json; do
+  name=$(basename "$c" .json)
+  fits 20 "the $name run" || break
+  case "$name" in
+    fashion_*) extra=(--set data.root="$data" --set train.max_steps=20) ;;
+    imagenet_*) extra=(--set data.name=synthetic --set 'data.options={"shape":[3,224,224],"classes":1000,"size":256}'
+                       --set train.max_steps=3 --set train.batch_size=64 --set train.eval_batch_size=64
+                       --set data.workers=4) ;;
+    cifar*) extra=(--set data.name=synthetic --set 'data.options={"shape":[3,32,32],"classes":10,"size":512}'
+                   --set train.max_steps=5 --set data.workers=4) ;;
+    *) extra=(--set train.max_steps=5) ;;
+  esac
+  if timeout "$(limit 60)" "$bin/sprout" train --config "$c" "${extra[@]}" --device cuda --quiet \
+      --out "$OUT/cfg_$name" >"$OUT/cfg.txt" 2>&1; then
+    echo "ok $name: $(tail -1 "$OUT/cfg.txt")" >>"$OUT/configs.log"
+  else
+    echo "FAILED $name: $(tail -2 "$OUT/cfg.txt" | tr '\n' ' ')" >>"$OUT/configs.log"
+  fi
+  rm -rf "$OUT/cfg_$name"
+done
+rm -f "$OUT/cfg.txt"
+grep -c "^ok" "$OUT/configs.log" | sed 's/^/   configs ok: /'
+
 stage "training-step benchmarks and memory"
 if fits 60 "the ResNet-50 step bench"; then
   timeout "$(limit 150)" "$bin/sprout" bench step --model resnet50 --batch 64 --densities 1.0,0.1 --steps 10 \
@@ -139,6 +165,7 @@ r = {
     "rigl_summary": load("rigl/summary.json"),
     "dense_summary": load("dense/summary.json"),
     "peer": lines("peer.jsonl"),
+    "configs": [l.strip() for l in open(os.path.join(out, "configs.log"))] if os.path.exists(os.path.join(out, "configs.log")) else [],
 }
 for k in ("rigl_summary", "dense_summary"):
     if r[k]:

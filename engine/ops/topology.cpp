@@ -78,7 +78,7 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
   if (edit.grow_values.defined()) {
     SPROUT_CHECK(edit.grow_values.numel() == g * be && edit.grow_values.dtype() == p.values.dtype(),
                  "edit_topology: grow_values must hold ", g * be, " ", dtype_name(p.values.dtype()), " values");
-    grow_vals = to_device(edit.grow_values, dev);
+    if (g > 0) grow_vals = to_device(edit.grow_values, dev);
   }
   for (Tensor* s : state)
     SPROUT_CHECK(s && s->defined() && s->numel() == p.values.numel() && s->device() == dev,
@@ -111,6 +111,9 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
       }
       new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
       src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
+      // With a count the merge may disagree with (a failed edit, reported later), every
+      // source starts as "new entry 0" so the gather below never reads out of bounds.
+      if (known >= 0) kernels::cuda::memset_bytes(src.raw_data(), 0xff, src.nbytes());
       Tensor flag = Tensor::empty({1}, DType::I64, dev, MemCategory::Workspace);
       kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
                                     grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive, known,

@@ -43,6 +43,10 @@ void copy(void* dst, const void* src, size_t bytes, int kind) {
   if (kind == 1) SPROUT_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 
+void memset_bytes(void* p, int value, size_t bytes) {
+  if (bytes) SPROUT_CUDA_CHECK(cudaMemsetAsync(p, value, bytes, stream()));
+}
+
 void memset_zero(void* p, size_t bytes) {
   if (bytes) SPROUT_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream()));
 }

@@ -23,6 +23,8 @@ void device_free(void* p);
 // unless the host side is pageable; device->host synchronises.
 void copy(void* dst, const void* src, size_t bytes, int kind);
 void memset_zero(void* p, size_t bytes);
+// Every byte of [p, p + bytes) set to `value`, queued on the compute stream.
+void memset_bytes(void* p, int value, size_t bytes);
 // The compute stream every launch uses.
 cudaStream_t stream();
 void synchronize();

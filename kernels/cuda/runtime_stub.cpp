@@ -13,6 +13,7 @@ void* device_malloc(size_t) { throw std::runtime_error(kReason); }
 void device_free(void*) {}
 void copy(void*, const void*, size_t, int) { throw std::runtime_error(kReason); }
 void memset_zero(void*, size_t) { throw std::runtime_error(kReason); }
+void memset_bytes(void*, int, size_t) { throw std::runtime_error(kReason); }
 cudaStream_t stream() { return nullptr; }
 void synchronize() {}
 void mem_get_info(size_t* f, size_t* t) { *f = *t = 0; }
