@@ -109,7 +109,9 @@ def write_table(args, results):
         cells = []
         for d in dens:
             r = row.get(d, {"error": "not run"})
-            if "error" in r:
+            if method == "polarize" and d != dens[0]:
+                cells.append("(structured: one run)" if d == dens[1] else "")
+            elif "error" in r:
                 cells.append("error: " + r["error"][:60])
             else:
                 cells.append(f"{r['test_accuracy']:.4f} / {r['seconds_per_epoch']:.1f} s / {r['density']:.4f} / "
