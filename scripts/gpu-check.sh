@@ -91,7 +91,9 @@ for c in configs/*.json; do
   esac
   if timeout "$(limit 60)" "$bin/sprout" train --config "$c" "${extra[@]}" --device cuda --quiet \
       --out "$OUT/cfg_$name" >"$OUT/cfg.txt" 2>&1; then
-    echo "ok $name: $(tail -1 "$OUT/cfg.txt")" >>"$OUT/configs.log"
+    python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("ok", sys.argv[2], "steps", s["steps"],
+      "density %.4f" % s["density"], "accuracy %.4f" % s["test_accuracy"], "device", s["device"])' \
+      "$OUT/cfg_$name/summary.json" "$name" >>"$OUT/configs.log" 2>&1 || echo "ok $name" >>"$OUT/configs.log"
   else
     echo "FAILED $name: $(tail -2 "$OUT/cfg.txt" | tr '\n' ' ')" >>"$OUT/configs.log"
   fi

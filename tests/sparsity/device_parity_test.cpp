@@ -87,5 +87,18 @@ TEST(CudaMethodParity, EastCyclicWithDyRelu) {
                         {"dyrelu", true}, {"cyclic", true}, {"cycles", 1}, {"cycle_epochs_fraction", 0.5}}, 4, 3);
 }
 
+// The caching allocator serves a steady state of RigL training (update steps included:
+// the dense gradient, the selections and the edit) without new cudaMalloc calls.
+TEST(CudaSteadyState, RigLTrainingMakesNoDeviceMallocsAfterWarmUp) {
+  if (!cuda_available()) GTEST_SKIP() << "no GPU: " << cuda_unavailable_reason();
+  Harness gpu({{"method", "rigl"}, {"density", 0.3}, {"distribution", "erk"}, {"update_every", 4},
+               {"drop_fraction", 0.3}, {"end_fraction", 1.0}}, 4, 8, 3, Device::cuda());
+  for (int i = 0; i < 12; ++i) gpu.run_step();  // three update cycles
+  const int64_t mallocs = Allocator::stats(DeviceType::CUDA).device_mallocs;
+  for (int i = 0; i < 16; ++i) gpu.run_step();  // four more, update steps included
+  EXPECT_EQ(Allocator::stats(DeviceType::CUDA).device_mallocs, mallocs);
+  EXPECT_GT(mallocs, 0);
+}
+
 }  // namespace
 }  // namespace sprout::sparsity
