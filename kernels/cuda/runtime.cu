@@ -51,15 +51,17 @@ void memset_zero(void* p, size_t bytes) {
   if (bytes) SPROUT_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream()));
 }
 
-// nullptr without a usable GPU, so CPU code paths that carry a stream argument along
-// never touch the driver.
+// A non-blocking stream, or nullptr without a usable GPU, so CPU code paths that carry
+// a stream argument along never touch the driver.
+static cudaStream_t make_stream() {
+  if (!unavailable_reason().empty()) return nullptr;
+  cudaStream_t st;
+  SPROUT_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  return st;
+}
+
 cudaStream_t stream() {
-  static cudaStream_t s = []() -> cudaStream_t {
-    if (!unavailable_reason().empty()) return nullptr;
-    cudaStream_t st;
-    SPROUT_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    return st;
-  }();
+  static cudaStream_t s = make_stream();
   return s;
 }
 
@@ -82,12 +84,7 @@ void* host_pinned_malloc(size_t bytes) {
 void host_pinned_free(void* p) { SPROUT_CUDA_CHECK(cudaFreeHost(p)); }
 
 cudaStream_t copy_stream() {
-  static cudaStream_t s = []() -> cudaStream_t {
-    if (!unavailable_reason().empty()) return nullptr;
-    cudaStream_t st;
-    SPROUT_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    return st;
-  }();
+  static cudaStream_t s = make_stream();
   return s;
 }
 
