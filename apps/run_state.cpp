@@ -13,7 +13,7 @@
 #include "engine/nn/sparse_parameter.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
-#include "engine/ops/topology.h"
+#include "engine/ops/deferred.h"
 #include "engine/sparse/transpose.h"
 #include "engine/sparsity/factory.h"
 #include "kernels/cpu/sparse_registry.h"
@@ -92,8 +92,8 @@ double RunState::train_step(const data::Batch& b, double smoothing, bool read_lo
   sparsifier->after_step(step);
   ++step;
   if (!read_loss) return std::numeric_limits<double>::quiet_NaN();
-  const double value = loss.item();  // synchronises: the GPU edits' verdicts are ready too
-  ops::check_deferred_edits();
+  const double value = loss.item();  // synchronises: the GPU verdicts are ready too
+  ops::check_deferred();
   return value;
 }
 
@@ -105,7 +105,7 @@ double RunState::density() {
 }
 
 void RunState::save_checkpoint(const std::string& path) {
-  ops::check_deferred_edits();  // never save a topology a GPU edit got wrong
+  ops::check_deferred();  // never save what a GPU check found wrong
   io::NamedTensors t;
   Json sparse_meta = Json::object();
   for (auto& p : model->parameters()) {

@@ -18,6 +18,7 @@
 #include "engine/core/error.h"
 #include "engine/io/config.h"
 #include "engine/nn/init.h"
+#include "engine/ops/deferred.h"
 #include "engine/ops/loss.h"
 #include "engine/sparsity/factory.h"
 #include "kernels/cuda/runtime.h"
@@ -59,6 +60,7 @@ EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t epoch) 
     correct += ops::count_correct(logits, b.y, 1);
     if (logits.size(1) > 5) correct5 += ops::count_correct(logits, b.y, 5);
     n += b.size();
+    ops::check_deferred();  // synchronised by the reads above
   }
   model.train();
   EvalResult r;

@@ -25,7 +25,8 @@ bool cuda_available();
 bool cuda_compiled();
 // Why CUDA is not available ("built without CUDA", the driver's error string, ...).
 std::string cuda_unavailable_reason();
-// Parses "cpu", "cuda", "cuda:N", "auto" (cuda when available, else cpu).
+// Parses "cpu", "cuda", "cuda:0", "auto" (cuda when available, else cpu). One GPU per
+// process: CUDA_VISIBLE_DEVICES chooses which one is cuda:0.
 Device parse_device(const std::string& s);
 // Blocks until all work queued on the current CUDA stream is done (no-op on CPU builds).
 void cuda_synchronize();

@@ -179,10 +179,13 @@ Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::cpu();
   if (s == "auto") return cuda_available() ? Device::cuda() : Device::cpu();
   if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
+    // One GPU per process: CUDA_VISIBLE_DEVICES chooses which one is cuda:0.
+    SPROUT_CHECK(s == "cuda" || s == "cuda:0", "device '", s,
+                 "': sprout runs on one GPU, cuda:0; pick it with CUDA_VISIBLE_DEVICES");
     SPROUT_CHECK(cuda_available(), "device '", s, "' requested but ", cuda_unavailable_reason());
-    return Device::cuda(s == "cuda" ? 0 : std::stoi(s.substr(5)));
+    return Device::cuda(0);
   }
-  SPROUT_FAIL("unknown device '", s, "' (expected auto, cpu, cuda or cuda:N)");
+  SPROUT_FAIL("unknown device '", s, "' (expected auto, cpu, cuda or cuda:0)");
 }
 
 }  // namespace sprout

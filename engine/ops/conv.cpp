@@ -171,12 +171,17 @@ Tensor conv_forward_raw(const Geometry& g, const Tensor& x, const Tensor& w, con
 std::vector<Tensor> conv_backward_raw(const Geometry& g, const Tensor& x, const Tensor& w,
                                       const Tensor& dy_in, bool gx, bool gw, bool gb) {
   Tensor dy = dy_in.view({g.N, g.O, g.Hout, g.Wout});
+  // cuDNN overwrites dx and dw (beta 0); im2col accumulates into them.
+  const bool cudnn = use_cudnn(x) && dy.numel() > 0;
+  auto buffer = [&](const Shape& shape) {
+    return cudnn ? Tensor::empty(shape, x.dtype(), x.device()) : Tensor::zeros(shape, x.dtype(), x.device());
+  };
   Tensor dx, dw, db;
-  if (gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
-  if (gw) dw = Tensor::zeros(w.shape(), w.dtype(), w.device());
+  if (gx) dx = buffer(x.shape());
+  if (gw) dw = buffer(w.shape());
   if (gb) db = Tensor::zeros({g.O}, x.dtype(), x.device());
   if (dy.numel() == 0) return {dx, dw, db};
-  if (use_cudnn(x)) {
+  if (cudnn) {
     SPROUT_ON_CUDA({
       kernels::cuda::ConvGeometry cg{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.stride, g.pad};
       using kernels::cuda::CudnnConvPass;

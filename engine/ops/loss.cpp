@@ -3,6 +3,7 @@
 #include "engine/ops/loss.h"
 
 #include "engine/autograd/node.h"
+#include "engine/ops/deferred.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/elementwise.h"
 #include "kernels/cpu/loss.h"
@@ -23,8 +24,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double eps) {
   Tensor rows = Tensor::empty({n}, logits.dtype(), logits.device());
   if (logits.is_cuda()) {
     check_cuda_f32(logits, "cross_entropy");
-    SPROUT_ON_CUDA(kernels::cuda::softmax_xent_forward(logits.data<float>(), labels.data<int32_t>(), n, c,
-                                                       (float)eps, probs.data<float>(), rows.data<float>(), stream()));
+    SPROUT_ON_CUDA({
+      Tensor verdict = make_verdict(logits.device());
+      kernels::cuda::softmax_xent_forward(logits.data<float>(), labels.data<int32_t>(), n, c, (float)eps,
+                                          probs.data<float>(), rows.data<float>(),
+                                          reinterpret_cast<unsigned long long*>(verdict.data<int64_t>()), stream());
+      defer_check(verdict, "cross_entropy: a label outside [0, " + std::to_string(c) + ") at row");
+    });
   } else {
     const int32_t* lab = labels.data<int32_t>();
     for (int64_t i = 0; i < n; ++i)

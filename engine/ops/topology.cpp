@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "engine/ops/deferred.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/matmul.h"
 #include "engine/sparse/matrix.h"
@@ -21,12 +22,6 @@ void check_param(const sparse::SparseParameter& p, const char* op) {
                ": sparse parameter has no structure or values");
   SPROUT_CHECK(p.values.numel() == p.col_idx.numel() * p.block * p.block, op, ": ",
                p.values.numel(), " values for ", p.col_idx.numel(), " blocks of ", p.block, "x", p.block);
-}
-
-// Verdict words of GPU edits made with a known count, read by check_deferred_edits().
-std::vector<Tensor>& deferred_flags() {
-  static std::vector<Tensor> flags;
-  return flags;
 }
 
 Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d, MemCategory::Workspace); }
@@ -112,15 +107,20 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
       new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
       src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
       // With a count the merge may disagree with (a failed edit, reported later), every
-      // source starts as "new entry 0" so the gather below never reads out of bounds.
-      if (known >= 0) kernels::cuda::memset_bytes(src.raw_data(), 0xff, src.nbytes());
+      // entry starts as column 0 from "new entry 0", so neither the gather below nor a
+      // later kernel reads out of bounds, and the row offsets are clamped to the count.
+      if (known >= 0) {
+        kernels::cuda::memset_bytes(src.raw_data(), 0xff, src.nbytes());
+        kernels::cuda::memset_bytes(new_col_idx.raw_data(), 0, new_col_idx.nbytes());
+      }
       Tensor flag = Tensor::empty({1}, DType::I64, dev, MemCategory::Workspace);
       kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
                                     grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive, known,
                                     new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(), src.data<int64_t>(),
                                     reinterpret_cast<unsigned long long*>(flag.data<int64_t>()), stream());
       if (known >= 0) {
-        deferred_flags().push_back(flag);
+        defer_check(flag, "edit_topology: a GPU edit made with a known count went wrong (a grown position "
+                          "stored and kept, repeated or outside the grid, or a wrong count) in (block) row");
       } else {
         uint64_t host_bad = 0;
         kernels::cuda::copy(&host_bad, flag.raw_data(), sizeof(host_bad), 1);
@@ -155,16 +155,6 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
   p.values = new_values;
   for (size_t i = 0; i < state.size(); ++i) *state[i] = new_state[i];
   return p.values.numel();
-}
-
-void check_deferred_edits() {
-  std::vector<Tensor> flags;
-  flags.swap(deferred_flags());
-  for (const Tensor& f : flags) {
-    const int64_t bad = f.to_vector<int64_t>()[0];
-    SPROUT_CHECK(bad == -1, "edit_topology: a GPU edit made with a known count went wrong in (block) row ", bad,
-                 ": a grown position was stored and kept, repeated or outside the grid, or the count was wrong");
-  }
 }
 
 int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state,

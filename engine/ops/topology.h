@@ -25,7 +25,8 @@ struct TopologyEdit {
   bool revive = false;
   // The number of (block) entries after the edit when the caller knows it (kept + grown).
   // On a GPU nothing is then read back: the check of the grown positions is queued and
-  // reported by check_deferred_edits(). -1: counted on the device and read back.
+  // reported by check_deferred() (engine/ops/deferred.h). -1: counted on the device and
+  // read back.
   int64_t new_nnz_blocks = -1;
 };
 
@@ -35,13 +36,10 @@ struct TopologyEdit {
 // values require grad, category weights) and every *state (category optimizer), and
 // leaves p.values without a gradient. On a GPU without new_nnz_blocks it reads back the
 // new count and the verdict on the grown positions (two small synchronous reads); with
-// it, nothing. Returns the new number of stored values.
+// it, nothing, and a failed edit still leaves a structure every kernel can read safely
+// until check_deferred() reports it. Returns the new number of stored values.
 int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state,
                       const TopologyEdit& edit);
-// Reads the verdicts of GPU edits made with a known count and throws on the first bad
-// one (a grown position that was stored, repeated or outside the grid, or a wrong
-// count). The training loop calls it where it synchronises anyway (logged steps).
-void check_deferred_edits();
 // The same with host-side decisions.
 int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state,
                       const std::vector<uint8_t>& keep, const std::vector<int64_t>& grow);

@@ -73,13 +73,14 @@ bool tensor_op(cudnnMathType_t m) {
 }
 
 // The best-ranked algorithm that succeeded heuristically, fits the workspace cap and
-// is exact FP32 arithmetic; failing that, the best-ranked one that fits.
+// is exact FP32 arithmetic; failing that, the best-ranked one that fits. Tensor-op
+// entries never: the convolution descriptor stays in FMA math.
 template <class Perf>
 void pick(const Perf* perf, int n, decltype(Perf::algo)* algo, size_t* bytes, const char* what) {
   for (int pass = 0; pass < 2; ++pass)
     for (int i = 0; i < n; ++i) {
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
-      if (pass == 0 && (approximate(perf[i].algo) || tensor_op(perf[i].mathType))) continue;
+      if (tensor_op(perf[i].mathType) || (pass == 0 && approximate(perf[i].algo))) continue;
       *algo = perf[i].algo;
       *bytes = perf[i].memory;
       return;

@@ -21,6 +21,16 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const 
           cudaStream_t s) {
   if (m == 0 || n == 0) return;
   SPROUT_CUBLAS_CHECK(cublasSetStream(handle(), s));
+  if (k == 0) {  // C = beta C; cuBLAS would reject the leading dimensions of empty A and B
+    if (beta == 0.f) {
+      SPROUT_CUDA_CHECK(cudaMemset2DAsync(c, (size_t)ldc * sizeof(float), 0, (size_t)n * sizeof(float), (size_t)m, s));
+    } else if (beta != 1.f) {
+      const float zero = 0.f;
+      SPROUT_CUBLAS_CHECK(cublasSgeam(handle(), CUBLAS_OP_N, CUBLAS_OP_N, (int)n, (int)m, &beta, c, (int)ldc, &zero,
+                                      c, (int)ldc, c, (int)ldc));
+    }
+    return;
+  }
   SPROUT_CUBLAS_CHECK(cublasSgemm(handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k, &alpha,
                                   b, (int)ldb, a, (int)lda, &beta, c, (int)ldc));

@@ -16,8 +16,9 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
+// A label outside [0, c) gives the row a NaN loss and its row in *bad (the lowest).
 __global__ void xent_fwd_k(const float* x, const int32_t* labels, int64_t n, int64_t c,
-                           float eps, float* probs, float* row_loss) {
+                           float eps, float* probs, float* row_loss, unsigned long long* bad) {
   int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
   if (row >= n) return;
@@ -32,8 +33,14 @@ __global__ void xent_fwd_k(const float* x, const int32_t* labels, int64_t n, int
   float lse = logf(s) + mx;
   for (int64_t j = lane; j < c; j += 32) probs[row * c + j] = __expf(xr[j] - lse);
   if (lane == 0) {
+    const int32_t label = labels[row];
+    if (label < 0 || label >= c) {
+      row_loss[row] = NAN;
+      atomicMin(bad, (unsigned long long)row);
+      return;
+    }
     float mean_logp = sum_x / (float)c - lse;
-    row_loss[row] = -(1.f - eps) * (xr[labels[row]] - lse) - eps * mean_logp;
+    row_loss[row] = -(1.f - eps) * (xr[label] - lse) - eps * mean_logp;
   }
 }
 
@@ -53,6 +60,7 @@ __global__ void correct_k(const float* x, const int32_t* labels, int64_t n, int6
   int64_t row = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (row >= n) return;
   const float* xr = x + row * c;
+  if (labels[row] < 0 || labels[row] >= c) return;
   float v = xr[labels[row]];
   int64_t above = 0;
   for (int64_t j = 0; j < c; ++j) above += xr[j] > v;
@@ -62,11 +70,11 @@ __global__ void correct_k(const float* x, const int32_t* labels, int64_t n, int6
 }  // namespace
 
 void softmax_xent_forward(const float* x, const int32_t* labels, int64_t n, int64_t c,
-                          float eps, float* probs, float* row_loss, cudaStream_t s) {
+                          float eps, float* probs, float* row_loss, unsigned long long* bad, cudaStream_t s) {
   if (n == 0) return;
   int rows_per_block = 8;
   xent_fwd_k<<<(unsigned)((n + rows_per_block - 1) / rows_per_block), rows_per_block * 32, 0, s>>>(
-      x, labels, n, c, eps, probs, row_loss);
+      x, labels, n, c, eps, probs, row_loss, bad);
   SPROUT_CUDA_LAUNCH_CHECK();
 }
 

@@ -3,6 +3,8 @@
 // dense transpose, and the registry entries that pair each SpMM with an SDDMM.
 // A^T products read the CSC view (t_row_ptr / t_col_idx / t_perm) in every kernel,
 // so they are as deterministic and as fast as plain ones.
+#include <algorithm>
+
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/sddmm.h"
 #include "kernels/cuda/spmm.h"
@@ -21,7 +23,7 @@ constexpr int kThreads = 256;
 // read 32 at a time, one per lane, and broadcast with shuffles. For BSR an "entry" is
 // one (block, column-in-block) pair: row i of the block (A) or its column i (A^T).
 struct RowSplitArgs {
-  int64_t out_rows, b_rows, n;
+  int64_t out_rows, b_rows, n, batch;
   int bs;  // 1 for CSR
   const int32_t* row_ptr;
   const int32_t* col_idx;
@@ -34,13 +36,8 @@ struct RowSplitArgs {
   bool accumulate;
 };
 
-__global__ void rowsplit_k(RowSplitArgs a) {
-  const int64_t row = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-  const int lane = threadIdx.x & 31;
-  if (row >= a.out_rows) return;  // whole warps leave together
-  const int64_t n0 = (int64_t)blockIdx.y * kWarpCols;
-  const float* b = a.b + (int64_t)blockIdx.z * a.stride_b;
-  float* c = a.c + (int64_t)blockIdx.z * a.stride_c;
+// Columns [n0, n0 + 128) of output row `row` of one batch item (b, c).
+__device__ void rowsplit_tile(const RowSplitArgs& a, int64_t row, int lane, int64_t n0, const float* b, float* c) {
   const int bs = a.bs;
   const int64_t R = row / bs, i = row % bs, bb = (int64_t)bs * bs;
   const int64_t p0 = (int64_t)a.row_ptr[R] * bs, p1 = (int64_t)a.row_ptr[R + 1] * bs;
@@ -79,6 +76,16 @@ __global__ void rowsplit_k(RowSplitArgs a) {
   }
 }
 
+// Column tiles stride over grid.y and batch items over grid.z (each capped at 65535).
+__global__ void rowsplit_k(RowSplitArgs a) {
+  const int64_t row = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x & 31;
+  if (row >= a.out_rows) return;  // whole warps leave together
+  for (int64_t item = blockIdx.z; item < a.batch; item += gridDim.z)
+    for (int64_t n0 = (int64_t)blockIdx.y * kWarpCols; n0 < a.n; n0 += (int64_t)gridDim.y * kWarpCols)
+      rowsplit_tile(a, row, lane, n0, a.b + item * a.stride_b, a.c + item * a.stride_c);
+}
+
 void refuse_output_options(const SpmmArgs<float>& a) {
   if (a.transpose_c || a.row_bias) throw std::invalid_argument("spmm: this CUDA kernel has no output options");
 }
@@ -107,8 +114,10 @@ void spmm_rowsplit(const SpmmArgs<float>& a) {
   r.accumulate = a.accumulate;
   if (r.out_rows == 0 || a.n == 0 || a.batch == 0) return;
   const int64_t warps_per_block = kThreads / 32;
+  r.batch = a.batch;
   dim3 grid((unsigned)((r.out_rows + warps_per_block - 1) / warps_per_block),
-            (unsigned)((a.n + kWarpCols - 1) / kWarpCols), (unsigned)a.batch);
+            (unsigned)std::min<int64_t>((a.n + kWarpCols - 1) / kWarpCols, 65535),
+            (unsigned)std::min<int64_t>(a.batch, 65535));
   rowsplit_k<<<grid, kThreads, 0, a.stream>>>(r);
   SPROUT_CUDA_LAUNCH_CHECK();
 }
@@ -168,7 +177,8 @@ size_t cusparse_spmm_buffer(const SpmmArgs<float>& x, const float* values) {
 }
 
 size_t spmm_cusparse_workspace(const SpmmArgs<float>& x) {
-  if (x.n == 0 || x.batch == 0) return 0;
+  const int64_t m = x.transpose_a ? x.a.cols : x.a.rows;
+  if (m == 0 || x.n == 0 || x.batch == 0 || x.a.nnz_blocks == 0) return 0;  // the product's own early returns
   const size_t gathered = x.transpose_a ? align_up((size_t)x.a.nnz_blocks * sizeof(float)) : 0;
   return gathered + cusparse_spmm_buffer(x, x.a.values);
 }
@@ -224,15 +234,19 @@ void spmm_cusparse(const SpmmArgs<float>& x) {
 __global__ void transpose_k(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,
                             int64_t ldd, const float* bias) {
   __shared__ float tile[32][33];  // +1 column: no bank conflicts on the transposed read
-  const int64_t c0 = (int64_t)blockIdx.x * 32, r0 = (int64_t)blockIdx.y * 32;
-  for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
-    const int64_t r = r0 + dy, c = c0 + threadIdx.x;
-    if (r < rows && c < cols) tile[dy][threadIdx.x] = src[r * lds + c];
-  }
-  __syncthreads();
-  for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
-    const int64_t c = c0 + dy, r = r0 + threadIdx.x;
-    if (r < rows && c < cols) dst[c * ldd + r] = tile[threadIdx.x][dy] + (bias ? bias[r] : 0.f);
+  const int64_t c0 = (int64_t)blockIdx.x * 32;
+  // Row tiles stride over grid.y, which is capped at 65535.
+  for (int64_t r0 = (int64_t)blockIdx.y * 32; r0 < rows; r0 += (int64_t)gridDim.y * 32) {
+    for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
+      const int64_t r = r0 + dy, c = c0 + threadIdx.x;
+      if (r < rows && c < cols) tile[dy][threadIdx.x] = src[r * lds + c];
+    }
+    __syncthreads();
+    for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
+      const int64_t c = c0 + dy, r = r0 + threadIdx.x;
+      if (r < rows && c < cols) dst[c * ldd + r] = tile[threadIdx.x][dy] + (bias ? bias[r] : 0.f);
+    }
+    __syncthreads();  // the tile is refilled for the next row tile
   }
 }
 
@@ -253,7 +267,8 @@ __global__ void row_sums_k(int64_t rows, int64_t cols, const float* src, int64_t
 void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd,
                const float* bias, cudaStream_t s) {
   if (rows == 0 || cols == 0) return;
-  dim3 grid((unsigned)((cols + 31) / 32), (unsigned)((rows + 31) / 32));
+  if ((cols + 31) / 32 > 0x7fffffffLL) throw std::invalid_argument("transpose: too many columns");
+  dim3 grid((unsigned)((cols + 31) / 32), (unsigned)std::min<int64_t>((rows + 31) / 32, 65535));
   transpose_k<<<grid, dim3(32, 8), 0, s>>>(rows, cols, src, lds, dst, ldd, bias);
   SPROUT_CUDA_LAUNCH_CHECK();
 }

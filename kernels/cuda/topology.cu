@@ -2,6 +2,9 @@
 // independent and short), CUB sorts and scans, and top-k selections sort
 // order-preserving integer keys with CUB's stable radix sort, so ties go to the lower
 // index exactly as on the CPU.
+#include <stdexcept>
+#include <string>
+
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
@@ -16,6 +19,13 @@ namespace {
 constexpr int kThreads = 256;
 
 size_t align_up(size_t x) { return (x + 255) / 256 * 256; }
+
+// CUB counts items in int: every workspace query (made before its call) checks first.
+int64_t cub_items(int64_t n, const char* what) {
+  if (n > 0x7fffffffLL)
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(n) + " items, more than CUB's 2^31 - 1");
+  return n;
+}
 
 // Carves aligned pieces off a workspace in order.
 struct Carve {
@@ -91,6 +101,12 @@ __global__ void merge_k(const int32_t* row_ptr, const int32_t* col_idx, int64_t 
       ++e, ++g;
     }
   }
+}
+
+// After a merge with a known count: offsets past the count are cut back to it.
+__global__ void clamp_offsets_k(int32_t* row_ptr, int64_t n, int64_t cap) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    if (row_ptr[i] > cap) row_ptr[i] = (int32_t)cap;
 }
 
 __global__ void range_check_k(const int64_t* grow, int64_t n, int64_t limit, unsigned long long* bad) {
@@ -211,6 +227,7 @@ __global__ void gather_rows_k(const int32_t* row_of, const int32_t* perm, int64_
 }  // namespace
 
 size_t transpose_structure_workspace(int64_t nnz) {
+  cub_items(nnz, "transpose_structure");
   size_t bytes = 0;
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, (const int32_t*)nullptr, (int32_t*)nullptr,
                                                     (const int32_t*)nullptr, (int32_t*)nullptr, (int)nnz));
@@ -242,6 +259,7 @@ void transpose_structure(const int32_t* row_ptr, const int32_t* col_idx, int64_t
 }
 
 size_t sort_grow_workspace(int64_t n) {
+  cub_items(n, "sort_grow");
   size_t bytes = 0;
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, (const int64_t*)nullptr, (int64_t*)nullptr,
                                                     (const int64_t*)nullptr, (int64_t*)nullptr, (int)n));
@@ -263,6 +281,7 @@ void sort_grow(int64_t* pos, int64_t* order, int64_t n, void* ws, size_t ws_byte
 }
 
 size_t topology_count_workspace(int64_t rows) {
+  cub_items(rows, "topology_count");
   size_t bytes = 0;
   SPROUT_CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, bytes, (const int32_t*)nullptr, (int32_t*)nullptr, (int)rows));
   return align_up(bytes) + align_up((size_t)rows * sizeof(int32_t));
@@ -283,7 +302,7 @@ void topology_count(const int32_t* row_ptr, int64_t rows, int64_t cols, const ui
 
 void topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows, int64_t cols, const uint8_t* keep,
                     const int64_t* grow, const int64_t* order, int64_t n_grow, bool revive, int64_t cap,
-                    const int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src, unsigned long long* bad,
+                    int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src, unsigned long long* bad,
                     cudaStream_t s) {
   SPROUT_CUDA_CHECK(cudaMemsetAsync(bad, 0xff, sizeof(unsigned long long), s));
   range_check_k<<<1, 1, 0, s>>>(grow, n_grow, rows * cols, bad);
@@ -292,6 +311,10 @@ void topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t rows
     merge_k<<<blocks_for(rows, kThreads), kThreads, 0, s>>>(row_ptr, col_idx, rows, cols, keep, grow, order, n_grow,
                                                             revive, cap, new_row_ptr, new_col_idx, src, bad);
     SPROUT_CUDA_LAUNCH_CHECK();
+    if (cap >= 0) {
+      clamp_offsets_k<<<blocks_for(rows + 1, kThreads), kThreads, 0, s>>>(new_row_ptr, rows + 1, cap);
+      SPROUT_CUDA_LAUNCH_CHECK();
+    }
   }
 }
 
@@ -318,6 +341,7 @@ void count_nonnegative(const float* v, int64_t n, unsigned long long* count, cud
 }
 
 size_t topk_workspace(int64_t n) {
+  cub_items(n, "topk");
   return align_up(sort_pairs_bytes(n)) + 2 * align_up((size_t)n * sizeof(uint32_t)) +
          2 * align_up((size_t)n * sizeof(int64_t));
 }
@@ -351,6 +375,7 @@ void topk_mask(const float* scores, int64_t n, int64_t k, bool largest, uint8_t*
 }
 
 size_t topk_empty_workspace(int64_t positions) {
+  cub_items(positions, "topk_empty");
   size_t final_sort = 0;
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, final_sort, (const int64_t*)nullptr, (int64_t*)nullptr,
                                                    (int)positions));

@@ -19,10 +19,11 @@ void topology_count(const int32_t* row_ptr, int64_t grid_rows, int64_t grid_cols
                     cudaStream_t s);
 // Writes to *flag (one device word) ~0, or the first row with a colliding, repeated or
 // out-of-range grown position, or (when cap >= 0) whose offsets disagree with cap, the
-// count the caller allocated for.
+// count the caller allocated for; then (cap >= 0) clamps new_row_ptr to cap, so that a
+// failed edit still indexes inside the arrays.
 void topology_merge(const int32_t* row_ptr, const int32_t* col_idx, int64_t grid_rows, int64_t grid_cols,
                     const uint8_t* keep, const int64_t* grow, const int64_t* order, int64_t n_grow, bool revive,
-                    int64_t cap, const int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src,
+                    int64_t cap, int32_t* new_row_ptr, int32_t* new_col_idx, int64_t* src,
                     unsigned long long* flag, cudaStream_t s);
 void topology_gather(const float* old_vals, const int64_t* src, int64_t new_nnz, int64_t be,
                      const float* grow_vals, float* out, cudaStream_t s);

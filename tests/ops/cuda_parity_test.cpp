@@ -5,6 +5,7 @@
 
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/conv.h"
+#include "engine/ops/deferred.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/matmul.h"
@@ -60,6 +61,11 @@ TEST_F(CudaParity, MatmulAndLinear) {
                 {randf({13, 31}, 17), randf({7, 31}, 18), randf({7}, 19)});
   expect_parity([](const Inputs& x) { return ops::linear(x[0], x[1], Tensor()); },
                 {randf({13, 31}, 20), randf({7, 31}, 21)});
+  // An empty inner dimension gives zeros, as on the CPU.
+  for (Device d : {Device::cpu(), Device::cuda()}) {
+    Tensor z = ops::matmul(Tensor::zeros({4, 0}, DType::F32, d), Tensor::zeros({0, 3}, DType::F32, d));
+    EXPECT_EQ(z.to_vector<float>(), std::vector<float>(12, 0.f)) << d.str();
+  }
 }
 
 TEST_F(CudaParity, CrossEntropy) {
@@ -73,6 +79,14 @@ TEST_F(CudaParity, CrossEntropy) {
   Tensor logits = randf({19, 11}, 23);
   EXPECT_EQ(ops::count_correct(logits, labels),
             ops::count_correct(logits.to(Device::cuda()), labels.to(Device::cuda())));
+  // A label outside [0, C): the CPU refuses at once, the GPU at the next deferred check.
+  lab[3] = 11;
+  Tensor bad = Tensor::from_vector<int32_t>(lab, {19});
+  EXPECT_THROW(ops::cross_entropy(logits, bad, 0.0), Error);
+  Tensor loss = ops::cross_entropy(logits.to(Device::cuda()), bad.to(Device::cuda()), 0.0);
+  EXPECT_TRUE(std::isnan(loss.item()));
+  EXPECT_THROW(ops::check_deferred(), Error);
+  EXPECT_NO_THROW(ops::check_deferred());
 }
 
 struct ConvCase { int64_t n, c, h, w, o, k, stride, pad; };

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "engine/ops/deferred.h"
 #include "engine/ops/topology.h"
 #include "engine/optim/optimizer.h"
 #include "sparse_testing.h"
@@ -53,7 +54,7 @@ TEST_P(Selection, ReviveKeepsValueAndStateOfARegrownDroppedEntry) {
     e.new_nnz_blocks = 20;
     std::vector<Tensor*> state{&m};
     EXPECT_EQ(ops::edit_topology(p, state, e), 20);
-    ops::check_deferred_edits();
+    ops::check_deferred();
     sparse::validate(p);
     auto after = entries_of(p, p.values), m_after = entries_of(p, m);
     EXPECT_FALSE(after.count(gone));
@@ -80,9 +81,9 @@ TEST_P(Selection, KnownCountMustMatch) {
     EXPECT_TRUE(p.values.same(values));
   } else {
     ops::edit_topology(p, {}, e);  // queued; the verdict comes at the next check
-    EXPECT_THROW(ops::check_deferred_edits(), Error);
+    EXPECT_THROW(ops::check_deferred(), Error);
   }
-  EXPECT_NO_THROW(ops::check_deferred_edits());  // verdicts are read once
+  EXPECT_NO_THROW(ops::check_deferred());  // verdicts are read once
 }
 
 TEST_P(Selection, TieNoiseOrdersEqualMagnitudesBySeed) {

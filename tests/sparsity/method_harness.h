@@ -6,6 +6,7 @@
 
 #include "engine/io/config.h"
 #include "engine/nn/init.h"
+#include "engine/ops/deferred.h"
 #include "engine/ops/loss.h"
 #include "engine/optim/optimizer.h"
 #include "engine/sparsity/factory.h"
@@ -55,7 +56,7 @@ struct Harness {
     ++step;
     if (step % sp->ctx.steps_per_epoch == 0) sp->end_of_epoch(step / sp->ctx.steps_per_epoch - 1);
     const double value = loss.item();
-    ops::check_deferred_edits();
+    ops::check_deferred();
     return value;
   }
   std::vector<SparseLayer> layers() { return sparse_layers(sp->ctx); }
