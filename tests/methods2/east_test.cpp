@@ -19,6 +19,7 @@
 #include "engine/sparsity/methods.h"
 #include "models/models.h"
 #include "models/resnet.h"
+#include "sparsity/method_harness.h"
 #include "testing.h"
 
 namespace sprout::sparsity {
@@ -134,36 +135,9 @@ TEST(EastWeightSharing, SharedBlocksUseOneTensorAndTheVirtualDensity) {
   EXPECT_THROW(make_sparsifier(east_cfg({{"weight_sharing", true}}), *mlp, 1), Error);
 }
 
-// The training loop's hook order over a small MLP.
-struct Loop {
-  nn::ModulePtr model;
-  SparsifierPtr sp;
-  std::unique_ptr<optim::Sgd> opt;
-  Tensor x, y;
-  int64_t step = 0;
-  Loop(const Json& cfg, int64_t steps_per_epoch, int64_t epochs) {
-    nn::init_rng().seed_with(9);
-    model = models::mlp(24, {40, 30}, 5);
-    sp = make_sparsifier(cfg, *model, 9);
-    optim::SgdOptions o;
-    o.lr = 0.1;
-    o.momentum = 0.9;
-    opt = std::make_unique<optim::Sgd>(model->parameters(), o);
-    sp->ctx = TrainContext{model.get(), opt.get(), steps_per_epoch * epochs, steps_per_epoch, epochs};
-    x = testing::randn({16, 24}, 10, DType::F32);
-    std::vector<int32_t> labels(16);
-    for (int i = 0; i < 16; ++i) labels[(size_t)i] = i % 5;
-    y = Tensor::from_vector<int32_t>(labels, {16});
-  }
-  void run_step() {
-    sp->before_forward(step);
-    opt->zero_grad();
-    ops::cross_entropy(model->forward(x), y).backward();
-    if (!sp->before_step(step)) opt->step();
-    sp->after_step(step);
-    ++step;
-    if (step % sp->ctx.steps_per_epoch == 0) sp->end_of_epoch(step / sp->ctx.steps_per_epoch - 1);
-  }
+// The shared method harness (seed 9) with this file's counters.
+struct Loop : Harness {
+  Loop(const Json& cfg, int64_t steps_per_epoch, int64_t epochs) : Harness(cfg["sparsity"], steps_per_epoch, epochs, 9) {}
   std::vector<int64_t> nnz() {
     std::vector<int64_t> out;
     for (auto& L : sparse_layers(sp->ctx)) out.push_back(L.p->nnz());
