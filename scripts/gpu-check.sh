@@ -73,13 +73,14 @@ done
 
 stage "compute-sanitizer memcheck on the CUDA parity tests"
 san_rc=-1
-if command -v compute-sanitizer >/dev/null 2>&1; then
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$sanitizer" ]; then
   : >"$OUT/sanitizer.log"
   san_rc=0
   for t in test_ops test_sparse test_sparsity test_methods2; do
     [ -x "$bin/$t" ] || continue
     fits 30 "memcheck of $t" || { san_rc=-2; continue; }
-    timeout "$(limit 120)" compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/$t" \
+    timeout "$(limit 120)" "$sanitizer" --tool memcheck --error-exitcode 3 "$bin/$t" \
       --gtest_filter='*Cuda*:*cuda*:*Gpu*' >>"$OUT/sanitizer.log" 2>&1 || san_rc=$?
   done
   grep -E "ERROR SUMMARY" "$OUT/sanitizer.log" | sort | uniq -c
