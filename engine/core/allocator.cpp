@@ -1,13 +1,12 @@
 // CPU allocations are 64-byte aligned heap blocks; CUDA allocations come from a
-// caching allocator (size-rounded free lists over cudaMalloc) so the steady state of
+// caching allocator (engine/core/block_cache.h over cudaMalloc) so the steady state of
 // a training loop makes no driver calls.
 #include "engine/core/allocator.h"
 
 #include <cstdlib>
-#include <map>
 #include <mutex>
-#include <vector>
 
+#include "engine/core/block_cache.h"
 #include "engine/core/error.h"
 #include "kernels/cuda/runtime.h"
 
@@ -39,56 +38,11 @@ Ledger& ledger(DeviceType t) {
   return t == DeviceType::CPU ? cpu : cuda;
 }
 
-// Blocks are rounded up to 512 bytes (small) or 2 MiB (large) and cached by size.
-size_t round_cuda(size_t bytes) {
-  if (bytes <= (1u << 20)) return (bytes + 511) / 512 * 512;
-  return (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
-}
-
-struct CudaCache {
-  std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
-  int64_t cached = 0;
-  int64_t mallocs = 0;
-
-  void* get(size_t rounded) {
-    {
-      std::lock_guard<std::mutex> g(mu);
-      auto it = free_blocks.find(rounded);
-      if (it != free_blocks.end()) {
-        void* p = it->second;
-        free_blocks.erase(it);
-        cached -= (int64_t)rounded;
-        return p;
-      }
-    }
-    void* p = kernels::cuda::device_malloc(rounded);
-    if (!p) {
-      release_all();
-      p = kernels::cuda::device_malloc(rounded);
-    }
-    if (p) {
-      std::lock_guard<std::mutex> g(mu);
-      ++mallocs;
-    }
-    return p;
-  }
-  void put(void* p, size_t rounded) {
-    std::lock_guard<std::mutex> g(mu);
-    free_blocks.emplace(rounded, p);
-    cached += (int64_t)rounded;
-  }
-  void release_all() {
-    std::lock_guard<std::mutex> g(mu);
-    if (!free_blocks.empty()) kernels::cuda::synchronize();
-    for (auto& kv : free_blocks) kernels::cuda::device_free(kv.second);
-    free_blocks.clear();
-    cached = 0;
-  }
-};
-
-CudaCache& cuda_cache() {
-  static CudaCache* c = new CudaCache();  // never destroyed: outlives static tensors
+BlockCache& cuda_cache() {
+  // Never destroyed: outlives static tensors.
+  static BlockCache* c = new BlockCache(BlockCache::Device{
+      [](size_t bytes) { return kernels::cuda::device_malloc(bytes); },
+      [](void* p) { kernels::cuda::device_free(p); }, [] { kernels::cuda::synchronize(); }});
   return *c;
 }
 
@@ -108,7 +62,7 @@ void* Allocator::allocate(size_t bytes, Device dev, MemCategory cat) {
   } else {
     std::string why = kernels::cuda::unavailable_reason();
     SPROUT_CHECK(why.empty(), "cannot allocate on ", dev.str(), ": ", why);
-    p = cuda_cache().get(round_cuda(bytes));
+    p = cuda_cache().get(bytes);
     if (!p)
       throw OutOfMemory(detail::concat("out of memory: cannot allocate ", bytes,
                                        " bytes on ", dev.str(), " for ", mem_category_name(cat)));
@@ -123,7 +77,7 @@ void Allocator::deallocate(void* p, size_t bytes, Device dev, MemCategory cat) {
   if (dev.is_cpu()) {
     std::free(p);
   } else {
-    cuda_cache().put(p, round_cuda(bytes));
+    cuda_cache().put(p);
   }
   ledger(dev.type).add(cat, -(int64_t)bytes);
 }
@@ -133,9 +87,8 @@ MemStats Allocator::stats(DeviceType t) {
   std::lock_guard<std::mutex> g(l.mu);
   MemStats s = l.s;
   if (t == DeviceType::CUDA) {
-    std::lock_guard<std::mutex> g2(cuda_cache().mu);
-    s.cached = cuda_cache().cached;
-    s.device_mallocs = cuda_cache().mallocs;
+    s.cached = cuda_cache().cached_bytes();
+    s.device_mallocs = cuda_cache().device_mallocs();
   }
   return s;
 }
