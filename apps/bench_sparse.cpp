@@ -1,8 +1,9 @@
-// `sprout bench spmm|sddmm|sparse_linear`: every registered sparse kernel against the
-// dense library call (OpenBLAS / cuBLAS) on the MLP's layers and ResNet-50 im2col GEMMs
-// at densities 0.5 .. 0.01, each validated against the dense result before it is timed
-// (median of repeats): GFLOP/s on useful flops (2 nnz n), GB/s on a minimal traffic
-// model, fractions of the measured roofs (sgemm peak, copy bandwidth), speedup, JSON.
+// `sprout bench spmm|sddmm|sparse_linear|topology`: every registered sparse kernel against
+// the dense library call (OpenBLAS / cuBLAS) on the MLP's layers and ResNet-50 im2col
+// GEMMs at densities 0.5 .. 0.01, each validated against the dense result before it is
+// timed (median of repeats): GFLOP/s on useful flops (2 nnz n), GB/s on a minimal
+// traffic model, fractions of the measured roofs (sgemm peak, copy bandwidth), speedup,
+// JSON. `topology` times RigL's update of one layer beside its dense-gradient GEMM.
 #include <omp.h>
 
 #include <algorithm>
@@ -22,7 +23,9 @@
 #include "engine/autograd/node.h"
 #include "engine/nn/layers.h"
 #include "engine/ops/matmul.h"
+#include "engine/ops/deferred.h"
 #include "engine/ops/sparse_matmul.h"
+#include "engine/ops/topology.h"
 #include "engine/optim/optimizer.h"
 #include "engine/sparse/parameter.h"
 #include "kernels/cpu/sparse_registry.h"
@@ -333,13 +336,66 @@ void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out)
   kernels::reset_sparse_kernel_selection();
 }
 
+// RigL's update of one layer, on the layer's device: the decision (noisy magnitude
+// top-k, growth by dense |g| among the open positions) and the edit (merge, gather of
+// values and one optimizer-state tensor), beside the dense-gradient GEMM at batch 128
+// that an update step needs anyway. Drop fraction 0.3; the weight stays at its nnz.
+void bench_topology(Device dev, double min_seconds, json& out) {
+  std::printf("\nRigL update of one layer: decision + edit vs the dense-gradient GEMM (batch 128)\n"
+              "%-26s %5s %9s %9s %9s %8s\n", "shape", "dens", "decide ms", "edit ms", "dgrad ms", "ratio");
+  struct Layer { std::string name; int64_t m, k; };
+  for (const Layer& s : {Layer{"mlp 1000x1000", 1000, 1000}, Layer{"r50 conv5_x 3x3 512x4608", 512, 4608},
+                         Layer{"r50 conv5_x 1x1 2048x512", 2048, 512}}) {
+    Tensor x = random_tensor({128, s.k}, 21, dev), dy = random_tensor({128, s.m}, 22, dev);
+    for (double d : kDensities) {
+      nn::SparseParameter w = make_weight(s.m, s.k, d, 1, dev, 23);
+      Tensor state = Tensor::zeros(w.values.shape(), DType::F32, dev, MemCategory::Optimizer);
+      const int64_t nnz = w.col_idx.numel(), k = (int64_t)std::floor(0.3 * (double)nnz);
+      uint64_t seed = 1;
+      Tensor g;
+      auto dense_grad = [&] { g = ops::dense_weight_grad(x, dy); };
+      ops::TopologyEdit e;
+      auto decide = [&] {
+        e.keep = ops::magnitude_topk_mask(w, nnz - k, true, seed++);
+        e.grow = ops::topk_empty_positions(w, g, k, e.keep, nnz - k, seed++);
+        e.revive = true;
+        e.new_nnz_blocks = nnz;
+      };
+      // The edit builds new tensors and leaves its inputs alone, so one decision applies
+      // again and again to a shallow copy of the layer.
+      auto edit = [&] {
+        nn::SparseParameter c = w;
+        Tensor st = state;
+        ops::edit_topology(c, {&st}, e);
+      };
+      settle(dev);
+      const double t_grad = time_median(dense_grad, min_seconds, dev);
+      const double t_decide = time_median(decide, min_seconds, dev);
+      const double t_edit = time_median(edit, min_seconds, dev);
+      ops::check_deferred();
+      nn::SparseParameter c = w;
+      Tensor st = state;
+      SPROUT_CHECK(ops::edit_topology(c, {&st}, e) == nnz, "bench topology: the edit changed nnz");
+      sparse::validate(c);
+      const double ratio = (t_decide + t_edit) / t_grad;
+      std::printf("%-26s %5.2f %9.3f %9.3f %9.3f %7.2fx\n", s.name.c_str(), d, t_decide * 1e3, t_edit * 1e3,
+                  t_grad * 1e3, ratio);
+      out["results"].push_back({{"op", "rigl_update"}, {"shape", s.name}, {"m", s.m}, {"k", s.k}, {"density", d},
+                                {"nnz", nnz}, {"drop_grow", k}, {"decide_ms", t_decide * 1e3},
+                                {"edit_ms", t_edit * 1e3}, {"dense_grad_ms", t_grad * 1e3},
+                                {"update_over_dense_grad", ratio}});
+    }
+  }
+}
+
 }  // namespace
 
 int run_sparse_bench(const std::string& which, const std::string& device, const std::string& json_out,
                      double min_seconds) {
   using namespace sprout;
-  SPROUT_CHECK(which == "spmm" || which == "sddmm" || which == "sparse_linear" || which == "all",
-               "bench: unknown benchmark '", which, "' (expected spmm, sddmm, sparse_linear or all)");
+  SPROUT_CHECK(which == "spmm" || which == "sddmm" || which == "sparse_linear" || which == "topology" ||
+                   which == "all",
+               "bench: unknown benchmark '", which, "' (expected spmm, sddmm, sparse_linear, topology or all)");
   Device dev = parse_device(device);
   MemoryScope ms(MemCategory::Workspace);
   Roofs roofs = measure_roofs(dev, min_seconds);
@@ -356,6 +412,7 @@ int run_sparse_bench(const std::string& which, const std::string& device, const 
   if (which == "spmm" || which == "all") bench_products("spmm", dev, roofs, min_seconds, out);
   if (which == "sddmm" || which == "all") bench_products("sddmm", dev, roofs, min_seconds, out);
   if (which == "sparse_linear" || which == "all") bench_linear(dev, roofs, min_seconds, out);
+  if (which == "topology" || which == "all") bench_topology(dev, min_seconds, out);
   if (!json_out.empty()) {
     std::ofstream f(json_out);
     SPROUT_CHECK(f.good(), "bench: cannot write ", json_out);

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   std::string bench_which, bench_device = "cpu", bench_json;
   double bench_seconds = 0.2;
   auto* bench = app.add_subcommand("bench", "benchmark sparse kernels against dense library calls");
-  bench->add_option("which", bench_which, "gemm|step|spmm|sddmm|sparse_linear")->required();
+  bench->add_option("which", bench_which, "gemm|step|spmm|sddmm|sparse_linear|topology|all")->required();
   bench->add_option("--device", bench_device, "cpu|cuda")->capture_default_str();
   bench->add_option("--json", bench_json, "write results to this JSON file");
   bench->add_option("--min-seconds", bench_seconds, "time per measurement")->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -116,30 +117,41 @@ template <class T> int64_t count_nonnegative(const T* v, int64_t n) {
   return c;
 }
 
-// Orders indices by score (descending when largest), then by index.
-template <class T>
-static void select_top(std::vector<int64_t>& idx, const T* score, int64_t k, bool largest) {
-  auto cmp = [&](int64_t a, int64_t b) {
-    if (score[a] != score[b]) return largest ? score[a] > score[b] : score[a] < score[b];
-    return a < b;
-  };
-  if (k < (int64_t)idx.size()) std::nth_element(idx.begin(), idx.begin() + k, idx.end(), cmp);
-  idx.resize((size_t)k);
+// The k candidates with the largest keys, lower index first among equal keys, returned
+// in ascending index order. each(f) calls f(index, key) for every candidate in
+// ascending index order (it is called twice). Selecting on a contiguous copy of the
+// keys and then one ordered pass keeps it to linear time without indirect compares.
+template <class K, class Each>
+static std::vector<int64_t> top_k_ascending(int64_t k, Each each) {
+  std::vector<K> keys;
+  each([&](int64_t, K key) { keys.push_back(key); });
+  k = std::min<int64_t>(k, (int64_t)keys.size());
+  std::vector<int64_t> out;
+  if (k <= 0) return out;
+  std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<K>());
+  const K threshold = keys[(size_t)(k - 1)];
+  int64_t ties = k;
+  for (K key : keys) ties -= key > threshold;  // ties at the threshold still to take
+  out.reserve((size_t)k);
+  each([&](int64_t i, K key) {
+    if (key > threshold || (key == threshold && ties-- > 0)) out.push_back(i);
+  });
+  return out;
 }
 
 template <class T> void topk_mask(const T* scores, int64_t n, int64_t k, bool largest, uint8_t* mask) {
-  std::vector<int64_t> idx((size_t)n);
-  std::iota(idx.begin(), idx.end(), 0);
-  select_top(idx, scores, std::min(k, n), largest);
   std::fill(mask, mask + n, uint8_t(0));
-  for (int64_t i : idx) mask[i] = 1;
+  auto each = [&](auto f) {
+    for (int64_t i = 0; i < n; ++i) f(i, largest ? scores[i] : -scores[i]);
+  };
+  for (int64_t i : top_k_ascending<T>(std::min(k, n), each)) mask[i] = 1;
 }
 
-// Open positions of the grid in ascending order: not stored, or stored and dropped.
-static std::vector<int64_t> open_positions(int64_t gr, int64_t gc, const int32_t* row_ptr,
-                                           const int32_t* col_idx, const uint8_t* keep) {
-  std::vector<int64_t> idx;
-  idx.reserve((size_t)(gr * gc - row_ptr[gr]));
+// Calls f(pos) for the open positions of the grid in ascending order: not stored, or
+// stored and dropped by keep.
+template <class F>
+static void for_open_positions(int64_t gr, int64_t gc, const int32_t* row_ptr, const int32_t* col_idx,
+                               const uint8_t* keep, F f) {
   for (int64_t R = 0; R < gr; ++R) {
     int64_t e = row_ptr[R];
     for (int64_t C = 0; C < gc; ++C) {
@@ -148,10 +160,9 @@ static std::vector<int64_t> open_positions(int64_t gr, int64_t gc, const int32_t
         ++e;
         if (!dropped) continue;
       }
-      idx.push_back(R * gc + C);
+      f(R * gc + C);
     }
   }
-  return idx;
 }
 
 template <class T>
@@ -169,25 +180,19 @@ void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t
       const int64_t pos = R * gc + C;
       score[(size_t)pos] = noisy ? s + (T)tie_noise(seed, pos) : s;
     }
-  std::vector<int64_t> idx = open_positions(gr, gc, row_ptr, col_idx, keep);
-  select_top(idx, score.data(), std::min<int64_t>(k, (int64_t)idx.size()), true);
-  std::sort(idx.begin(), idx.end());
-  std::copy(idx.begin(), idx.end(), out);
+  auto each = [&](auto f) { for_open_positions(gr, gc, row_ptr, col_idx, keep, [&](int64_t p) { f(p, score[(size_t)p]); }); };
+  std::vector<int64_t> picked = top_k_ascending<T>(k, each);
+  std::copy(picked.begin(), picked.end(), out);
 }
 
 void random_empty(int64_t grid_rows, int64_t grid_cols, const int32_t* row_ptr, const int32_t* col_idx,
                   const uint8_t* keep, int64_t k, uint64_t seed, int64_t* out) {
-  std::vector<int64_t> idx = open_positions(grid_rows, grid_cols, row_ptr, col_idx, keep);
-  k = std::min<int64_t>(k, (int64_t)idx.size());
-  auto key = [seed](int64_t p) { return (uint32_t)(hash_key(seed, p) >> 33); };
-  auto cmp = [&](int64_t a, int64_t b) {
-    const uint32_t ka = key(a), kb = key(b);
-    return ka != kb ? ka > kb : a < b;
+  auto each = [&](auto f) {
+    for_open_positions(grid_rows, grid_cols, row_ptr, col_idx, keep,
+                       [&](int64_t p) { f(p, (uint32_t)(hash_key(seed, p) >> 33)); });
   };
-  if (k < (int64_t)idx.size()) std::nth_element(idx.begin(), idx.begin() + k, idx.end(), cmp);
-  idx.resize((size_t)k);
-  std::sort(idx.begin(), idx.end());
-  std::copy(idx.begin(), idx.end(), out);
+  std::vector<int64_t> picked = top_k_ascending<uint32_t>(k, each);
+  std::copy(picked.begin(), picked.end(), out);
 }
 
 template void topology_gather<float>(const float*, const int64_t*, int64_t, int64_t, const float*, float*);
