@@ -65,7 +65,7 @@ if fits 60 "the RigL run"; then
 fi
 
 stage "kernel benchmarks"
-for b in spmm sddmm sparse_linear; do
+for b in spmm sddmm sparse_linear topology; do
   fits 30 "bench $b" || continue
   timeout "$(limit 90)" "$bin/sprout" bench "$b" --device cuda --json "$OUT/bench_$b.json" >"$OUT/bench_$b.txt" 2>&1 \
     || echo "bench $b failed: $(tail -2 "$OUT/bench_$b.txt")"
@@ -171,7 +171,7 @@ r = {
     "command": "scripts/gpu-check.sh",
     "ctest": {"exit_code": ctest_rc, "summary": summary_line},
     "sanitizer_exit_code": san_rc,
-    "bench": {b: load(f"bench_{b}.json") for b in ("spmm", "sddmm", "sparse_linear")},
+    "bench": {b: load(f"bench_{b}.json") for b in ("spmm", "sddmm", "sparse_linear", "topology")},
     "step_resnet50": load("bench_step_resnet50.json"),
     "step_mlp": load("bench_step_mlp.json"),
     "memory_resnet50": load("memory_resnet50.json"),
