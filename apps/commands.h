@@ -24,6 +24,7 @@ struct MemoryArgs {
   bool json = false;
   std::string distribution = "erk";
   int64_t image_size = 224;
+  std::string config;  // measure this config's model and sparsity method instead
 };
 int run_memory(const MemoryArgs& a);
 struct StepBenchArgs {

@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   memory->add_option("--device", ma.device, "cpu|cuda")->capture_default_str();
   memory->add_option("--distribution", ma.distribution, "uniform|er|erk")->capture_default_str();
   memory->add_option("--image-size", ma.image_size, "image side for CNNs")->capture_default_str();
+  memory->add_option("--config", ma.config,
+                     "measure this training config's model and sparsity method (the dense side: method dense)");
   memory->add_flag("--json", ma.json, "print JSON");
 
   std::string bench_which, bench_device = "cpu", bench_json;

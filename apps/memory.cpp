@@ -1,5 +1,6 @@
-// `sprout memory`: builds a model dense and sparse, runs one training step of each
-// on a random batch, and reports what the allocator measured per category.
+// `sprout memory`: builds a model dense and sparse (static sparsity from the flags, or a
+// training config's model and method), runs two training steps of each on a random
+// batch, and reports what the allocator measured per category.
 #include <cstdio>
 
 #include "apps/commands.h"
@@ -16,16 +17,36 @@ using Json = nlohmann::json;
 
 namespace {
 
+// The model, sample shape and classes to measure: from the flags, or from a training
+// config (its model and sparsity block; the sample shape from its dataset).
+BenchModel memory_model(const MemoryArgs& a) {
+  if (a.config.empty()) {
+    BenchModel bm = bench_model(a.model, a.image_size);
+    bm.cfg["sparsity"]["method"] = "static";
+    bm.cfg["sparsity"]["density"] = a.density;
+    bm.cfg["sparsity"]["distribution"] = a.distribution;
+    bm.cfg["sparsity"]["format"] = a.format;
+    return bm;
+  }
+  Json cfg = io::load_config(a.config, {});
+  const std::string data = cfg["data"]["name"].get<std::string>();
+  int64_t side = a.image_size;
+  if (data == "cifar10" || data == "cifar100") side = 32;
+  if (data == "imagenet" && cfg["data"]["options"].contains("image_size"))
+    side = cfg["data"]["options"]["image_size"].get<int64_t>();
+  BenchModel bm = bench_model(cfg["model"]["name"].get<std::string>(), side);
+  if (data == "cifar100") bm.classes = 100;
+  bm.cfg = cfg;
+  return bm;
+}
+
 Json measure(const MemoryArgs& a, bool sparse, Device dev) {
-  BenchModel bm = bench_model(a.model, a.image_size);
+  BenchModel bm = memory_model(a);
   Json cfg = bm.cfg;
   Shape sample = bm.sample;
   int classes = bm.classes;
   cfg["train"]["batch_size"] = a.batch;
-  cfg["sparsity"]["method"] = sparse ? "static" : "dense";
-  cfg["sparsity"]["density"] = a.density;
-  cfg["sparsity"]["distribution"] = a.distribution;
-  cfg["sparsity"]["format"] = a.format;
+  if (!sparse) cfg["sparsity"]["method"] = "dense";
 
   Allocator::empty_cache();
   MemStats base = Allocator::stats(dev.type);
@@ -71,16 +92,21 @@ int run_memory(const MemoryArgs& a) {
   Json sparse = measure(a, true, dev);
   double ratio = (double)sparse["param_side"].get<int64_t>() / (double)dense["param_side"].get<int64_t>();
   double total_ratio = (double)sparse["total_peak"].get<int64_t>() / (double)dense["total_peak"].get<int64_t>();
-  Json r{{"model", a.model}, {"density", a.density}, {"format", a.format}, {"batch", a.batch},
-         {"device", dev.str()}, {"dense", dense}, {"sparse", sparse},
+  const BenchModel bm = memory_model(a);
+  const std::string model = bm.cfg["model"]["name"].get<std::string>();
+  const std::string method = bm.cfg["sparsity"]["method"].get<std::string>();
+  Json r{{"model", model}, {"method", method}, {"density", sparse["density"]}, {"format", bm.cfg["sparsity"]["format"]},
+         {"batch", a.batch}, {"device", dev.str()}, {"dense", dense}, {"sparse", sparse},
          {"param_side_ratio", ratio}, {"total_peak_ratio", total_ratio}};
+  if (!a.config.empty()) r["config"] = a.config;
   if (a.json) {
     std::printf("%s\n", r.dump(2).c_str());
     return 0;
   }
   auto mib = [](const Json& v) { return (double)v.get<int64_t>() / (1024.0 * 1024.0); };
-  std::printf("%s, batch %ld, density %.3f (%s), device %s\n", a.model.c_str(), (long)a.batch,
-              a.density, a.format.c_str(), dev.str().c_str());
+  std::printf("%s, %s, batch %ld, density %.3f (%s), device %s\n", model.c_str(), method.c_str(), (long)a.batch,
+              sparse["density"].get<double>(), bm.cfg["sparsity"]["format"].get<std::string>().c_str(),
+              dev.str().c_str());
   std::printf("%-18s %12s %12s %8s\n", "MiB", "dense", "sparse", "ratio");
   for (const char* k : {"weights", "indices", "gradients", "optimizer", "activations_peak",
                         "workspace_peak", "param_side", "total_peak"}) {

@@ -216,5 +216,26 @@ TEST(Cli, MemoryReportsSparseBesideDense) {
   EXPECT_LE(m["param_side_ratio"].get<double>(), 0.2);
 }
 
+TEST(Cli, MemoryMeasuresAConfigsMethod) {
+  std::string d = temp_dir("memory_config");
+  std::string cfg = tiny_config(d, R"({"method": "rigl", "density": 0.2, "distribution": "erk", "update_every": 1})");
+  std::string out = d + "/m.json";
+  int status = std::system((std::string(SPROUT_BINARY_DIR) + "/bin/sprout memory --config " + cfg +
+                            " --batch 32 --json > " + out).c_str());
+  ASSERT_EQ(status, 0);
+  Json m = Json::parse(read_file(out));
+  EXPECT_EQ(m["method"], "rigl");
+  EXPECT_EQ(m["model"], "mlp");
+  // The config's MLP 784-48-32-10: 39,578 parameters.
+  EXPECT_EQ(m["dense"]["parameters"], 39578);
+  EXPECT_EQ(m["dense"]["weights"], 39578 * 4);
+  EXPECT_LT(m["param_side_ratio"].get<double>(), 0.5);
+  // Step 0 is a RigL update: the largest layer's dense gradient (48 x 784 floats) exists
+  // as workspace for a moment.
+  EXPECT_GE(m["sparse"]["workspace_peak"].get<int64_t>(), 48 * 784 * 4);
+  EXPECT_NE(sprout("memory --config " + d + "/missing.json", d).err.find("error: cannot read config"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sprout
