@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -117,24 +118,59 @@ template <class T> int64_t count_nonnegative(const T* v, int64_t n) {
   return c;
 }
 
+// Order-preserving unsigned keys: a > b exactly when key(a) > key(b).
+static uint32_t order_key(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static uint32_t order_key(uint32_t u) { return u; }
+static uint64_t order_key(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
+}
+
+// The k-th largest of `keys` (1 <= k <= size) and how many keys are strictly larger:
+// radix selection, 16 bits per pass over the contiguous keys, with a histogram that
+// stays in cache.
+template <class U>
+static U kth_largest(const std::vector<U>& keys, int64_t k, int64_t* above) {
+  std::vector<int64_t> hist(1 << 16);
+  U prefix = 0;
+  *above = 0;
+  for (int shift = (int)sizeof(U) * 8 - 16; shift >= 0; shift -= 16) {
+    std::fill(hist.begin(), hist.end(), 0);
+    const int hi_bits = (int)sizeof(U) * 8 - shift;  // bits fixed after this pass
+    for (U x : keys)
+      if (hi_bits == 16 || (x >> (shift + 16)) == (prefix >> (shift + 16))) ++hist[(size_t)((x >> shift) & 0xffff)];
+    int64_t digit = 0xffff;
+    while (*above + hist[(size_t)digit] < k) *above += hist[(size_t)digit--];
+    prefix |= (U)digit << shift;
+  }
+  return prefix;
+}
+
 // The k candidates with the largest keys, lower index first among equal keys, returned
-// in ascending index order. each(f) calls f(index, key) for every candidate in
-// ascending index order (it is called twice). Selecting on a contiguous copy of the
-// keys and then one ordered pass keeps it to linear time without indirect compares.
+// in ascending index order. each(f) calls f(index, key) for every one of the
+// `candidates` in ascending index order (it is called twice): the keys are selected on a contiguous
+// copy, then one ordered pass collects the winners.
 template <class K, class Each>
-static std::vector<int64_t> top_k_ascending(int64_t k, Each each) {
-  std::vector<K> keys;
-  each([&](int64_t, K key) { keys.push_back(key); });
+static std::vector<int64_t> top_k_ascending(int64_t k, int64_t candidates, Each each) {
+  using U = decltype(order_key(K()));
+  std::vector<U> keys;
+  keys.reserve((size_t)candidates);
+  each([&](int64_t, K key) { keys.push_back(order_key(key)); });
   k = std::min<int64_t>(k, (int64_t)keys.size());
   std::vector<int64_t> out;
   if (k <= 0) return out;
-  std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<K>());
-  const K threshold = keys[(size_t)(k - 1)];
-  int64_t ties = k;
-  for (K key : keys) ties -= key > threshold;  // ties at the threshold still to take
+  int64_t above = 0;
+  const U threshold = kth_largest(keys, k, &above);
+  int64_t ties = k - above;  // keys equal to the threshold still to take
   out.reserve((size_t)k);
   each([&](int64_t i, K key) {
-    if (key > threshold || (key == threshold && ties-- > 0)) out.push_back(i);
+    const U u = order_key(key);
+    if (u > threshold || (u == threshold && ties-- > 0)) out.push_back(i);
   });
   return out;
 }
@@ -144,7 +180,7 @@ template <class T> void topk_mask(const T* scores, int64_t n, int64_t k, bool la
   auto each = [&](auto f) {
     for (int64_t i = 0; i < n; ++i) f(i, largest ? scores[i] : -scores[i]);
   };
-  for (int64_t i : top_k_ascending<T>(std::min(k, n), each)) mask[i] = 1;
+  for (int64_t i : top_k_ascending<T>(std::min(k, n), n, each)) mask[i] = 1;
 }
 
 // Calls f(pos) for the open positions of the grid in ascending order: not stored, or
@@ -181,7 +217,7 @@ void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t
       score[(size_t)pos] = noisy ? s + (T)tie_noise(seed, pos) : s;
     }
   auto each = [&](auto f) { for_open_positions(gr, gc, row_ptr, col_idx, keep, [&](int64_t p) { f(p, score[(size_t)p]); }); };
-  std::vector<int64_t> picked = top_k_ascending<T>(k, each);
+  std::vector<int64_t> picked = top_k_ascending<T>(k, gr * gc - row_ptr[gr], each);
   std::copy(picked.begin(), picked.end(), out);
 }
 
@@ -191,7 +227,7 @@ void random_empty(int64_t grid_rows, int64_t grid_cols, const int32_t* row_ptr, 
     for_open_positions(grid_rows, grid_cols, row_ptr, col_idx, keep,
                        [&](int64_t p) { f(p, (uint32_t)(hash_key(seed, p) >> 33)); });
   };
-  std::vector<int64_t> picked = top_k_ascending<uint32_t>(k, each);
+  std::vector<int64_t> picked = top_k_ascending<uint32_t>(k, grid_rows * grid_cols - row_ptr[grid_rows], each);
   std::copy(picked.begin(), picked.end(), out);
 }
 
