@@ -5,9 +5,9 @@
 // smallest |w| and grow as many empty positions with the largest dense |g| (value 0,
 // state 0), r_t the death rate cosine-annealed from death_rate to death_rate_final.
 // GMP (Zhu & Gupta) is (a) alone. The dense gradient arrives per layer through the
-// layer's dense_grad_hook on update steps; every selection runs on the layer's device. The edit happens before the optimizer step,
-// so on update steps the sparse layers' update is skipped (their gradient belongs to
-// the old topology).
+// layer's dense_grad_hook on update steps; every selection runs on the layer's device.
+// The edit happens before the optimizer step, so on update steps the sparse layers'
+// update is skipped (their gradient belongs to the old topology).
 #include <algorithm>
 #include <cmath>
 
@@ -105,7 +105,7 @@ class GradualPruning : public Sparsifier {
   // Magnitude pruning to the schedule's density, per layer or with one global ranking
   // of |w| over all layers (every layer keeps at least one entry). Sets each plan's
   // survivors. The global ranking is made on the device; its per-layer counts size the
-  // new structures, so they are read back (one small read per prune step).
+  // new structures, so its mask is read back (one byte per stored entry, on prune steps).
   void prune_counts(int64_t step) {
     if (step > tf_ * ctx.steps_per_epoch) return;
     const double d = target_density(step);
