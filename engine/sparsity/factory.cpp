@@ -65,8 +65,8 @@ void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
   SPROUT_CHECK(format == "csr" || format == "bsr", "sparsity.format '", format, "' (expected csr or bsr)");
   int block = format == "bsr" ? sp["block"].get<int>() : 1;
   SPROUT_CHECK(block == 1 || (block >= 2 && block <= 32), "sparsity.block ", block, " not in 2..32");
-  SPROUT_CHECK(block == 1 || s.name() == "static", "sparsity.format bsr is supported with method static, not ",
-               s.name());
+  SPROUT_CHECK(block == 1 || s.supports_blocks(), "sparsity.format bsr is supported with methods static, rigl "
+               "and set_magnitude, not ", s.name());
   MemoryScope ms(MemCategory::Workspace);  // the transient masks
   for (size_t i = 0; i < slots.size(); ++i) {
     if (specs[i].force_dense) continue;

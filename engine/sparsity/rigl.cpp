@@ -23,6 +23,7 @@ class RigL : public Sparsifier {
     SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
   }
   std::string name() const override { return "rigl"; }
+  bool supports_blocks() const override { return true; }
 
   bool is_update(int64_t step) const {
     int64_t end = (int64_t)(end_fraction_ * (double)ctx.total_steps);

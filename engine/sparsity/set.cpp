@@ -76,6 +76,7 @@ class SetMagnitude : public Sparsifier {
     SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
   }
   std::string name() const override { return "set_magnitude"; }
+  bool supports_blocks() const override { return true; }
   void after_step(int64_t step) override {
     int64_t end = (int64_t)(end_fraction_ * (double)ctx.total_steps);
     if (step % every_ != 0 || step >= end) return;

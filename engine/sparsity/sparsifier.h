@@ -48,6 +48,9 @@ class Sparsifier {
   // Whether a layer the distribution makes dense is still stored sparse (at density 1),
   // so that later pruning can reach it (GraNet, GMP); otherwise it stays a dense layer.
   virtual bool store_dense_layers_sparse() const { return false; }
+  // Whether the method works on block-sparse (BSR) layers: its counts, masks and
+  // positions are then in blocks, and magnitudes and gradients are block sums.
+  virtual bool supports_blocks() const { return false; }
   // Sorted flat positions for layer `index` (rows x cols) holding `nnz` entries.
   virtual std::vector<int64_t> init_positions(size_t index, int64_t rows, int64_t cols, int64_t nnz);
   // Extra loss terms (gates' polarization); undefined when the method adds none.

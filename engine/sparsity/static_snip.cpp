@@ -17,6 +17,7 @@ namespace {
 class Static : public Sparsifier {
  public:
   std::string name() const override { return "static"; }
+  bool supports_blocks() const override { return true; }
 };
 
 class Snip : public Sparsifier {

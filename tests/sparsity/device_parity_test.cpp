@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/sparse/parameter.h"
+#include "engine/sparsity/select.h"
 #include "method_harness.h"
 
 namespace sprout::sparsity {
@@ -17,9 +19,16 @@ struct LayerState {
   std::vector<float> values;
 };
 
+// Block positions (entries for CSR) and values, read on the host.
 LayerState read(const SparseLayer& L) {
-  HostLayer h = read_host(*L.p);
-  return {h.positions, h.values};
+  auto rp = L.p->row_ptr.to_vector<int32_t>(), ci = L.p->col_idx.to_vector<int32_t>();
+  std::vector<float> v = L.p->values.to_vector<float>();
+  std::vector<int64_t> pos = flat_positions(rp, ci, sparse::grid_cols(*L.p));
+  // One value per position: the first of each block.
+  std::vector<float> first(pos.size());
+  const int64_t be = (int64_t)L.p->block * L.p->block;
+  for (size_t e = 0; e < pos.size(); ++e) first[e] = v[e * (size_t)be];
+  return {pos, first};
 }
 
 void expect_same_training(const Json& sparsity, int64_t steps_per_epoch, int64_t epochs) {
@@ -55,6 +64,11 @@ void expect_same_training(const Json& sparsity, int64_t steps_per_epoch, int64_t
 TEST(CudaMethodParity, RigL) {
   expect_same_training({{"method", "rigl"}, {"density", 0.3}, {"distribution", "erk"}, {"update_every", 4},
                         {"drop_fraction", 0.3}, {"end_fraction", 0.75}}, 4, 3);
+}
+
+TEST(CudaMethodParity, RigLBlockSparse) {
+  expect_same_training({{"method", "rigl"}, {"density", 0.3}, {"distribution", "erk"}, {"update_every", 4},
+                        {"drop_fraction", 0.3}, {"end_fraction", 0.75}, {"format", "bsr"}, {"block", 4}}, 4, 3);
 }
 
 TEST(CudaMethodParity, Set) {

@@ -9,6 +9,7 @@
 #include "engine/nn/sparse_parameter.h"
 #include "engine/ops/loss.h"
 #include "engine/sparse/matrix.h"
+#include "engine/sparse/parameter.h"
 #include "engine/sparsity/factory.h"
 #include "engine/sparsity/layer_edit.h"
 #include "engine/sparsity/methods.h"
@@ -68,6 +69,12 @@ TEST(Select, RandomEmptyAndTopKExcluding) {
   EXPECT_THROW(random_empty(3, 4, occupied, 7, rng), Error);
   float grad[8] = {0.1f, -5.f, 0.2f, 3.f, -0.4f, 0.f, 9.f, 1.f};
   EXPECT_EQ(top_k_excluding(grad, 8, {6}, 3), (std::vector<int64_t>{1, 3, 7}));
+}
+
+// Flat block positions R * grid_cols + C of a layer, ascending.
+std::vector<int64_t> read_positions(const nn::SparseParameter& p) {
+  auto rp = p.row_ptr.to_vector<int32_t>(), ci = p.col_idx.to_vector<int32_t>();
+  return flat_positions(rp, ci, sparse::grid_cols(p));
 }
 
 struct Snapshot {
@@ -130,6 +137,32 @@ TEST(RigL, ConstantNnzZeroNewEntriesAndSkippedStep) {
   auto frozen = snap(h, h.layers()[0]);
   while (h.step < 16) h.run_step();
   EXPECT_EQ(snap(h, h.layers()[0]).positions, frozen.positions);
+  for (auto& ev : h.sp->take_events()) EXPECT_EQ(ev.dropped, ev.grown) << ev.layer;
+}
+
+TEST(RigL, EditsBlockSparseLayersInBlocks) {
+  Harness h({{"method", "rigl"}, {"density", 0.3}, {"distribution", "erk"}, {"update_every", 2},
+             {"drop_fraction", 0.3}, {"end_fraction", 1.0}, {"format", "bsr"}, {"block", 4}}, 4, 2);
+  auto layers = h.layers();
+  ASSERT_FALSE(layers.empty());
+  std::vector<std::vector<int64_t>> before;
+  std::vector<int64_t> blocks;
+  for (auto& L : layers) {
+    EXPECT_EQ(L.p->block, 4) << L.name;
+    blocks.push_back(L.p->col_idx.numel());
+    before.push_back(read_positions(*L.p));
+  }
+  for (int i = 0; i < 3; ++i) h.run_step();  // updates at steps 0 and 2
+  int64_t moved = 0;
+  auto after = h.layers();
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].p->col_idx.numel(), blocks[i]) << after[i].name;
+    EXPECT_EQ(after[i].p->values.numel(), blocks[i] * 16) << after[i].name;
+    sparse::validate(*after[i].p);
+    auto now = read_positions(*after[i].p);
+    for (int64_t q : now) moved += !std::binary_search(before[i].begin(), before[i].end(), q);
+  }
+  EXPECT_GT(moved, 0) << "no block moved";
   for (auto& ev : h.sp->take_events()) EXPECT_EQ(ev.dropped, ev.grown) << ev.layer;
 }
 
