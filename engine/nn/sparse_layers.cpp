@@ -1,6 +1,7 @@
 // SparseLinear and SparseConv2d: structure, initialisation, from_dense, forward.
 #include "engine/nn/sparse_layers.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/core/error.h"
@@ -55,11 +56,17 @@ SparseParameter masked_param(const Tensor& weight, const Tensor& mask, int block
   return p;
 }
 
-Tensor random_mask(const Shape& shape, double density, Rng& rng) {
-  const int64_t n = shape_numel(shape);
-  std::vector<uint8_t> m((size_t)n, 0);
-  for (int64_t i : sparse::sample_distinct(n, std::min<int64_t>(n, (int64_t)std::llround(density * (double)n)), rng))
-    m[(size_t)i] = 1;
+// A random mask at `density` for a weight of `shape` (rows = shape[0]): single entries,
+// or for BSR whole block x block blocks, the density counted in blocks.
+Tensor random_mask(const Shape& shape, double density, int block, Rng& rng) {
+  const int64_t rows = shape[0], cols = rows ? shape_numel(shape) / rows : 0;
+  const int64_t gc = (cols + block - 1) / block, grid = ((rows + block - 1) / block) * gc;
+  std::vector<uint8_t> m((size_t)(rows * cols), 0);
+  for (int64_t q : sparse::sample_distinct(grid, count_for(density, rows, cols, block), rng)) {
+    const int64_t r0 = q / gc * block, c0 = q % gc * block;
+    for (int64_t r = r0; r < std::min(rows, r0 + block); ++r)
+      for (int64_t c = c0; c < std::min(cols, c0 + block); ++c) m[(size_t)(r * cols + c)] = 1;
+  }
   return Tensor::from_vector<uint8_t>(m, shape);
 }
 
@@ -109,7 +116,7 @@ std::shared_ptr<SparseLinear> SparseLinear::from_dense(const Linear& dense, cons
 }
 
 std::shared_ptr<SparseLinear> SparseLinear::from_dense(const Linear& dense, double density, Rng& rng, int block) {
-  return from_dense(dense, random_mask(dense.weight.shape(), density, rng), block);
+  return from_dense(dense, random_mask(dense.weight.shape(), density, block, rng), block);
 }
 
 Tensor SparseLinear::forward(const Tensor& x) { return ops::sparse_linear(x, weight, bias); }
@@ -150,7 +157,7 @@ std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, cons
 }
 
 std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, double density, Rng& rng, int block) {
-  return from_dense(dense, random_mask(dense.weight.shape(), density, rng), block);
+  return from_dense(dense, random_mask(dense.weight.shape(), density, block, rng), block);
 }
 
 Tensor SparseConv2d::forward(const Tensor& x) {

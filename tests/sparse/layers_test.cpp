@@ -39,6 +39,29 @@ TEST(SparseLayers, LinearHasExactNnzAndPytorchInit) {
   EXPECT_FALSE(b.bias.defined());
 }
 
+// A density for BSR counts blocks: 0.1 of the grid, each block whole, the kept values
+// those of the dense layer.
+TEST(SparseLayers, FromDenseAtADensityCountsBlocks) {
+  Rng rng(4);
+  nn::Linear dense(100, 90);  // 90 x 100: a 23 x 25 grid of 4x4 blocks, the edges partial
+  auto s = nn::SparseLinear::from_dense(dense, 0.1, rng, 4);
+  EXPECT_EQ(s->weight.block, 4);
+  EXPECT_EQ(s->weight.col_idx.numel(), std::llround(0.1 * 23 * 25));
+  Tensor d = sparse::bsr_view(s->weight).to_dense();
+  auto dv = d.to_vector<float>(), wv = dense.weight.to_vector<float>();
+  int64_t kept = 0;
+  for (size_t i = 0; i < dv.size(); ++i)
+    if (dv[i] != 0.f) {
+      EXPECT_EQ(dv[i], wv[i]);
+      ++kept;
+    }
+  EXPECT_GT(kept, 15 * (int64_t)s->weight.col_idx.numel());  // whole blocks (up to edges)
+  nn::Conv2d conv(8, 16, 3, 1, 1);
+  auto c = nn::SparseConv2d::from_dense(conv, 0.2, rng, 4);
+  EXPECT_EQ(c->weight.col_idx.numel(), std::llround(0.2 * 4 * 18));  // 16 x 72 -> 4 x 18 blocks
+  EXPECT_DOUBLE_EQ(c->weight.density(), 14.0 * 16 / (16.0 * 72));  // 14 whole blocks
+}
+
 TEST(SparseLayers, LinearFromDenseKeepsMaskedWeights) {
   Rng rng(3);
   nn::Linear dense(20, 15);
