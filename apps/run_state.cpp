@@ -150,6 +150,11 @@ void RunState::load_checkpoint(const std::string& path) {
                    shape_str(src.shape()), ", model expects ", shape_str(like.shape()));
     return src.to(device, cat);
   };
+  // The method's state first: it may reshape the model to what was saved (EAST drops its
+  // DyReLU modules once their phase is over).
+  Json sp = Json::parse(meta("sparsifier"), nullptr, false);
+  SPROUT_CHECK(!sp.is_discarded(), "corrupt checkpoint ", path, ": bad sparsifier state");
+  sparsifier->load_state(sp);
   Json sparse_meta = Json::parse(meta("sparse"), nullptr, false);
   SPROUT_CHECK(sparse_meta.is_object(), "corrupt checkpoint ", path, ": bad 'sparse' metadata");
   auto params = model->parameters();
@@ -175,11 +180,14 @@ void RunState::load_checkpoint(const std::string& path) {
     }
   }
   for (auto& [name, b] : model->buffers()) *b = take("buffer." + name, *b, MemCategory::Weights, true);
+  // Optimizer state by the optimizer's own parameter list, as saved (it may hold
+  // parameters the model no longer has, emptied).
   auto names = optimizer->state_names();
-  for (size_t i = 0; i < params.size(); ++i) {
+  auto& opt_params = optimizer->params();
+  for (size_t i = 0; i < opt_params.size(); ++i) {
     auto st = optimizer->state_of(i);
     for (size_t k = 0; k < st.size(); ++k)
-      *st[k] = take("optim." + params[i].name + "." + names[k], *params[i].tensor,
+      *st[k] = take("optim." + opt_params[i].name + "." + names[k], *opt_params[i].tensor,
                     MemCategory::Optimizer, true);
   }
   try {
@@ -190,9 +198,6 @@ void RunState::load_checkpoint(const std::string& path) {
   } catch (const std::logic_error&) {
     SPROUT_FAIL("corrupt checkpoint ", path, ": step/epoch metadata is not a number");
   }
-  Json sp = Json::parse(meta("sparsifier"), nullptr, false);
-  SPROUT_CHECK(!sp.is_discarded(), "corrupt checkpoint ", path, ": bad sparsifier state");
-  sparsifier->load_state(sp);
   Json ir = Json::parse(meta("init_rng"), nullptr, false);
   SPROUT_CHECK(ir.is_array() && ir.size() == 4, "corrupt checkpoint ", path, ": bad init_rng");
   nn::init_rng().set_state(ir.get<std::array<uint64_t, 4>>());

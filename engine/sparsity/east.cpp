@@ -189,10 +189,13 @@ class East : public Sparsifier {
     return {{"rng", rng.state()}, {"nnz0", nnz0_}, {"dyrelu_dropped", dyrelu_dropped_},
             {"init_scaled", init_scaled_}};
   }
+  // Called before the checkpoint's tensors are loaded: a run saved after the DyReLU
+  // phase gets its plain ReLUs back first, so the model matches what was saved.
   void load_state(const Json& s) override {
     Sparsifier::load_state(s);
     if (s.contains("nnz0")) nnz0_ = s["nnz0"].get<std::vector<int64_t>>();
     if (s.contains("init_scaled")) init_scaled_ = s["init_scaled"].get<bool>();
+    if (s.value("dyrelu_dropped", false) && dyrelu_ && !dyrelu_dropped_) drop_dyrelu();
   }
 
   Json summary() const override {

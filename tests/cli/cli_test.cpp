@@ -136,6 +136,13 @@ TEST(Cli, ResumeIsBitIdenticalRigL) {
                         R"({"method": "rigl", "density": 0.2, "update_every": 3, "distribution": "erk"})");
 }
 
+// EAST with DyReLU: with 2 epochs the DyReLU modules are dropped at once, so the
+// checkpoint holds the plain-ReLU model the resumed run must rebuild.
+TEST(Cli, ResumeIsBitIdenticalEastAfterDyReluDropped) {
+  check_resume_identity("resume_east", R"({"method": "east", "density": 0.2, "update_every": 3,
+                                          "dyrelu": true, "cyclic": false})");
+}
+
 void expect_one_line_error(const Result& r, const std::string& needle) {
   EXPECT_NE(r.code, 0);
   EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
