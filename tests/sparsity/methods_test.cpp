@@ -40,20 +40,7 @@ TEST(Schedules, CubicSparsityAndAnnealedRate) {
   EXPECT_NEAR(annealed_rate(0.5, 0.005, 100, 100), 0.005, 1e-12);
 }
 
-TEST(Select, KeepLargestAndSetRule) {
-  Rng rng(1);
-  std::vector<float> v{0.5f, -0.1f, 0.05f, -2.f, 0.3f, -0.02f, 1.f, 0.f};
-  auto keep = keep_largest(v, 3, rng);
-  EXPECT_EQ(std::vector<uint8_t>({0, 0, 0, 1, 0, 0, 1, 0}).size(), keep.size());
-  EXPECT_EQ(keep[3] + keep[6] + keep[0], 3);
-  EXPECT_EQ(std::count(keep.begin(), keep.end(), 1), 3);
-  // SET, zeta 0.5: positives {0.5, 0.05, 0.3, 1, 0} drop floor(2.5) = 2 closest to 0 (0, 0.05);
-  // negatives {-0.1, -2, -0.02} drop 1 (-0.02).
-  auto s = set_keep(v, 0.5);
-  EXPECT_EQ(s, std::vector<uint8_t>({1, 1, 0, 1, 1, 0, 1, 0}));
-}
-
-TEST(Select, RandomEmptyAndTopKExcluding) {
+TEST(Select, RandomEmpty) {
   Rng rng(2);
   std::vector<int64_t> occupied{0, 3, 5, 6, 7, 11};
   for (int64_t k : {1, 5, 6}) {
@@ -67,8 +54,6 @@ TEST(Select, RandomEmptyAndTopKExcluding) {
     }
   }
   EXPECT_THROW(random_empty(3, 4, occupied, 7, rng), Error);
-  float grad[8] = {0.1f, -5.f, 0.2f, 3.f, -0.4f, 0.f, 9.f, 1.f};
-  EXPECT_EQ(top_k_excluding(grad, 8, {6}, 3), (std::vector<int64_t>{1, 3, 7}));
 }
 
 // Flat block positions R * grid_cols + C of a layer, ascending.
@@ -164,6 +149,40 @@ TEST(RigL, EditsBlockSparseLayersInBlocks) {
   }
   EXPECT_GT(moved, 0) << "no block moved";
   for (auto& ev : h.sp->take_events()) EXPECT_EQ(ev.dropped, ev.grown) << ev.layer;
+}
+
+// SET's rule: at an epoch end it drops floor(zeta * P) of the P non-negative values closest
+// to zero and floor(zeta * N) of the N negative ones; every other entry keeps its value.
+TEST(Set, DropsTheSmallestPositiveAndNegativeValuesSeparately) {
+  Harness h({{"method", "set"}, {"density", 0.3}, {"distribution", "er"}, {"zeta", 0.5}}, 4, 3);
+  SparseLayer L = h.layers()[0];
+  const int64_t n = L.p->values.numel();
+  std::vector<float> v((size_t)n);
+  int64_t pos = 0, neg = 0;
+  for (int64_t e = 0; e < n; ++e) {  // distinct magnitudes growing with e, signs alternating
+    v[(size_t)e] = (e % 2 ? -1.f : 1.f) * 0.001f * (float)(e + 1);
+    (e % 2 ? neg : pos) += 1;
+  }
+  std::copy(v.begin(), v.end(), L.p->values.data<float>());
+  auto before = snap(h, L);
+  h.sp->end_of_epoch(0);
+  auto after = snap(h, h.layers()[0]);
+  ASSERT_EQ((int64_t)after.positions.size(), n);
+  // Expected survivors: the positives above the floor(pos/2) smallest, likewise negatives.
+  std::set<int64_t> expect;
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t rank = e / 2;  // rank by magnitude within its sign
+    if (rank >= (e % 2 ? neg / 2 : pos / 2)) expect.insert(before.positions[(size_t)e]);
+  }
+  std::set<int64_t> kept;
+  for (size_t e = 0; e < after.positions.size(); ++e) {
+    auto it = std::lower_bound(before.positions.begin(), before.positions.end(), after.positions[e]);
+    const bool old = it != before.positions.end() && *it == after.positions[e];
+    if (old && after.values[e] == before.values[(size_t)(it - before.positions.begin())] && after.values[e] != 0.f)
+      kept.insert(after.positions[e]);
+  }
+  EXPECT_EQ(kept, expect);
+  EXPECT_EQ((int64_t)expect.size(), n - pos / 2 - neg / 2);
 }
 
 TEST(Set, ConstantNnzAndZeroNewEntriesAtEpochEnds) {
