@@ -104,22 +104,33 @@ double RunState::density() {
   return total ? (double)nnz / (double)total : 1.0;
 }
 
+namespace {
+
+// Every parameter (a sparse one as values, row_ptr and col_idx, described in
+// sparse_meta) and buffer of `model`, named with the prefixes.
+void add_model_tensors(nn::Module& model, const std::string& param_prefix, const std::string& buffer_prefix,
+                       io::NamedTensors& t, Json& sparse_meta) {
+  for (auto& p : model.parameters()) {
+    if (p.sparse) {
+      t.emplace_back(param_prefix + p.name + ".values", p.sparse->values);
+      t.emplace_back(param_prefix + p.name + ".row_ptr", p.sparse->row_ptr);
+      t.emplace_back(param_prefix + p.name + ".col_idx", p.sparse->col_idx);
+      sparse_meta[p.name] = {{"rows", p.sparse->rows}, {"cols", p.sparse->cols},
+                             {"block", p.sparse->block}, {"dense_shape", p.sparse->dense_shape}};
+    } else {
+      t.emplace_back(param_prefix + p.name, *p.tensor);
+    }
+  }
+  for (auto& [name, b] : model.buffers()) t.emplace_back(buffer_prefix + name, *b);
+}
+
+}  // namespace
+
 void RunState::save_checkpoint(const std::string& path) {
   ops::check_deferred();  // never save what a GPU check found wrong
   io::NamedTensors t;
   Json sparse_meta = Json::object();
-  for (auto& p : model->parameters()) {
-    if (p.sparse) {
-      t.emplace_back("model." + p.name + ".values", p.sparse->values);
-      t.emplace_back("model." + p.name + ".row_ptr", p.sparse->row_ptr);
-      t.emplace_back("model." + p.name + ".col_idx", p.sparse->col_idx);
-      sparse_meta[p.name] = {{"rows", p.sparse->rows}, {"cols", p.sparse->cols},
-                             {"block", p.sparse->block}, {"dense_shape", p.sparse->dense_shape}};
-    } else {
-      t.emplace_back("model." + p.name, *p.tensor);
-    }
-  }
-  for (auto& [name, b] : model->buffers()) t.emplace_back("buffer." + name, *b);
+  add_model_tensors(*model, "model.", "buffer.", t, sparse_meta);
   for (auto& [name, s] : optimizer->named_state()) t.emplace_back("optim." + name, *s);
   std::map<std::string, std::string> meta{
       {"format", "sprout-checkpoint-v1"}, {"step", std::to_string(step)},
@@ -128,6 +139,15 @@ void RunState::save_checkpoint(const std::string& path) {
       {"sparse", sparse_meta.dump()}, {"sparsifier", sparsifier->state().dump()},
       {"init_rng", Json(nn::init_rng().state()).dump()}, {"config", cfg.dump()}};
   io::save_safetensors(path, t, meta);
+}
+
+void RunState::save_model(const std::string& path) {
+  ops::check_deferred();
+  io::NamedTensors t;
+  Json sparse_meta = Json::object();
+  add_model_tensors(*model, "", "", t, sparse_meta);
+  io::save_safetensors(path, t, {{"format", "sprout-model-v1"}, {"sparse", sparse_meta.dump()},
+                                 {"parameters", std::to_string(model->num_parameters())}});
 }
 
 void RunState::load_checkpoint(const std::string& path) {

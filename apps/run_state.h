@@ -21,6 +21,9 @@ class RunState {
   // One optimisation step; returns the loss when `read_loss` (a device sync), else NaN.
   double train_step(const data::Batch& b, double label_smoothing, bool read_loss);
   void save_checkpoint(const std::string& path);
+  // The model alone (parameters with their sparse structure, buffers), as it is after
+  // the method's finish() (polarize's compacted network, for one): safetensors.
+  void save_model(const std::string& path);
   void load_checkpoint(const std::string& path);
   // Density over sparse layers (1 when none).
   double density();

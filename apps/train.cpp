@@ -190,6 +190,7 @@ int run_train(const TrainArgs& a) {
       run.save_checkpoint(ckpt);
   }
   run.sparsifier->finish();
+  run.save_model((fs::path(a.out) / "model.safetensors").string());
 
   double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   Json summary = run.summary();

@@ -109,6 +109,18 @@ TEST(Cli, TrainWritesTheRunContractFiles) {
   EXPECT_EQ(epochs, 2);
   EXPECT_EQ(steps, 4);
   EXPECT_TRUE(fs::exists(d + "/run/checkpoint.safetensors"));
+  // model.safetensors: the final model alone, the same weights as the checkpoint's.
+  io::SafetensorsFile model = io::load_safetensors(d + "/run/model.safetensors");
+  io::SafetensorsFile ckpt = io::load_safetensors(d + "/run/checkpoint.safetensors");
+  EXPECT_EQ(model.metadata.at("format"), "sprout-model-v1");
+  int64_t params = 0;
+  for (auto& [name, t] : model.tensors) {
+    params += t.numel();
+    ASSERT_TRUE(ckpt.tensors.count("model." + name)) << name;
+    EXPECT_EQ(t.to_vector<float>(), ckpt.tensors.at("model." + name).to_vector<float>()) << name;
+  }
+  EXPECT_EQ(params, 784 * 48 + 48 + 48 * 32 + 32 + 32 * 10 + 10);
+  EXPECT_EQ(model.metadata.at("parameters"), std::to_string(params));
   EXPECT_NE(r.err.find("samples/s"), std::string::npos) << "no progress line";
   EXPECT_NE(r.err.find("ETA"), std::string::npos);
 }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/io/safetensors.h"
 #include "testing.h"
 
 namespace sprout {
@@ -107,6 +108,12 @@ TEST(EndToEnd, PolarizeRemovesClosedUnitsOnATinyMlp) {
   EXPECT_EQ(r["parameters"]["after"].get<int64_t>(), s["parameters"]["stored"].get<int64_t>());
   EXPECT_LT(r["parameters"]["after"].get<int64_t>(), r["parameters"]["before"].get<int64_t>());
   EXPECT_LT(r["flops_per_sample"]["after"].get<int64_t>(), r["flops_per_sample"]["before"].get<int64_t>());
+  // model.safetensors holds the compacted network (the checkpoint keeps the gated one,
+  // to resume from).
+  io::SafetensorsFile m = io::load_safetensors(dir + "/model.safetensors");
+  int64_t stored = 0;
+  for (auto& [name, t] : m.tensors) stored += t.numel();
+  EXPECT_EQ(stored, r["parameters"]["after"].get<int64_t>());
   fs::remove_all(dir);
 }
 
