@@ -34,6 +34,17 @@
                                " in " #call " (" __FILE__ ":" + std::to_string(__LINE__) + ")"); \
   } while (0)
 
+// Launches a grid-stride kernel over n items on `stream` (nothing when n is 0) and checks
+// the launch.
+#define SPROUT_LAUNCH_1D(kernel, n, threads, stream, ...)                                      \
+  do {                                                                                         \
+    if ((n) > 0) {                                                                             \
+      kernel<<<::sprout::kernels::cuda::blocks_for((n), (threads)), (threads), 0, (stream)>>>( \
+          __VA_ARGS__);                                                                        \
+      SPROUT_CUDA_LAUNCH_CHECK();                                                              \
+    }                                                                                          \
+  } while (0)
+
 namespace sprout::kernels::cuda {
 inline int blocks_for(long long n, int threads) {
   long long b = (n + threads - 1) / threads;

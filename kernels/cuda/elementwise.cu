@@ -78,13 +78,7 @@ __global__ void fill_scaled_k(const float* sc, float f, float* x, int64_t n) {
 }
 }  // namespace
 
-#define SPROUT_LAUNCH(kernel, n, ...)                                          \
-  do {                                                                         \
-    if ((n) > 0) {                                                             \
-      kernel<<<blocks_for((n), kThreads), kThreads, 0, s>>>(__VA_ARGS__);      \
-      SPROUT_CUDA_LAUNCH_CHECK();                                              \
-    }                                                                          \
-  } while (0)
+#define SPROUT_LAUNCH(kernel, n, ...) SPROUT_LAUNCH_1D(kernel, n, kThreads, s, __VA_ARGS__)
 
 void add(const float* a, const float* b, float* o, int64_t n, cudaStream_t s) { SPROUT_LAUNCH(add_k, n, a, b, o, n); }
 void axpy(float al, const float* x, float* y, int64_t n, cudaStream_t s) { SPROUT_LAUNCH(axpy_k, n, al, x, y, n); }

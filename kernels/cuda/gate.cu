@@ -102,13 +102,7 @@ __global__ void density_bw_k(const float* z, int64_t n, float d, const float* g,
 }
 }  // namespace
 
-#define SPROUT_GATE_LAUNCH(kernel, n, ...)                                     \
-  do {                                                                         \
-    if ((n) > 0) {                                                             \
-      kernel<<<blocks_for((n), kThreads), kThreads, 0, s>>>(__VA_ARGS__);      \
-      SPROUT_CUDA_LAUNCH_CHECK();                                              \
-    }                                                                          \
-  } while (0)
+#define SPROUT_GATE_LAUNCH(kernel, n, ...) SPROUT_LAUNCH_1D(kernel, n, kThreads, s, __VA_ARGS__)
 
 void channel_mul(const float* x, const float* w, float* y, int64_t outer, int64_t channels, int64_t inner,
                  int64_t units, cudaStream_t s) {
