@@ -402,33 +402,6 @@ TEST(ImageNet, FolderErrors) {
   EXPECT_THROW(bad.get(0, x.data(), &label, rng), Error);
 }
 
-// Generates ~200 JPEGs of 500x375 and reports images/s; not timed by the suite.
-TEST(ImageNet, DISABLED_DecodeThroughput) {
-  TempDir dir;
-  for (int i = 0; i < 200; ++i) {
-    std::vector<uint8_t> px(500 * 375 * 3);
-    uint32_t s = (uint32_t)i * 2654435761u;
-    for (int y = 0; y < 375; ++y)
-      for (int x = 0; x < 500; ++x)
-        for (int c = 0; c < 3; ++c) {
-          s = s * 1664525u + 1013904223u;
-          int v = (x * (c + 1) + y * (3 - c)) / 4 + (int)(s >> 28) * 4 + (x / 40 + y / 30) % 2 * 60;
-          px[((size_t)y * 500 + x) * 3 + c] = (uint8_t)(v % 256);
-        }
-    sprout::testing::write_bytes(dir / ("train/c" + std::to_string(i % 4) + "/" + std::to_string(i) + ".JPEG"),
-                                 sprout::testing::encode_jpeg(px, 500, 375, TJPF_RGB, 90));
-  }
-  int64_t bytes = 0;
-  for (auto& e : std::filesystem::recursive_directory_iterator(dir.path()))
-    if (e.is_regular_file()) bytes += (int64_t)e.file_size();
-  std::printf("200 JPEGs of 500x375, %.1f KB on average\n", bytes / 200.0 / 1024);
-  for (int threads : {1, 2}) {
-    double ips = measure_decode_throughput(dir.path(), threads, 3);
-    std::printf("decode + RandomResizedCrop(224) + flip + normalise, 500x375 JPEGs: %d thread(s): %.0f images/s "
-                "(%.0f per thread)\n", threads, ips, ips / threads);
-  }
-}
-
 #else
 
 TEST(ImageNet, NeedsJpeg) {
