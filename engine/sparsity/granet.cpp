@@ -48,6 +48,7 @@ class GradualPruning : public Sparsifier {
 
   void before_forward(int64_t step) override {
     if (!is_update(step)) return;
+    if (!regenerate_ && step > tf_ * ctx.steps_per_epoch) return;  // GMP after its prune: nothing to decide
     layers_ = sparse_layers(ctx);
     if (nnz0_.empty()) for (auto& L : layers_) nnz0_.push_back(L.p->nnz());
     plans_.assign(layers_.size(), Plan{});
@@ -65,8 +66,8 @@ class GradualPruning : public Sparsifier {
   }
 
   bool before_step(int64_t step) override {
-    if (!is_update(step)) return false;
-    for (size_t i = 0; i < layers_.size(); ++i) {
+    if (!is_update(step) || plans_.empty()) return false;
+    for (size_t i = 0; i < plans_.size(); ++i) {
       layers_[i].p->dense_grad_hook = nullptr;
       Plan& pl = plans_[i];
       const int64_t nnz = layers_[i].p->col_idx.numel();
