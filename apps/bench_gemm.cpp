@@ -11,7 +11,7 @@
 #include "engine/autograd/node.h"
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
-#include "engine/ops/matmul.h"
+#include "engine/ops/gemm.h"
 #include "kernels/cpu/gemm.h"
 
 namespace sprout::app {

@@ -22,14 +22,14 @@
 #include "apps/commands.h"
 #include "engine/autograd/node.h"
 #include "engine/nn/layers.h"
-#include "engine/ops/matmul.h"
+#include "engine/ops/gemm.h"
 #include "engine/ops/deferred.h"
-#include "engine/ops/sparse_matmul.h"
+#include "engine/ops/sddmm.h"
+#include "engine/ops/spmm.h"
 #include "engine/ops/topology.h"
 #include "engine/optim/optimizer.h"
 #include "engine/sparse/parameter.h"
-#include "kernels/cpu/sparse_registry.h"
-#include "kernels/cuda/runtime.h"
+#include "kernels/sparse_registry.h"
 
 namespace {
 
@@ -140,9 +140,9 @@ std::string today() {
 }
 
 // A random structure of the given density as a parameter on dev (blocks for BSR).
-nn::SparseParameter make_weight(int64_t m, int64_t k, double density, int block, Device dev, uint64_t seed) {
+sparse::SparseParameter make_weight(int64_t m, int64_t k, double density, int block, Device dev, uint64_t seed) {
   Rng rng(seed);
-  nn::SparseParameter p;
+  sparse::SparseParameter p;
   if (block == 1) {
     p = sparse::make_parameter(sparse::CsrMatrix::random(m, k, std::llround(density * (double)(m * k)), rng));
   } else {
@@ -154,13 +154,13 @@ nn::SparseParameter make_weight(int64_t m, int64_t k, double density, int block,
   return p;
 }
 
-Tensor dense_of(const nn::SparseParameter& p) {
+Tensor dense_of(const sparse::SparseParameter& p) {
   Tensor d = p.block == 1 ? sparse::csr_view(p).to_dense() : sparse::bsr_view(p).to_dense();
   return d;
 }
 
 // dense's values at w's stored positions, in w's value order (0 in block overhangs).
-Tensor at_entries(const nn::SparseParameter& w, const Tensor& dense) {
+Tensor at_entries(const sparse::SparseParameter& w, const Tensor& dense) {
   auto d = dense.to_vector<float>();
   auto rp = w.row_ptr.to_vector<int32_t>(), ci = w.col_idx.to_vector<int32_t>();
   const int64_t b = w.block, bb = b * b;
@@ -206,7 +206,7 @@ void bench_products(const std::string& which, Device dev, const Roofs& roofs, do
       for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
         if (k.device != kd) continue;
         const int block = k.format == kernels::SparseFormat::Bsr ? 16 : 1;
-        nn::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 6);
+        sparse::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 6);
         Tensor wdense = dense_of(w);
         const int64_t nnz = w.values.numel();
         // Validate against the dense library call first.
@@ -296,7 +296,7 @@ void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out)
         if (k.device != kd) continue;
         const int block = k.format == kernels::SparseFormat::Bsr ? 16 : 1;
         kernels::select_sparse_kernel(k.name);
-        nn::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 9);
+        sparse::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 9);
         Tensor bias = random_tensor({s.m}, 10, dev);
         bias.set_requires_grad(true);
         std::vector<nn::ParamRef> refs{{"weight", &w.values, &w}, {"bias", &bias, nullptr}};
@@ -348,7 +348,7 @@ void bench_topology(Device dev, double min_seconds, json& out) {
                          Layer{"r50 conv5_x 1x1 2048x512", 2048, 512}}) {
     Tensor x = random_tensor({128, s.k}, 21, dev), dy = random_tensor({128, s.m}, 22, dev);
     for (double d : kDensities) {
-      nn::SparseParameter w = make_weight(s.m, s.k, d, 1, dev, 23);
+      sparse::SparseParameter w = make_weight(s.m, s.k, d, 1, dev, 23);
       Tensor state = Tensor::zeros(w.values.shape(), DType::F32, dev, MemCategory::Optimizer);
       const int64_t nnz = w.col_idx.numel(), k = (int64_t)std::floor(0.3 * (double)nnz);
       uint64_t seed = 1;
@@ -364,7 +364,7 @@ void bench_topology(Device dev, double min_seconds, json& out) {
       // The edit builds new tensors and leaves its inputs alone, so one decision applies
       // again and again to a shallow copy of the layer.
       auto edit = [&] {
-        nn::SparseParameter c = w;
+        sparse::SparseParameter c = w;
         Tensor st = state;
         ops::edit_topology(c, {&st}, e);
       };
@@ -373,7 +373,7 @@ void bench_topology(Device dev, double min_seconds, json& out) {
       const double t_decide = time_median(decide, min_seconds, dev);
       const double t_edit = time_median(edit, min_seconds, dev);
       ops::check_deferred();
-      nn::SparseParameter c = w;
+      sparse::SparseParameter c = w;
       Tensor st = state;
       SPROUT_CHECK(ops::edit_topology(c, {&st}, e) == nnz, "bench topology: the edit changed nnz");
       sparse::validate(c);
@@ -401,7 +401,7 @@ int run_sparse_bench(const std::string& which, const std::string& device, const 
   Roofs roofs = measure_roofs(dev, min_seconds);
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 0) load[0] = -1;
-  const std::string name = dev.is_cuda() ? kernels::cuda::device_name() : cpu_name();
+  const std::string name = dev.is_cuda() ? device_name(dev) : cpu_name();
   std::printf("device: %s (%d threads)  sgemm peak %.1f GFLOP/s  copy bandwidth %.1f GB/s  load %.1f\n",
               name.c_str(), dev.is_cuda() ? 0 : omp_get_max_threads(), roofs.gflops, roofs.gbps, load[0]);
   json out = {{"benchmark", which}, {"device", name}, {"device_type", dev.is_cuda() ? "cuda" : "cpu"},

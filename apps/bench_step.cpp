@@ -10,7 +10,6 @@
 #include "apps/run_state.h"
 #include "engine/core/error.h"
 #include "engine/nn/init.h"
-#include "kernels/cuda/runtime.h"
 #include "models/models.h"
 
 namespace sprout::app {
@@ -64,7 +63,7 @@ int run_step_bench(const StepBenchArgs& a) {
              {"activations_peak_bytes", s.pk(MemCategory::Activations) - base.cur(MemCategory::Activations)},
              {"workspace_peak_bytes", s.pk(MemCategory::Workspace) - base.cur(MemCategory::Workspace)},
              {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
-             {"device", dev.is_cuda() ? kernels::cuda::device_name() : "cpu"}};
+             {"device", dev.is_cuda() ? device_name(dev) : "cpu"}};
     }
     std::printf("%s\n", row.dump().c_str());
     std::fflush(stdout);

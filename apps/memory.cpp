@@ -8,7 +8,7 @@
 #include "engine/core/error.h"
 #include "engine/io/config.h"
 #include "engine/nn/init.h"
-#include "engine/nn/sparse_parameter.h"
+#include "engine/sparse/parameter.h"
 #include "models/models.h"
 
 namespace sprout::app {

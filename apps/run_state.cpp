@@ -10,14 +10,13 @@
 #include "engine/io/config.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/init.h"
-#include "engine/nn/sparse_parameter.h"
+#include "engine/sparse/parameter.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/deferred.h"
 #include "engine/sparse/transpose.h"
 #include "engine/sparsity/factory.h"
-#include "kernels/cpu/sparse_registry.h"
-#include "kernels/cuda/runtime.h"
+#include "kernels/sparse_registry.h"
 
 namespace sprout::app {
 
@@ -268,7 +267,7 @@ Json memory_report(nn::Module& model, optim::Optimizer* opt, Device dev) {
                            {"optimizer_bytes", dense_params * 4 * n_state}};
   if (dev.is_cuda()) {
     size_t free_b = 0, total_b = 0;
-    kernels::cuda::mem_get_info(&free_b, &total_b);
+    device_memory(dev, &free_b, &total_b);
     m["cuda"] = {{"cached_bytes", s.cached}, {"device_mallocs", s.device_mallocs},
                  {"device_free_bytes", free_b}, {"device_total_bytes", total_b}};
   }

@@ -21,7 +21,6 @@
 #include "engine/ops/deferred.h"
 #include "engine/ops/loss.h"
 #include "engine/sparsity/factory.h"
-#include "kernels/cuda/runtime.h"
 #include "models/models.h"
 
 namespace sprout::app {
@@ -199,7 +198,7 @@ int run_train(const TrainArgs& a) {
   summary["test_top5"] = last_eval.top5;
   summary["epochs_completed"] = run.epoch;
   summary["steps"] = run.step;
-  summary["device"] = dev.is_cuda() ? "cuda:" + kernels::cuda::device_name() : "cpu";
+  summary["device"] = dev.is_cuda() ? "cuda:" + device_name(dev) : "cpu";
   summary["time"] = {{"seconds_total", total_seconds}, {"seconds_training", train_seconds},
                      {"samples_per_second", train_seconds > 0 ? (double)samples_seen / train_seconds : 0.0},
                      {"seconds_per_epoch", run.epoch > 0 && samples_seen > 0

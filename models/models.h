@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "data/dataset.h"
+#include "engine/core/shape.h"
 #include "engine/nn/module.h"
 
 namespace sprout::models {

@@ -16,7 +16,7 @@ namespace sprout::testing {
 
 inline std::vector<Device> devices_under_test() { return {Device::cpu(), Device::cuda()}; }
 
-inline std::string device_name(const ::testing::TestParamInfo<Device>& info) {
+inline std::string device_param_name(const ::testing::TestParamInfo<Device>& info) {
   return info.param.is_cpu() ? "cpu" : "cuda";
 }
 

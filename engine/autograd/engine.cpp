@@ -3,13 +3,47 @@
 #include <unordered_map>
 
 #include "engine/autograd/node.h"
+#include "engine/core/dispatch.h"
 #include "engine/core/error.h"
-#include "engine/ops/elementwise.h"
+#include "kernels/cpu/elementwise.h"
 
 namespace sprout::autograd {
 
 namespace {
 thread_local bool tl_grad_enabled = true;
+
+// acc += g, elementwise on acc's device: a leaf's gradient arriving again.
+void accumulate_(Tensor& acc, const Tensor& g) {
+  check_same(acc, g, "gradient accumulation");
+  SPROUT_CHECK(acc.numel() == g.numel(), "gradient accumulation: ", shape_str(acc.shape()), " and ",
+               shape_str(g.shape()));
+  if (acc.is_cuda()) {
+    check_cuda_f32(acc, "gradient accumulation");
+    SPROUT_ON_CUDA(kernels::cuda::axpy(1.0f, g.data<float>(), acc.data<float>(), acc.numel(), stream()));
+    return;
+  }
+  dispatch_float(acc.dtype(), "gradient accumulation", [&](auto t) {
+    using T = decltype(t);
+    kernels::cpu::axpy<T>((T)1, g.data<T>(), acc.data<T>(), acc.numel());
+  });
+}
+
+// a + b into a new tensor: two gradients of one node summed.
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  check_same(a, b, "gradient sum");
+  SPROUT_CHECK(a.numel() == b.numel(), "gradient sum: ", shape_str(a.shape()), " and ", shape_str(b.shape()));
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  if (a.is_cuda()) {
+    check_cuda_f32(a, "gradient sum");
+    SPROUT_ON_CUDA(kernels::cuda::add(a.data<float>(), b.data<float>(), out.data<float>(), a.numel(), stream()));
+    return out;
+  }
+  dispatch_float(a.dtype(), "gradient sum", [&](auto t) {
+    using T = decltype(t);
+    kernels::cpu::add<T>(a.data<T>(), b.data<T>(), out.data<T>(), a.numel());
+  });
+  return out;
+}
 
 std::shared_ptr<Node> edge_for(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return nullptr;
@@ -54,7 +88,7 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
     leaf->grad = copy.impl_ptr();
   } else {
     Tensor acc(leaf->grad);
-    ops::add_(acc, g.view(acc.shape()));
+    accumulate_(acc, g.view(acc.shape()));
   }
   return {};
 }
@@ -97,7 +131,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
       if (i < in_grads.size() && in_grads[i].defined()) {
         auto it = grads.find(e.fn.get());
         if (it == grads.end()) grads[e.fn.get()] = in_grads[i];
-        else it->second = ops::add(it->second, in_grads[i]);
+        else it->second = sum_of(it->second, in_grads[i]);
       }
       if (--deps[e.fn.get()] == 0) ready.push_back(e.fn);
     }

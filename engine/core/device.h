@@ -1,6 +1,8 @@
 // Where a tensor lives. CUDA is always a valid value; whether a GPU is usable is
 // answered at run time by cuda_available().
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace sprout {
@@ -30,5 +32,9 @@ std::string cuda_unavailable_reason();
 Device parse_device(const std::string& s);
 // Blocks until all work queued on the current CUDA stream is done (no-op on CPU builds).
 void cuda_synchronize();
+// "cpu", or the GPU's name.
+std::string device_name(Device d);
+// Free and total bytes of a CUDA device; false (nothing written) for the CPU.
+bool device_memory(Device d, size_t* free_bytes, size_t* total_bytes);
 
 }  // namespace sprout

@@ -3,11 +3,8 @@
 
 #include <cstring>
 
+#include "engine/core/dispatch.h"
 #include "engine/core/error.h"
-#include "kernels/cuda/runtime.h"
-#if SPROUT_WITH_CUDA
-#include "kernels/cuda/elementwise.h"
-#endif
 
 namespace sprout {
 
@@ -42,13 +39,11 @@ Tensor Tensor::zeros(const Shape& shape, DType dt, Device dev, MemCategory cat) 
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dt, Device dev) {
-#if SPROUT_WITH_CUDA
   if (dev.is_cuda() && dt == DType::F32) {  // filled on the stream: no host upload inside a step
     Tensor t = empty(shape, dt, dev);
-    kernels::cuda::fill(t.data<float>(), (float)value, t.numel(), kernels::cuda::stream());
+    SPROUT_ON_CUDA(kernels::cuda::fill(t.data<float>(), (float)value, t.numel(), stream()));
     return t;
   }
-#endif
   Tensor h = empty(shape, dt, Device::cpu());
   int64_t n = h.numel();
   switch (dt) {
@@ -165,27 +160,6 @@ double Tensor::item() const {
     case DType::U8: return h.data<uint8_t>()[0];
   }
   return 0;
-}
-
-bool cuda_compiled() { return kernels::cuda::compiled(); }
-bool cuda_available() { return kernels::cuda::compiled() && kernels::cuda::unavailable_reason().empty(); }
-std::string cuda_unavailable_reason() {
-  return kernels::cuda::compiled() ? kernels::cuda::unavailable_reason()
-                                   : std::string("sprout was built without CUDA");
-}
-void cuda_synchronize() { if (cuda_available()) kernels::cuda::synchronize(); }
-
-Device parse_device(const std::string& s) {
-  if (s == "cpu") return Device::cpu();
-  if (s == "auto") return cuda_available() ? Device::cuda() : Device::cpu();
-  if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
-    // One GPU per process: CUDA_VISIBLE_DEVICES chooses which one is cuda:0.
-    SPROUT_CHECK(s == "cuda" || s == "cuda:0", "device '", s,
-                 "': sprout runs on one GPU, cuda:0; pick it with CUDA_VISIBLE_DEVICES");
-    SPROUT_CHECK(cuda_available(), "device '", s, "' requested but ", cuda_unavailable_reason());
-    return Device::cuda(0);
-  }
-  SPROUT_FAIL("unknown device '", s, "' (expected auto, cpu, cuda or cuda:0)");
 }
 
 }  // namespace sprout

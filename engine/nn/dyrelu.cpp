@@ -8,7 +8,7 @@
 #include "engine/nn/init.h"
 #include "engine/ops/dyrelu.h"
 #include "engine/ops/elementwise.h"
-#include "engine/ops/matmul.h"
+#include "engine/ops/gemm.h"
 #include "engine/ops/pool.h"
 
 namespace sprout::nn {

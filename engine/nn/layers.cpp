@@ -5,7 +5,7 @@
 
 #include "engine/nn/init.h"
 #include "engine/ops/elementwise.h"
-#include "engine/ops/matmul.h"
+#include "engine/ops/gemm.h"
 #include "engine/ops/shape.h"
 
 namespace sprout::nn {

@@ -1,7 +1,7 @@
 // Module tree walks and device moves.
 #include "engine/nn/module.h"
 
-#include "engine/nn/sparse_parameter.h"
+#include "engine/sparse/parameter.h"
 
 namespace sprout::nn {
 
@@ -10,7 +10,7 @@ void Module::register_parameter(const std::string& name, Tensor* t) {
   params_.push_back(ParamRef{name, t, nullptr});
 }
 
-void Module::register_sparse_parameter(const std::string& name, SparseParameter* p) {
+void Module::register_sparse_parameter(const std::string& name, sparse::SparseParameter* p) {
   p->values.set_requires_grad(true);
   params_.push_back(ParamRef{name, &p->values, p});
 }

@@ -15,14 +15,12 @@ struct SparseParameter;
 
 namespace sprout::nn {
 
-using SparseParameter = sparse::SparseParameter;
-
 // A trainable tensor as the optimizer and the checkpoint see it.
 struct ParamRef {
   std::string name;
   Tensor* tensor = nullptr;
   // Set for a sparse layer's weight: `tensor` then holds its nnz values.
-  SparseParameter* sparse = nullptr;
+  sparse::SparseParameter* sparse = nullptr;
 };
 
 class Module {
@@ -50,7 +48,7 @@ class Module {
 
  protected:
   void register_parameter(const std::string& name, Tensor* t);
-  void register_sparse_parameter(const std::string& name, SparseParameter* p);
+  void register_sparse_parameter(const std::string& name, sparse::SparseParameter* p);
   void register_buffer(const std::string& name, Tensor* t);
   template <class M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);

@@ -6,7 +6,8 @@
 
 #include "engine/core/error.h"
 #include "engine/nn/init.h"
-#include "engine/ops/sparse_matmul.h"
+#include "engine/ops/sparse_conv.h"
+#include "engine/ops/spmm.h"
 #include "engine/sparse/parameter.h"
 
 namespace sprout::nn {
@@ -20,14 +21,14 @@ int64_t count_for(double density, int64_t rows, int64_t cols, int block) {
   return std::min<int64_t>(grid, (int64_t)std::llround(density * (double)grid));
 }
 
-SparseParameter random_param(int64_t rows, int64_t cols, double density, int block, Rng& rng, Shape shape) {
+sparse::SparseParameter random_param(int64_t rows, int64_t cols, double density, int block, Rng& rng, Shape shape) {
   const int64_t n = count_for(density, rows, cols, block);
   return block == 1 ? sparse::make_parameter(sparse::CsrMatrix::random(rows, cols, n, rng), shape)
                     : sparse::make_parameter(sparse::BsrMatrix::random(rows, cols, block, n, rng), shape);
 }
 
 // U(-bound, bound) on every stored value (BSR: the overhang of edge blocks stays 0).
-void init_values(SparseParameter& p, double bound, Rng& rng) {
+void init_values(sparse::SparseParameter& p, double bound, Rng& rng) {
   Tensor v = Tensor::empty(p.values.shape(), p.values.dtype(), Device::cpu(), MemCategory::Weights);
   uniform_(v, -bound, bound, rng);
   if (p.block > 1) {
@@ -44,13 +45,13 @@ void init_values(SparseParameter& p, double bound, Rng& rng) {
   p.values.copy_from(v);
 }
 
-SparseParameter masked_param(const Tensor& weight, const Tensor& mask, int block, Shape shape) {
+sparse::SparseParameter masked_param(const Tensor& weight, const Tensor& mask, int block, Shape shape) {
   const int64_t rows = weight.size(0), cols = weight.numel() / std::max<int64_t>(1, weight.size(0));
   SPROUT_CHECK(mask.numel() == weight.numel(), "from_dense: mask ", shape_str(mask.shape()), " for weight ",
                shape_str(weight.shape()));
   Tensor w = weight.to(Device::cpu()).view({rows, cols});
   Tensor m = mask.to(Device::cpu()).view({rows, cols});
-  SparseParameter p = block == 1 ? sparse::make_parameter(sparse::CsrMatrix::from_dense(w, m), shape)
+  sparse::SparseParameter p = block == 1 ? sparse::make_parameter(sparse::CsrMatrix::from_dense(w, m), shape)
                                  : sparse::make_parameter(sparse::BsrMatrix::from_dense(w, m, block), shape);
   p.to(weight.device());
   return p;

@@ -1,4 +1,4 @@
-// Sparse twins of Linear and Conv2d: the weight is a SparseParameter (CSR, or BSR with
+// Sparse twins of Linear and Conv2d: the weight is a sparse::SparseParameter (CSR, or BSR with
 // block > 1) from construction on, initialised like PyTorch on the stored entries,
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with the dense fan-in. from_dense() builds one
 // from a dense layer and a mask or a density, for config-driven sparsification.
@@ -9,7 +9,7 @@
 #include "engine/nn/conv_layers.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/module.h"
-#include "engine/nn/sparse_parameter.h"
+#include "engine/sparse/parameter.h"
 #include "engine/sparse/matrix.h"
 
 namespace sprout::nn {
@@ -30,7 +30,7 @@ class SparseLinear : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "SparseLinear"; }
   int64_t in_features = 0, out_features = 0;
-  SparseParameter weight;  // rows = out, cols = in
+  sparse::SparseParameter weight;  // rows = out, cols = in
   Tensor bias;
 
  private:
@@ -49,7 +49,7 @@ class SparseConv2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "SparseConv2d"; }
   int64_t in_channels = 0, out_channels = 0, kernel_size = 1, stride = 1, padding = 0;
-  SparseParameter weight;  // rows = Cout, cols = Cin * k * k; dense_shape [Cout, Cin, k, k]
+  sparse::SparseParameter weight;  // rows = Cout, cols = Cin * k * k; dense_shape [Cout, Cin, k, k]
   Tensor bias;
 
  private:

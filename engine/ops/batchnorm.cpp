@@ -3,7 +3,7 @@
 #include "engine/ops/batchnorm.h"
 
 #include "engine/autograd/node.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 #include "kernels/cpu/batchnorm.h"
 
 namespace sprout::ops {

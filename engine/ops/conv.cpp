@@ -1,5 +1,5 @@
 // conv2d forward and backward. The batch is processed in chunks whose im2col columns
-// fit in kConvWorkspaceBytes (allocated under MemCategory::Workspace), so one GEMM
+// fit in conv_workspace_bytes() (allocated under MemCategory::Workspace), so one GEMM
 // covers a whole chunk: Y[O, b*HW] = W[O, K] cols[K, b*HW], then a shuffle to NCHW.
 // Backward: dW += dY cols^T, dcols = W^T dY folded back by col2im. On the CPU, a 1x1
 // stride-1 unpadded conv skips im2col: each image already is its column matrix.
@@ -9,7 +9,8 @@
 #include <type_traits>
 
 #include "engine/autograd/node.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
+#include "engine/ops/unfold.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
@@ -22,15 +23,9 @@ namespace {
 
 ConvAlgo g_cuda_algo = ConvAlgo::Im2col;
 
-struct Geometry {
-  int64_t N, C, H, W, O, kh, kw, stride, pad, Hout, Wout;
-  int64_t K() const { return C * kh * kw; }
-  int64_t HW() const { return Hout * Wout; }
-  bool pointwise() const { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
-};
-
-// The primitives the chunk loops need, on one device and element type. CUDA kernels
-// exist for float only; `if constexpr` keeps the double instantiation CPU-only.
+// The GEMM and bias primitives the chunk loops need, on one device and element type.
+// CUDA kernels exist for float only; `if constexpr` keeps the double instantiation
+// CPU-only. The unfolding itself is engine/ops/unfold.h, shared with sparse_conv.
 template <class T>
 struct Prims {
   bool cuda;
@@ -39,26 +34,6 @@ struct Prims {
     if (!cuda) return kc::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
     if constexpr (std::is_same<T, float>::value)
       SPROUT_ON_CUDA(kernels::cuda::gemm(ta, tb, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc, stream()));
-  }
-  void im2col(const Geometry& g, const T* x, int64_t n, T* cols) const {
-    if (!cuda) return kc::im2col_batch<T>(x, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, cols);
-    if constexpr (std::is_same<T, float>::value)
-      SPROUT_ON_CUDA(kernels::cuda::im2col_batch(x, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, cols, stream()));
-  }
-  void col2im(const Geometry& g, const T* cols, int64_t n, T* dx) const {
-    if (!cuda) return kc::col2im_batch<T>(cols, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, dx);
-    if constexpr (std::is_same<T, float>::value)
-      SPROUT_ON_CUDA(kernels::cuda::col2im_batch(cols, n, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, dx, stream()));
-  }
-  void to_nchw(const T* src, const T* bias, int64_t n, int64_t o, int64_t hw, T* dst) const {
-    if (!cuda) return kc::cnhw_to_nchw<T>(src, bias, n, o, hw, dst);
-    if constexpr (std::is_same<T, float>::value)
-      SPROUT_ON_CUDA(kernels::cuda::cnhw_to_nchw(src, bias, n, o, hw, dst, stream()));
-  }
-  void to_cnhw(const T* src, int64_t n, int64_t o, int64_t hw, T* dst) const {
-    if (!cuda) return kc::nchw_to_cnhw<T>(src, n, o, hw, dst);
-    if constexpr (std::is_same<T, float>::value)
-      SPROUT_ON_CUDA(kernels::cuda::nchw_to_cnhw(src, n, o, hw, dst, stream()));
   }
   void add_bias(const T* y, const T* bias, int64_t n, int64_t o, int64_t hw, T* out) const {
     if (!cuda) return kc::add_bias<T>(y, bias, out, n, o, hw);
@@ -72,68 +47,65 @@ struct Prims {
   }
 };
 
-// Images per chunk so that `per_image` elements of workspace per image stay in budget.
-int64_t chunk_images(const Geometry& g, int64_t per_image, size_t elem_bytes) {
-  int64_t bytes = std::max<int64_t>(1, per_image * (int64_t)elem_bytes);
-  return std::max<int64_t>(1, std::min<int64_t>(g.N, kConvWorkspaceBytes / bytes));
-}
-
-bool direct_pointwise(const Geometry& g, bool cuda) {
+bool direct_pointwise(const ConvGeometry& g, bool cuda) {
   // Per-image GEMMs are efficient on the CPU once an image has enough pixels; on the
   // GPU one batched GEMM beats many small launches.
   return !cuda && g.pointwise() && g.HW() >= 64;
 }
 
 template <class T>
-void forward_im2col(const Prims<T>& p, const Geometry& g, const T* x, const T* w,
-                    const T* bias, T* y, Device dev, DType dt) {
-  int64_t K = g.K(), HW = g.HW();
+void forward_im2col(const Prims<T>& p, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                    const Tensor& bias, Tensor& y) {
+  const int64_t K = g.K(), HW = g.HW();
+  const T* wp = w.data<T>();
   if (direct_pointwise(g, p.cuda)) {
     for (int64_t n = 0; n < g.N; ++n)
-      p.gemm(false, false, g.O, HW, K, w, K, x + n * g.C * g.H * g.W, HW, T(0), y + n * g.O * HW, HW);
-    if (bias) p.add_bias(y, bias, g.N, g.O, HW, y);
+      p.gemm(false, false, g.O, HW, K, wp, K, x.data<T>() + n * g.CHW(), HW, T(0), y.data<T>() + n * g.O * HW, HW);
+    if (bias.defined()) p.add_bias(y.data<T>(), bias.data<T>(), g.N, g.O, HW, y.data<T>());
     return;
   }
-  int64_t b = chunk_images(g, (K + g.O) * HW, sizeof(T));
+  const int64_t b = conv_chunk_images(g.N, (size_t)((K + g.O) * HW) * sizeof(T));
   MemoryScope ws(MemCategory::Workspace);
-  Tensor cols = Tensor::empty({K * b * HW}, dt, dev);
-  Tensor tmp = Tensor::empty({g.O * b * HW}, dt, dev);
+  Tensor cols = Tensor::empty({K * b * HW}, x.dtype(), x.device());
+  Tensor tmp = Tensor::empty({g.O * b * HW}, x.dtype(), x.device());
   for (int64_t n0 = 0; n0 < g.N; n0 += b) {
-    int64_t bb = std::min(b, g.N - n0);
-    p.im2col(g, x + n0 * g.C * g.H * g.W, bb, cols.data<T>());
-    p.gemm(false, false, g.O, bb * HW, K, w, K, cols.data<T>(), bb * HW, T(0), tmp.data<T>(), bb * HW);
-    p.to_nchw(tmp.data<T>(), bias, bb, g.O, HW, y + n0 * g.O * HW);
+    const int64_t bb = std::min(b, g.N - n0);
+    unfold(x, g, n0, bb, cols);
+    p.gemm(false, false, g.O, bb * HW, K, wp, K, cols.data<T>(), bb * HW, T(0), tmp.data<T>(), bb * HW);
+    cnhw_to_nchw(tmp, bias, g, n0, bb, y);
   }
 }
 
-// dx (zeroed by the caller) and dw (overwritten) may be null when not wanted.
+// dx (zeroed by the caller) and dw (overwritten) may be undefined when not wanted.
 template <class T>
-void backward_im2col(const Prims<T>& p, const Geometry& g, const T* x, const T* w,
-                     const T* dy, T* dx, T* dw, Device dev, DType dt) {
-  int64_t K = g.K(), HW = g.HW(), CHW = g.C * g.H * g.W;
+void backward_im2col(const Prims<T>& p, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                     const Tensor& dy, Tensor& dx, Tensor& dw) {
+  const int64_t K = g.K(), HW = g.HW(), CHW = g.CHW();
+  const T* wp = w.data<T>();
+  T* dwp = dw.defined() ? dw.data<T>() : nullptr;
   if (direct_pointwise(g, p.cuda)) {
     for (int64_t n = 0; n < g.N; ++n) {
-      const T* dyn = dy + n * g.O * HW;
-      if (dw) p.gemm(false, true, g.O, K, HW, dyn, HW, x + n * CHW, HW, n ? T(1) : T(0), dw, K);
-      if (dx) p.gemm(true, false, K, HW, g.O, w, K, dyn, HW, T(0), dx + n * CHW, HW);
+      const T* dyn = dy.data<T>() + n * g.O * HW;
+      if (dwp) p.gemm(false, true, g.O, K, HW, dyn, HW, x.data<T>() + n * CHW, HW, n ? T(1) : T(0), dwp, K);
+      if (dx.defined()) p.gemm(true, false, K, HW, g.O, wp, K, dyn, HW, T(0), dx.data<T>() + n * CHW, HW);
     }
     return;
   }
-  int64_t b = chunk_images(g, (K + g.O) * HW, sizeof(T));
+  const int64_t b = conv_chunk_images(g.N, (size_t)((K + g.O) * HW) * sizeof(T));
   MemoryScope ws(MemCategory::Workspace);
-  Tensor cols = Tensor::empty({K * b * HW}, dt, dev);
-  Tensor dyt = Tensor::empty({g.O * b * HW}, dt, dev);
+  Tensor cols = Tensor::empty({K * b * HW}, x.dtype(), x.device());
+  Tensor dyt = Tensor::empty({g.O * b * HW}, x.dtype(), x.device());
   for (int64_t n0 = 0; n0 < g.N; n0 += b) {
-    int64_t bb = std::min(b, g.N - n0), m = bb * HW;
-    p.to_cnhw(dy + n0 * g.O * HW, bb, g.O, HW, dyt.data<T>());
-    if (dw) {
-      p.im2col(g, x + n0 * CHW, bb, cols.data<T>());
-      p.gemm(false, true, g.O, K, m, dyt.data<T>(), m, cols.data<T>(), m, n0 ? T(1) : T(0), dw, K);
+    const int64_t bb = std::min(b, g.N - n0), m = bb * HW;
+    nchw_to_cnhw(dy, g, n0, bb, dyt);
+    if (dwp) {
+      unfold(x, g, n0, bb, cols);
+      p.gemm(false, true, g.O, K, m, dyt.data<T>(), m, cols.data<T>(), m, n0 ? T(1) : T(0), dwp, K);
     }
-    if (dx) {
+    if (dx.defined()) {
       // The columns are spent: reuse their buffer for dcols.
-      p.gemm(true, false, K, m, g.O, w, K, dyt.data<T>(), m, T(0), cols.data<T>(), m);
-      p.col2im(g, cols.data<T>(), bb, dx + n0 * CHW);
+      p.gemm(true, false, K, m, g.O, wp, K, dyt.data<T>(), m, T(0), cols.data<T>(), m);
+      fold_add(cols, g, n0, bb, dx);
     }
   }
 }
@@ -145,7 +117,7 @@ bool use_cudnn(const Tensor& x) { return x.is_cuda() && g_cuda_algo == ConvAlgo:
   return Tensor::empty({(int64_t)std::max<size_t>(bytes, 1)}, DType::U8, dev);
 }
 
-Tensor conv_forward_raw(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& bias) {
+Tensor conv_forward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor y = Tensor::empty({g.N, g.O, g.Hout, g.Wout}, x.dtype(), x.device());
   if (y.numel() == 0) return y;
   if (use_cudnn(x)) {
@@ -162,13 +134,12 @@ Tensor conv_forward_raw(const Geometry& g, const Tensor& x, const Tensor& w, con
   dispatch_float(x.dtype(), "conv2d", [&](auto t) {
     using T = decltype(t);
     Prims<T> p{x.is_cuda()};
-    forward_im2col<T>(p, g, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
-                      y.data<T>(), x.device(), x.dtype());
+    forward_im2col<T>(p, g, x, w, bias, y);
   });
   return y;
 }
 
-std::vector<Tensor> conv_backward_raw(const Geometry& g, const Tensor& x, const Tensor& w,
+std::vector<Tensor> conv_backward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                                       const Tensor& dy_in, bool gx, bool gw, bool gb) {
   Tensor dy = dy_in.view({g.N, g.O, g.Hout, g.Wout});
   // cuDNN overwrites dx and dw (beta 0); im2col accumulates into them.
@@ -202,9 +173,7 @@ std::vector<Tensor> conv_backward_raw(const Geometry& g, const Tensor& x, const 
   dispatch_float(x.dtype(), "conv2d backward", [&](auto t) {
     using T = decltype(t);
     Prims<T> p{x.is_cuda()};
-    if (gx || gw)
-      backward_im2col<T>(p, g, x.data<T>(), w.data<T>(), dy.data<T>(), gx ? dx.data<T>() : nullptr,
-                         gw ? dw.data<T>() : nullptr, x.device(), x.dtype());
+    if (gx || gw) backward_im2col<T>(p, g, x, w, dy, dx, dw);
     if (gb) p.bias_grad(dy.data<T>(), g.N, g.O, g.HW(), db.data<T>());
   });
   return {dx, dw, db};
@@ -229,7 +198,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
                shape_str(x.shape()), " [N, C, H, W] and weight ", shape_str(w.shape()),
                " [O, C, kh, kw] disagree");
   SPROUT_CHECK(stride >= 1 && padding >= 0, "conv2d: stride ", stride, " padding ", padding);
-  Geometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
+  ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
              stride, padding, 0, 0};
   g.Hout = kc::conv_out_size(g.H, g.kh, stride, padding);
   g.Wout = kc::conv_out_size(g.W, g.kw, stride, padding);

@@ -19,7 +19,4 @@ ConvAlgo cuda_conv_algo();
 // True when this build has cuDNN.
 bool cudnn_compiled();
 
-// Upper bound on the im2col column buffer of one chunk of the batch.
-constexpr int64_t kConvWorkspaceBytes = 64ll << 20;
-
 }  // namespace sprout::ops

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 
 namespace sprout::ops {
 

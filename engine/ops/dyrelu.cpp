@@ -3,7 +3,7 @@
 #include "engine/ops/dyrelu.h"
 
 #include "engine/autograd/node.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 #include "kernels/cpu/dyrelu.h"
 
 namespace sprout::ops {

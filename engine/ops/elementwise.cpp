@@ -2,7 +2,7 @@
 #include "engine/ops/elementwise.h"
 
 #include "engine/autograd/node.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 #include "kernels/cpu/elementwise.h"
 
 namespace sprout::ops {

@@ -4,7 +4,7 @@
 #include "engine/ops/gate.h"
 
 #include "engine/autograd/node.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 #include "kernels/cpu/gate.h"
 
 namespace sprout::ops {

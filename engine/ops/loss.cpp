@@ -4,7 +4,7 @@
 
 #include "engine/autograd/node.h"
 #include "engine/ops/deferred.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 #include "engine/ops/elementwise.h"
 #include "kernels/cpu/loss.h"
 

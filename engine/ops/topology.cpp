@@ -7,8 +7,8 @@
 #include <numeric>
 
 #include "engine/ops/deferred.h"
-#include "engine/ops/dispatch.h"
-#include "engine/ops/matmul.h"
+#include "engine/core/dispatch.h"
+#include "engine/ops/gemm.h"
 #include "engine/sparse/matrix.h"
 #include "engine/sparse/parameter.h"
 #include "kernels/cpu/topology.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/core/tensor.h"
-#include "engine/sparse/sparse_parameter.h"
+#include "engine/sparse/parameter.h"
 
 namespace sprout::ops {
 

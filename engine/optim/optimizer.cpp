@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 #include "kernels/cpu/optim.h"
 
 namespace sprout::optim {
@@ -58,13 +58,13 @@ void Sgd::step() {
     if (buf) SPROUT_CHECK(buf->numel() == w.numel(), "sgd: momentum of ", params_[i].name,
                           " has ", buf->numel(), " elements, parameter ", w.numel());
     if (w.is_cuda()) {
-      ops::check_cuda_f32(w, "sgd");
+      check_cuda_f32(w, "sgd");
       SPROUT_ON_CUDA(kernels::cuda::sgd_update(w.data<float>(), g.data<float>(),
                                                buf ? buf->data<float>() : nullptr, w.numel(),
                                                (float)lr, (float)opt.momentum,
-                                               (float)opt.weight_decay, opt.nesterov, ops::stream()));
+                                               (float)opt.weight_decay, opt.nesterov, stream()));
     } else {
-      ops::dispatch_float(w.dtype(), "sgd", [&](auto t) {
+      dispatch_float(w.dtype(), "sgd", [&](auto t) {
         using T = decltype(t);
         kernels::cpu::sgd_update<T>(w.data<T>(), g.data<T>(), buf ? buf->data<T>() : nullptr,
                                     w.numel(), (T)lr, (T)opt.momentum, (T)opt.weight_decay,
@@ -95,14 +95,14 @@ void AdamW::step() {
     SPROUT_CHECK(g.numel() == w.numel() && m_[i].numel() == w.numel(), "adamw: sizes of ",
                  params_[i].name, " disagree");
     if (w.is_cuda()) {
-      ops::check_cuda_f32(w, "adamw");
+      check_cuda_f32(w, "adamw");
       SPROUT_ON_CUDA(kernels::cuda::adamw_update(w.data<float>(), g.data<float>(), m_[i].data<float>(),
                                                  v_[i].data<float>(), w.numel(), (float)lr,
                                                  (float)opt.beta1, (float)opt.beta2, (float)opt.eps,
                                                  (float)opt.weight_decay, (float)bc1, (float)bc2,
-                                                 ops::stream()));
+                                                 stream()));
     } else {
-      ops::dispatch_float(w.dtype(), "adamw", [&](auto tag) {
+      dispatch_float(w.dtype(), "adamw", [&](auto tag) {
         using T = decltype(tag);
         kernels::cpu::adamw_update<T>(w.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(),
                                       w.numel(), (T)lr, (T)opt.beta1, (T)opt.beta2, (T)opt.eps,

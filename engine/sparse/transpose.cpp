@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/ops/dispatch.h"
+#include "engine/core/dispatch.h"
 
 namespace sprout::sparse {
 
@@ -31,7 +31,7 @@ TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& 
       kernels::cuda::transpose_structure(row_ptr_in.data<int32_t>(), col_idx_in.data<int32_t>(), grid_rows,
                                          grid_cols, nnz, t.row_ptr.data<int32_t>(), t.col_idx.data<int32_t>(),
                                          t.perm.data<int32_t>(), ws.raw_data(), (size_t)ws.numel(),
-                                         ops::stream());
+                                         stream());
     });
     return t;
   }

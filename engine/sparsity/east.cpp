@@ -260,7 +260,7 @@ class East : public Sparsifier {
   // at w = 0, state 0.
   void decide_with_grad(size_t i, const Tensor& dense_grad) {
     Plan& pl = plans_[i];
-    nn::SparseParameter& p = *layers_[i].p;
+    sparse::SparseParameter& p = *layers_[i].p;
     pl.edit.keep = ops::magnitude_topk_mask(p, pl.keep_count, true, rng.next_u64());
     pl.edit.grow = ops::topk_empty_positions(p, dense_grad, pl.grow_count, pl.edit.keep, pl.keep_count,
                                              rng.next_u64());

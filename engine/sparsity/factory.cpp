@@ -79,7 +79,7 @@ void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
       mask = Tensor::zeros({rows, cols}, DType::U8, Device::cpu());
       for (int64_t p : pos) mask.data<uint8_t>()[p] = 1;
     }
-    nn::SparseParameter* w = nullptr;
+    sparse::SparseParameter* w = nullptr;
     if (auto* l = dynamic_cast<nn::Linear*>(child.get())) {
       auto sl = block == 1 ? nn::SparseLinear::from_dense(*l, mask)
                            : nn::SparseLinear::from_dense(*l, budgets[i].density, s.rng, block);
@@ -105,15 +105,6 @@ void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
 
 std::vector<int64_t> Sparsifier::init_positions(size_t, int64_t rows, int64_t cols, int64_t nnz) {
   return random_empty(rows, cols, {}, nnz, rng);
-}
-
-int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const std::vector<uint8_t>& keep,
-                   const std::vector<int64_t>& grow) {
-  return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), keep, grow);
-}
-
-int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const ops::TopologyEdit& edit) {
-  return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), edit);
 }
 
 SparsifierPtr make_sparsifier(const nlohmann::json& cfg, nn::Module& model, uint64_t seed) {

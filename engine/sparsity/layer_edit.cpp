@@ -19,7 +19,7 @@ std::vector<float> host_floats(const Tensor& t) {
   return t.to_vector<float>();
 }
 
-HostLayer read_host(const nn::SparseParameter& p) {
+HostLayer read_host(const sparse::SparseParameter& p) {
   SPROUT_CHECK(p.block == 1, "sparsity methods edit CSR layers; layer has block ", p.block);
   HostLayer h;
   h.row_ptr = p.row_ptr.to_vector<int32_t>();
@@ -27,6 +27,15 @@ HostLayer read_host(const nn::SparseParameter& p) {
   h.values = host_floats(p.values);
   h.positions = flat_positions(h.row_ptr, h.col_idx, p.cols);
   return h;
+}
+
+int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const std::vector<uint8_t>& keep,
+                   const std::vector<int64_t>& grow) {
+  return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), keep, grow);
+}
+
+int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const ops::TopologyEdit& edit) {
+  return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), edit);
 }
 
 }  // namespace sprout::sparsity

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/nn/sparse_parameter.h"
+#include "engine/sparse/parameter.h"
 #include "engine/ops/topology.h"
 #include "engine/sparsity/sparsifier.h"
 
@@ -15,7 +15,7 @@ namespace sprout::sparsity {
 
 struct SparseLayer {
   std::string name;
-  nn::SparseParameter* p = nullptr;
+  sparse::SparseParameter* p = nullptr;
   size_t param_index = 0;  // index in the optimizer's parameter list
 };
 
@@ -27,7 +27,7 @@ struct HostLayer {
   std::vector<int64_t> positions;  // flat row * cols + col, storage order
 };
 
-HostLayer read_host(const nn::SparseParameter& p);
+HostLayer read_host(const sparse::SparseParameter& p);
 
 // keep[e]: entry e survives; grow: new flat positions (must be empty after the drop).
 // Returns the new nnz.

@@ -36,7 +36,7 @@ class RigL : public Sparsifier {
     layers_ = sparse_layers(ctx);
     decisions_.assign(layers_.size(), Decision{});
     for (size_t i = 0; i < layers_.size(); ++i) {
-      nn::SparseParameter* p = layers_[i].p;
+      sparse::SparseParameter* p = layers_[i].p;
       p->dense_grad_hook = [this, i, f](const Tensor& dense_grad) { decide(i, f, dense_grad); };
     }
   }
@@ -62,7 +62,7 @@ class RigL : public Sparsifier {
   };
 
   void decide(size_t i, double f, const Tensor& dense_grad) {
-    nn::SparseParameter& p = *layers_[i].p;
+    sparse::SparseParameter& p = *layers_[i].p;
     const int64_t nnz = p.col_idx.numel();
     const int64_t k = (int64_t)std::floor((double)nnz * f);
     Decision& d = decisions_[i];

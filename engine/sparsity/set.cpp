@@ -41,7 +41,7 @@ class Set : public Sparsifier {
     if (epoch + 1 >= ctx.epochs) return;
     const int64_t step = (epoch + 1) * ctx.steps_per_epoch;
     for (const SparseLayer& L : sparse_layers(ctx)) {
-      nn::SparseParameter& p = *L.p;
+      sparse::SparseParameter& p = *L.p;
       const int64_t nnz = p.col_idx.numel(), pos = ops::count_nonnegative(p.values);
       const int64_t drop_pos = (int64_t)std::floor(zeta_ * (double)pos);
       const int64_t drop_neg = (int64_t)std::floor(zeta_ * (double)(nnz - pos));

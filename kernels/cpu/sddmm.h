@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/cpu/sparse_registry.h"
+#include "kernels/sparse_registry.h"
 
 namespace sprout::kernels::cpu {
 

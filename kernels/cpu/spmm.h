@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/cpu/sparse_registry.h"
+#include "kernels/sparse_registry.h"
 
 // Hot loops are compiled twice, for the x86-64-v2 baseline the build targets and for
 // AVX2+FMA, and picked at run time; elsewhere only the baseline exists.

@@ -1,4 +1,4 @@
-// Every CUDA kernel family's launcher declarations, for engine/ops/dispatch.h.
+// Every CUDA kernel family's launcher declarations, for engine/core/dispatch.h.
 #pragma once
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/gemm.h"

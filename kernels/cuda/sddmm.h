@@ -2,7 +2,7 @@
 // entries only. cuSPARSE's generic SDDMM for CSR, and an own warp-per-entry kernel
 // for CSR and BSR; the registry entries in spmm.cu pair them with the SpMMs.
 #pragma once
-#include "kernels/cpu/sparse_registry.h"
+#include "kernels/sparse_registry.h"
 
 namespace sprout::kernels::cuda {
 

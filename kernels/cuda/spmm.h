@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/cpu/sparse_registry.h"
+#include "kernels/sparse_registry.h"
 #include "kernels/cuda/runtime.h"
 
 namespace sprout::kernels::cuda {

@@ -1,0 +1,40 @@
+// What the sparse ops (spmm, sddmm, sparse_conv) share: the kernel choice through the
+// registry, argument checks, batch shapes and workspace. Internal to engine/ops.
+#pragma once
+#include <functional>
+
+#include "engine/core/dispatch.h"
+#include "engine/sparse/parameter.h"
+#include "kernels/sparse_registry.h"
+
+namespace sprout::ops::detail {
+
+// Set on update steps by gradient-based regrowth: called with the dense dW once.
+using DenseGradHook = std::function<void(const Tensor&)>;
+
+// The structure alone (values travel separately), as saved by backward nodes.
+sparse::SparseParameter structure_of(const sparse::SparseParameter& w);
+// `k` when given (checked against the data), else the registry's selection.
+const kernels::SparseKernel& pick(const sparse::SparseParameter& w, Device dev, const kernels::SparseKernel* k);
+// A workspace of `bytes` on `dev`, kept alive by `holder`; null for 0 bytes.
+void* workspace(size_t bytes, Device dev, Tensor& holder);
+// Splits a [K, n] or [B, K, n] tensor into (batch, K, n).
+void batch_dims(const Tensor& t, int64_t* batch, int64_t* k, int64_t* n, const char* op);
+// Throws unless `values` fits w's structure and device.
+void check_values(const sparse::SparseParameter& w, const Tensor& values, const char* op);
+
+template <class T> const kernels::SparseKernelFns<T>& fns_of(const kernels::SparseKernel& k);
+template <> inline const kernels::SparseKernelFns<float>& fns_of<float>(const kernels::SparseKernel& k) {
+  return k.f32;
+}
+template <> inline const kernels::SparseKernelFns<double>& fns_of<double>(const kernels::SparseKernel& k) {
+  return k.f64;
+}
+
+template <class F>
+void for_dtype(const Tensor& t, const char* op, F&& f) {
+  if (t.is_cuda()) check_cuda_f32(t, op);
+  dispatch_float(t.dtype(), op, f);
+}
+
+}  // namespace sprout::ops::detail
