@@ -1,8 +1,9 @@
-// make_dataset: reads each dataset's options from JSON with type checks that name the
-// key, then constructs the dataset.
+// make_dataset: each data set declares the options it reads from data.options (type,
+// default, range, help) as an Options<> bound to its options struct, rejects keys it
+// does not declare, reads them once, then constructs the data set. Defaults come from
+// the data sets' own (idx_defaults, cifar_defaults, ImageNetOptions, SyntheticOptions),
+// except flatten, which is off: the MLP flattens its input itself.
 #include "data/registry.h"
-
-#include <algorithm>
 
 #include "data/cifar.h"
 #include "data/idx.h"
@@ -15,72 +16,162 @@ namespace sprout::data {
 namespace {
 
 using nlohmann::json;
+using option_check::decimal;
 
-class OptionReader {
- public:
-  OptionReader(const std::string& dataset, const json& options, std::vector<std::string> known)
-      : dataset_(dataset), options_(options), known_(std::move(known)) {
-    SPROUT_CHECK(options_.is_object() || options_.is_null(), "options for dataset '", dataset_,
-                 "' must be a JSON object, got ", options_.dump());
-    if (options_.is_null()) return;
-    for (auto it = options_.begin(); it != options_.end(); ++it) {
-      if (std::find(known_.begin(), known_.end(), it.key()) == known_.end()) {
-        std::string list;
-        for (const auto& k : known_) list += (list.empty() ? "" : ", ") + k;
-        SPROUT_FAIL("unknown option '", it.key(), "' for dataset '", dataset_, "' (known: ", list, ")");
-      }
-    }
-  }
-  bool has(const std::string& key) const { return options_.is_object() && options_.contains(key); }
-  const json& at(const std::string& key) const { return options_.at(key); }
+// Errors name the key as a config writes it: "data.options.padding must be >= 0, got -1".
+const std::string kPrefix = "data.options.";
 
-  bool get_bool(const std::string& key, bool def) const {
-    if (!has(key)) return def;
-    check(at(key).is_boolean(), key, "a boolean");
-    return at(key).get<bool>();
-  }
-  double get_number(const std::string& key, double def) const {
-    if (!has(key)) return def;
-    check(at(key).is_number(), key, "a number");
-    return at(key).get<double>();
-  }
-  int64_t get_int(const std::string& key, int64_t def) const {
-    if (!has(key)) return def;
-    check(at(key).is_number_integer(), key, "an integer");
-    return at(key).get<int64_t>();
-  }
-  // A list of `n` numbers; a single number stands for all of them.
-  std::vector<double> get_numbers(const std::string& key, size_t n, std::vector<double> def) const {
-    if (!has(key)) return def;
-    const json& v = at(key);
-    if (v.is_number()) return std::vector<double>(n, v.get<double>());
-    check(v.is_array() && v.size() == n, key, detail::concat("a list of ", n, " numbers"));
-    std::vector<double> out;
-    for (const auto& e : v) {
-      check(e.is_number(), key, detail::concat("a list of ", n, " numbers"));
-      out.push_back(e.get<double>());
-    }
-    return out;
-  }
+std::string where(const std::string& name) { return "dataset '" + name + "'"; }
 
- private:
-  void check(bool ok, const std::string& key, const std::string& what) const {
-    if (!ok) SPROUT_FAIL("option '", key, "' for dataset '", dataset_, "' must be ", what, ", got ", at(key).dump());
+// mean and std as read (3 numbers each; one number stands for all three), turned into
+// a Normalization once read.
+template <class S>
+void declare_normalization(Options<S>& o, const Normalization& d) {
+  o.numbers_n("mean", &S::mean, {decimal(d.mean[0]), decimal(d.mean[1]), decimal(d.mean[2])}, 3, Range::any(),
+              "per-channel mean: samples are (x / 255 - mean) / std")
+      .numbers_n("std", &S::std, {decimal(d.std[0]), decimal(d.std[1]), decimal(d.std[2])}, 3, Range::above(0),
+                 "per-channel standard deviation");
+}
+
+Normalization normalization(const std::vector<double>& mean, const std::vector<double>& std) {
+  Normalization n;
+  for (size_t c = 0; c < 3; ++c) {
+    n.mean[c] = option_check::narrow<float>(mean[c], kPrefix + "mean");
+    n.std[c] = option_check::narrow<float>(std[c], kPrefix + "std");
   }
-  std::string dataset_;
-  const json& options_;
-  std::vector<std::string> known_;
+  return n;
+}
+
+// fashion-mnist, mnist: defaults are each one's published statistics.
+const Options<IdxOptions>& idx_options(const std::string& name) {
+  static const auto declare = [](const std::string& n) {
+    const IdxOptions d = idx_defaults(n);
+    return Options<IdxOptions>()
+        .flag("flatten", &IdxOptions::flatten, false, "samples [784] instead of [1, 28, 28]")
+        .number("mean", &IdxOptions::mean, d.mean, Range::any(), "samples are (x / 255 - mean) / std")
+        .number("std", &IdxOptions::std, d.std, Range::above(0), "standard deviation of x / 255");
+  };
+  static const Options<IdxOptions> fashion = declare("fashion-mnist"), mnist = declare("mnist");
+  return name == "mnist" ? mnist : fashion;
+}
+
+DatasetPtr make_idx(const std::string& name, const std::string& root, const std::string& split,
+                    const json& options) {
+  idx_options(name).check_known(options, where(name));
+  IdxOptions o = idx_options(name).read(options, kPrefix);
+  o.name = name;
+  return std::make_shared<IdxDataset>(root, split, o);
+}
+
+// CifarOptions with mean and std as read, put into norm once read.
+struct CifarRead : CifarOptions {
+  std::vector<double> mean, std;
 };
 
-void read_norm(const OptionReader& r, Normalization& norm) {
-  auto mean = r.get_numbers("mean", 3, {norm.mean[0], norm.mean[1], norm.mean[2]});
-  auto std = r.get_numbers("std", 3, {norm.std[0], norm.std[1], norm.std[2]});
-  for (int c = 0; c < 3; ++c) {
-    norm.mean[c] = (float)mean[(size_t)c];
-    norm.std[c] = (float)std[(size_t)c];
-    SPROUT_CHECK(norm.std[c] > 0, "option 'std' must be positive, got ", std[(size_t)c]);
-  }
+// cifar10, cifar100 (which alone has `coarse`): defaults are each one's statistics.
+const Options<CifarRead>& cifar_options(bool cifar100) {
+  static const auto declare = [](bool c100) {
+    const CifarOptions d = cifar_defaults(c100);
+    Options<CifarRead> o;
+    o.flag("augment", &CifarRead::augment, d.augment, "train split: random crop with padding and horizontal flip")
+        .integer("padding", &CifarRead::padding, d.padding, Range::at_least(0), "pixels of padding for the random crop")
+        .flag("check_counts", &CifarRead::check_counts, d.check_counts,
+              "the files must hold the published record counts");
+    declare_normalization(o, d.norm);
+    if (c100) o.flag("coarse", &CifarRead::coarse, d.coarse, "the 20 superclasses as labels, not the 100 classes");
+    return o;
+  };
+  static const Options<CifarRead> c10 = declare(false), c100 = declare(true);
+  return cifar100 ? c100 : c10;
 }
+
+DatasetPtr make_cifar(const std::string& name, const std::string& root, const std::string& split,
+                      const json& options) {
+  const bool c100 = name == "cifar100";
+  cifar_options(c100).check_known(options, where(name));
+  CifarRead r = cifar_options(c100).read(options, kPrefix);
+  CifarOptions o = r;
+  o.cifar100 = c100;
+  o.norm = normalization(r.mean, r.std);
+  return std::make_shared<CifarDataset>(root, split, o);
+}
+
+// ImageNetOptions with the crop's scale and ratio and the normalisation as read.
+struct ImageNetRead : ImageNetOptions {
+  std::vector<double> scale, ratio, mean, std;
+};
+
+const Options<ImageNetRead>& imagenet_options() {
+  static const Options<ImageNetRead> o = [] {
+    const ImageNetOptions d{};
+    Options<ImageNetRead> o;
+    o.integer("image_size", &ImageNetRead::image_size, d.image_size, Range::at_least(1), "side of the square samples")
+        .integer("resize_size", &ImageNetRead::resize_size, d.resize_size, Range::at_least(0),
+                 "val: shorter side before the centre crop (0: image_size / 0.875)")
+        .flag("augment", &ImageNetRead::augment, d.augment,
+              "train split: random resized crop and horizontal flip (else the val transform)")
+        .flag("scaled_decode", &ImageNetRead::scaled_decode, d.scaled_decode,
+              "let the JPEG decoder shrink large images by k/8")
+        .numbers_n("scale", &ImageNetRead::scale, {d.crop.scale_min, d.crop.scale_max}, 2, Range::above(0),
+                   "random resized crop: [min, max] fraction of the image's area")
+        .numbers_n("ratio", &ImageNetRead::ratio, {d.crop.ratio_min, d.crop.ratio_max}, 2, Range::above(0),
+                   "random resized crop: [min, max] aspect ratio");
+    declare_normalization(o, d.norm);
+    return o;
+  }();
+  return o;
+}
+
+// A [min, max] pair read by numbers_n (each already > 0).
+void check_min_max(const std::vector<double>& v, const char* key) {
+  if (v[0] > v[1]) SPROUT_FAIL(kPrefix, key, " must be 0 < min <= max, got [", v[0], ", ", v[1], "]");
+}
+
+DatasetPtr make_imagenet(const std::string& root, const std::string& split, const json& options) {
+  imagenet_options().check_known(options, where("imagenet"));
+  ImageNetRead r = imagenet_options().read(options, kPrefix);
+  check_min_max(r.scale, "scale");
+  check_min_max(r.ratio, "ratio");
+  ImageNetOptions o = r;
+  o.crop = RandomResizedCropParams{r.scale[0], r.scale[1], r.ratio[0], r.ratio[1]};
+  o.norm = normalization(r.mean, r.std);
+  return std::make_shared<ImageNetDataset>(root, split, o);
+}
+
+const Options<SyntheticOptions>& synthetic_options() {
+  static const Options<SyntheticOptions> o = [] {
+    const SyntheticOptions d{};
+    return Options<SyntheticOptions>()
+        .integers("shape", &SyntheticOptions::shape, d.shape, Range::at_least(1), "sample shape")
+        .integer("classes", &SyntheticOptions::classes, d.classes, Range::at_least(1), "number of classes")
+        .integer("size", &SyntheticOptions::size, d.size, Range::at_least(1), "samples per split")
+        .integer("seed", &SyntheticOptions::seed, (int64_t)d.seed, Range::at_least(0),
+                 "seeds the samples (the test split draws from another seed)")
+        .number("noise", &SyntheticOptions::noise, d.noise, Range::at_least(0),
+                "half-width of the uniform noise around each class's offsets");
+  }();
+  return o;
+}
+
+DatasetPtr make_synthetic(const std::string& split, const json& options) {
+  synthetic_options().check_known(options, where("synthetic"));
+  SyntheticOptions o = synthetic_options().read(options, kPrefix);
+  if (o.shape.empty()) SPROUT_FAIL(kPrefix, "shape must be a non-empty list of positive integers, got []");
+  if (split != "train" && split != "test" && split != "val")
+    SPROUT_FAIL("unknown split '", split, "' for synthetic (expected train or test)");
+  // The test split is another draw, so train and test samples differ.
+  if (split != "train") o.seed ^= 0x7465737473706c74ull;
+  return std::make_shared<SyntheticDataset>(o);
+}
+
+[[noreturn]] void fail_unknown(const std::string& name) {
+  std::string list;
+  for (const auto& n : dataset_names()) list += (list.empty() ? "" : ", ") + n;
+  SPROUT_FAIL("unknown dataset '", name, "' (known: ", list, ")");
+}
+
+bool is_idx(const std::string& name) { return name == "fashion-mnist" || name == "mnist"; }
+bool is_cifar(const std::string& name) { return name == "cifar10" || name == "cifar100"; }
 
 }  // namespace
 
@@ -90,72 +181,19 @@ std::vector<std::string> dataset_names() {
 
 DatasetPtr make_dataset(const std::string& name, const std::string& root, const std::string& split,
                         const nlohmann::json& options) {
-  if (name == "fashion-mnist" || name == "mnist") {
-    OptionReader r(name, options, {"flatten", "mean", "std"});
-    IdxOptions o = idx_defaults(name);
-    o.flatten = r.get_bool("flatten", o.flatten);
-    o.mean = (float)r.get_number("mean", o.mean);
-    o.std = (float)r.get_number("std", o.std);
-    return std::make_shared<IdxDataset>(root, split, o);
-  }
-  if (name == "cifar10" || name == "cifar100") {
-    bool c100 = name == "cifar100";
-    std::vector<std::string> keys = {"augment", "padding", "check_counts", "mean", "std"};
-    if (c100) keys.push_back("coarse");
-    OptionReader r(name, options, keys);
-    CifarOptions o = cifar_defaults(c100);
-    o.augment = r.get_bool("augment", o.augment);
-    o.padding = (int)r.get_int("padding", o.padding);
-    o.check_counts = r.get_bool("check_counts", o.check_counts);
-    o.coarse = r.get_bool("coarse", false);
-    read_norm(r, o.norm);
-    return std::make_shared<CifarDataset>(root, split, o);
-  }
-  if (name == "imagenet") {
-    OptionReader r(name, options,
-                   {"image_size", "resize_size", "augment", "scaled_decode", "scale", "ratio", "mean", "std"});
-    ImageNetOptions o;
-    o.image_size = (int)r.get_int("image_size", o.image_size);
-    o.resize_size = (int)r.get_int("resize_size", o.resize_size);
-    o.augment = r.get_bool("augment", o.augment);
-    o.scaled_decode = r.get_bool("scaled_decode", o.scaled_decode);
-    auto scale = r.get_numbers("scale", 2, {o.crop.scale_min, o.crop.scale_max});
-    auto ratio = r.get_numbers("ratio", 2, {o.crop.ratio_min, o.crop.ratio_max});
-    SPROUT_CHECK(scale[0] > 0 && scale[0] <= scale[1], "option 'scale' must be 0 < min <= max, got [", scale[0],
-                 ", ", scale[1], "]");
-    SPROUT_CHECK(ratio[0] > 0 && ratio[0] <= ratio[1], "option 'ratio' must be 0 < min <= max, got [", ratio[0],
-                 ", ", ratio[1], "]");
-    o.crop = RandomResizedCropParams{scale[0], scale[1], ratio[0], ratio[1]};
-    read_norm(r, o.norm);
-    return std::make_shared<ImageNetDataset>(root, split, o);
-  }
-  if (name == "synthetic") {
-    OptionReader r(name, options, {"shape", "classes", "size", "seed", "noise"});
-    SyntheticOptions o;
-    if (r.has("shape")) {
-      const auto& s = r.at("shape");
-      SPROUT_CHECK(s.is_array() && !s.empty(), "option 'shape' for dataset 'synthetic' must be a list of "
-                   "positive integers, got ", s.dump());
-      o.shape.clear();
-      for (const auto& e : s) {
-        SPROUT_CHECK(e.is_number_integer() && e.get<int64_t>() > 0, "option 'shape' for dataset 'synthetic' "
-                     "must be a list of positive integers, got ", s.dump());
-        o.shape.push_back(e.get<int64_t>());
-      }
-    }
-    o.classes = (int)r.get_int("classes", o.classes);
-    o.size = r.get_int("size", o.size);
-    o.seed = (uint64_t)r.get_int("seed", (int64_t)o.seed);
-    o.noise = (float)r.get_number("noise", o.noise);
-    SPROUT_CHECK(split == "train" || split == "test" || split == "val", "unknown split '", split,
-                 "' for synthetic (expected train or test)");
-    // The test split is another draw, so train and test samples differ.
-    if (split != "train") o.seed ^= 0x7465737473706c74ull;
-    return std::make_shared<SyntheticDataset>(o);
-  }
-  std::string list;
-  for (const auto& n : dataset_names()) list += (list.empty() ? "" : ", ") + n;
-  SPROUT_FAIL("unknown dataset '", name, "' (known: ", list, ")");
+  if (is_idx(name)) return make_idx(name, root, split, options);
+  if (is_cifar(name)) return make_cifar(name, root, split, options);
+  if (name == "imagenet") return make_imagenet(root, split, options);
+  if (name == "synthetic") return make_synthetic(split, options);
+  fail_unknown(name);
+}
+
+std::vector<OptionInfo> dataset_option_info(const std::string& name) {
+  if (is_idx(name)) return idx_options(name).info();
+  if (is_cifar(name)) return cifar_options(name == "cifar100").info();
+  if (name == "imagenet") return imagenet_options().info();
+  if (name == "synthetic") return synthetic_options().info();
+  fail_unknown(name);
 }
 
 }  // namespace sprout::data

@@ -1,7 +1,10 @@
 // Checked option conversions and option help text.
 #include "engine/core/options.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "engine/core/error.h"
@@ -30,15 +33,22 @@ std::string Range::str() const {
 
 namespace option_check {
 
+// A config error: the message alone, without the condition and source location that
+// SPROUT_CHECK adds (the message names the key; the fix is the config's).
+#define OPTION_CHECK(cond, ...)            \
+  do {                                     \
+    if (!(cond)) SPROUT_FAIL(__VA_ARGS__); \
+  } while (0)
+
 bool flag(const nlohmann::json& v, const std::string& key) {
-  SPROUT_CHECK(v.is_boolean(), key, " must be true or false, got ", v.dump());
+  OPTION_CHECK(v.is_boolean(), key, " must be true or false, got ", v.dump());
   return v.get<bool>();
 }
 
 static double checked_number(const nlohmann::json& v, const std::string& key, const Range& r) {
-  SPROUT_CHECK(v.is_number(), key, " must be a number, got ", v.dump());
+  OPTION_CHECK(v.is_number(), key, " must be a number, got ", v.dump());
   double x = v.get<double>();
-  SPROUT_CHECK(std::isfinite(x), key, " must be finite, got ", v.dump());
+  OPTION_CHECK(std::isfinite(x), key, " must be finite, got ", v.dump());
   if (!r.contains(x)) {
     std::string rs = r.str();
     bool interval = !rs.empty() && (rs[0] == '(' || rs[0] == '[');
@@ -48,10 +58,10 @@ static double checked_number(const nlohmann::json& v, const std::string& key, co
 }
 
 int64_t integer(const nlohmann::json& v, const std::string& key, const Range& r) {
-  SPROUT_CHECK(v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()),
+  OPTION_CHECK(v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()),
                key, " must be an integer, got ", v.dump());
   double x = checked_number(v, key, r);
-  SPROUT_CHECK(std::fabs(x) < 9.0e15, key, " is out of range, got ", v.dump());
+  OPTION_CHECK(std::fabs(x) < 9.0e15, key, " is out of range, got ", v.dump());
   return v.is_number_integer() ? v.get<int64_t>() : (int64_t)x;
 }
 
@@ -66,7 +76,7 @@ std::string choices_str(const std::vector<std::string>& choices) {
 }
 
 std::string text(const nlohmann::json& v, const std::string& key, const std::vector<std::string>& choices) {
-  SPROUT_CHECK(v.is_string(), key, " must be a string, got ", v.dump());
+  OPTION_CHECK(v.is_string(), key, " must be a string, got ", v.dump());
   std::string s = v.get<std::string>();
   if (choices.empty()) return s;
   for (const auto& c : choices)
@@ -75,18 +85,52 @@ std::string text(const nlohmann::json& v, const std::string& key, const std::vec
 }
 
 std::vector<int64_t> integers(const nlohmann::json& v, const std::string& key, const Range& r) {
-  SPROUT_CHECK(v.is_array(), key, " must be a list of integers, got ", v.dump());
+  OPTION_CHECK(v.is_array(), key, " must be a list of integers, got ", v.dump());
   std::vector<int64_t> out;
   for (size_t i = 0; i < v.size(); ++i) out.push_back(integer(v[i], key + "[" + std::to_string(i) + "]", r));
   return out;
 }
 
 std::vector<double> numbers(const nlohmann::json& v, const std::string& key, const Range& r) {
-  SPROUT_CHECK(v.is_array(), key, " must be a list of numbers, got ", v.dump());
+  OPTION_CHECK(v.is_array(), key, " must be a list of numbers, got ", v.dump());
   std::vector<double> out;
   for (size_t i = 0; i < v.size(); ++i) out.push_back(number(v[i], key + "[" + std::to_string(i) + "]", r));
   return out;
 }
+
+std::vector<double> numbers_n(const nlohmann::json& v, const std::string& key, size_t n, const Range& r) {
+  if (v.is_number()) return std::vector<double>(n, number(v, key, r));
+  OPTION_CHECK(v.is_array() && v.size() == n, key, " must be a number or a list of ", n, " numbers, got ", v.dump());
+  return numbers(v, key, r);
+}
+
+void fail_out_of_range(const std::string& key, const nlohmann::json& v) {
+  SPROUT_FAIL(key, " is out of range, got ", v.dump());
+}
+
+double decimal(float v) {
+  if (!std::isfinite(v)) return v;
+  char buf[32];
+  for (int digits = 1; digits < 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+    if (std::strtof(buf, nullptr) == v) return std::strtod(buf, nullptr);
+  }
+  return v;  // the float's exact value
+}
+
+void known(const nlohmann::json& section, const std::string& where, const std::vector<std::string>& known) {
+  OPTION_CHECK(section.is_object() || section.is_null(), "options for ", where, " must be a JSON object, got ",
+               section.dump());
+  if (section.is_null()) return;
+  for (auto it = section.begin(); it != section.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    SPROUT_FAIL("unknown option '", it.key(), "' for ", where, " (known: ", list, ")");
+  }
+}
+
+#undef OPTION_CHECK
 
 }  // namespace option_check
 

@@ -4,10 +4,12 @@
 // once, checking each value; info() is what `sprout config --show` prints and what the
 // config's defaults are built from.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,7 +47,27 @@ double number(const nlohmann::json& v, const std::string& key, const Range& r);
 std::string text(const nlohmann::json& v, const std::string& key, const std::vector<std::string>& choices);
 std::vector<int64_t> integers(const nlohmann::json& v, const std::string& key, const Range& r);
 std::vector<double> numbers(const nlohmann::json& v, const std::string& key, const Range& r);
+// Exactly `n` numbers, or one number standing for all n.
+std::vector<double> numbers_n(const nlohmann::json& v, const std::string& key, size_t n, const Range& r);
 std::string choices_str(const std::vector<std::string>& choices);
+// `x` as a T (int, uint64_t, float, ...); an error naming `key` when it does not fit.
+[[noreturn]] void fail_out_of_range(const std::string& key, const nlohmann::json& v);
+template <class T>
+T narrow(int64_t x, const std::string& key) {
+  if ((std::is_unsigned<T>::value && x < 0) || (int64_t)(T)x != x) fail_out_of_range(key, x);
+  return (T)x;
+}
+template <class T>
+T narrow(double x, const std::string& key) {
+  if (!std::isfinite((T)x)) fail_out_of_range(key, x);
+  return (T)x;
+}
+// The shortest decimal that reads back as `v`, as a double: a float default shows as
+// 0.286 in help and config, not 0.28600001335144043, and converts back to the same float.
+double decimal(float v);
+inline double decimal(double v) { return v; }
+// An error unless `section` is null or an object whose keys are all in `known`.
+void known(const nlohmann::json& section, const std::string& where, const std::vector<std::string>& known);
 }  // namespace option_check
 
 template <class S>
@@ -56,15 +78,24 @@ class Options {
       s.*f = option_check::flag(v, p + name);
     }, [f, def](S& s) { s.*f = def; });
   }
-  Options& integer(const char* name, int64_t S::*f, int64_t def, Range r, const char* help) {
+  // Into any integer field (int, int64_t, uint64_t, ...) of S or of a base of S; a value
+  // in `r` that the field cannot hold is an error too.
+  template <class T, class B>
+  Options& integer(const char* name, T B::*f, int64_t def, Range r, const char* help) {
+    static_assert(std::is_integral<T>::value && std::is_base_of<B, S>::value, "an integer field of S");
+    option_check::narrow<T>(def, name);
     return add({name, "int", help, def, r.str()}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
-      s.*f = option_check::integer(v, p + name, r);
-    }, [f, def](S& s) { s.*f = def; });
+      s.*f = option_check::narrow<T>(option_check::integer(v, p + name, r), p + name);
+    }, [f, def](S& s) { s.*f = (T)def; });
   }
-  Options& number(const char* name, double S::*f, double def, Range r, const char* help) {
-    return add({name, "number", help, def, r.str()}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
-      s.*f = option_check::number(v, p + name, r);
-    }, [f, def](S& s) { s.*f = def; });
+  // Into a float or double field of S or of a base of S.
+  template <class T, class B>
+  Options& number(const char* name, T B::*f, typename std::common_type<T>::type def, Range r, const char* help) {
+    static_assert(std::is_floating_point<T>::value && std::is_base_of<B, S>::value, "a float or double field of S");
+    return add({name, "number", help, option_check::decimal(def), r.str()},
+               [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
+                 s.*f = option_check::narrow<T>(option_check::number(v, p + name, r), p + name);
+               }, [f, def](S& s) { s.*f = def; });
   }
   Options& text(const char* name, std::string S::*f, std::string def, std::vector<std::string> choices,
                 const char* help) {
@@ -85,6 +116,14 @@ class Options {
       s.*f = option_check::numbers(v, p + name, r);
     }, [f, def](S& s) { s.*f = def; });
   }
+  // Exactly `n` numbers (3 channels, a [min, max] pair); one number stands for all n.
+  Options& numbers_n(const char* name, std::vector<double> S::*f, std::vector<double> def, size_t n, Range r,
+                     const char* help) {
+    return add({name, std::to_string(n) + " numbers", help, def, r.str()},
+               [f, name, n, r](S& s, const nlohmann::json& v, const std::string& p) {
+                 s.*f = option_check::numbers_n(v, p + name, n, r);
+               }, [f, def](S& s) { s.*f = def; });
+  }
 
   // The struct with every declared option taken from `section` (defaults for absent
   // keys). Keys the component does not declare are left to their own owners.
@@ -100,6 +139,14 @@ class Options {
   }
   // The defaults alone.
   S defaults() const { return read(nlohmann::json::object(), ""); }
+  // For a section the component owns alone (a data set's data.options): an error
+  // unless every key is declared, naming the key and the known ones ("unknown option
+  // 'flaten' for dataset 'mnist' (known: flatten, mean, std)", where = "dataset 'mnist'").
+  void check_known(const nlohmann::json& section, const std::string& where) const {
+    std::vector<std::string> names;
+    for (const auto& e : entries_) names.push_back(e.info.name);
+    option_check::known(section, where, names);
+  }
   std::vector<OptionInfo> info() const {
     std::vector<OptionInfo> out;
     for (const auto& e : entries_) out.push_back(e.info);
