@@ -253,6 +253,85 @@ void bench_products(const std::string& which, Device dev, const Roofs& roofs, do
   }
 }
 
+// The dense step's time two ways: the engine's Linear, and the faster of that and bare
+// library calls, which is the baseline the sparse step is compared with.
+struct DenseLinearTimes {
+  double engine_s, raw_s, best_s;
+};
+
+DenseLinearTimes time_dense_linear(const Shape3& s, Tensor& x, const Tensor& gy, Device dev, double min_seconds) {
+  const int64_t batch = s.n;
+  nn::Linear dense(s.k, s.m);
+  dense.to(dev);
+  optim::Sgd dopt(dense.parameters(), optim::SgdOptions{0.01, 0.9, 0.0, false});
+  auto dense_step = [&] {
+    MemoryScope ms(MemCategory::Activations);
+    dopt.zero_grad();
+    x.set_grad(Tensor());
+    Tensor y = dense.forward(x);
+    y.backward(gy);
+    dopt.step();
+  };
+  const double dense_engine_s = time_median(dense_step, min_seconds, dev);
+  // The same step as bare library calls into preallocated buffers, the three GEMMs and
+  // the fused SGD kernel timed apart (OpenBLAS's threads and OpenMP's spinning ones
+  // slow each other down when interleaved on few cores): the faster of the two
+  // totals is the baseline.
+  Tensor w = dense.weight.detach(), wgrad = Tensor::empty(w.shape(), DType::F32, dev, MemCategory::Gradients);
+  Tensor y = Tensor::empty({batch, s.m}, DType::F32, dev), dx = Tensor::empty({batch, s.k}, DType::F32, dev);
+  w.set_requires_grad(true);
+  w.set_grad(wgrad);
+  optim::Sgd ropt({{"weight", &w, nullptr}}, optim::SgdOptions{0.01, 0.9, 0.0, false});
+  const double dense_raw_s = time_median([&] {
+    ops::gemm_into(false, true, x, w, y);
+    ops::gemm_into(false, false, gy, w, dx);
+    ops::gemm_into(true, false, gy, x, wgrad);
+  }, min_seconds, dev) + time_median([&] { ropt.step(); }, min_seconds, dev);
+  return {dense_engine_s, dense_raw_s, std::min(dense_engine_s, dense_raw_s)};
+}
+
+// One kernel at one density: the forward validated against the dense layer with the
+// same weights, then the whole training step timed.
+Row bench_sparse_step(const Shape3& s, const kernels::SparseKernel& k, double d, Tensor& x, const Tensor& gy,
+                      const DenseLinearTimes& dense, Device dev, const Roofs& roofs, double min_seconds) {
+  const int64_t batch = s.n;
+  const int block = k.format == kernels::SparseFormat::Bsr ? 16 : 1;
+  kernels::select_sparse_kernel(k.name);
+  sparse::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 9);
+  Tensor bias = random_tensor({s.m}, 10, dev);
+  bias.set_requires_grad(true);
+  std::vector<nn::ParamRef> refs{{"weight", &w.values, &w}, {"bias", &bias, nullptr}};
+  optim::Sgd sopt(refs, optim::SgdOptions{0.01, 0.9, 0.0, false});
+  double err;
+  {
+    autograd::NoGradGuard ng;
+    Tensor ys = ops::sparse_linear(x, w, bias), yd = ops::linear(x, dense_of(w), bias);
+    err = max_rel_diff(ys, yd);
+  }
+  auto sparse_step = [&] {
+    MemoryScope ms(MemCategory::Activations);
+    sopt.zero_grad();
+    x.set_grad(Tensor());
+    Tensor y = ops::sparse_linear(x, w, bias);
+    y.backward(gy);
+    sopt.step();
+  };
+  settle(dev);
+  const double t = time_median(sparse_step, min_seconds, dev);
+  const int64_t nnz = w.values.numel();
+  const double flops = 3 * 2.0 * (double)nnz * (double)batch;
+  const double bytes = (double)nnz * 4 * 6 + (double)w.col_idx.numel() * 4 * 2 + (double)(batch * (s.k + s.m)) * 4 * 4;
+  const double dense_s = dense.best_s;
+  Row row;
+  row.j = {{"op", "sparse_linear_step"}, {"shape", s.name}, {"m", s.m}, {"k", s.k}, {"n", batch},
+           {"density", d}, {"kernel", k.name}, {"block", block}, {"nnz", nnz}, {"sparse_ms", t * 1e3},
+           {"dense_ms", dense_s * 1e3}, {"gflops", flops / t * 1e-9}, {"gbps", bytes / t * 1e-9},
+           {"flops_fraction", flops / t * 1e-9 / roofs.gflops}, {"bandwidth_fraction", bytes / t * 1e-9 / roofs.gbps},
+           {"speedup", dense_s / t}, {"validation_rel_error", err},
+           {"dense_engine_ms", dense.engine_s * 1e3}, {"dense_raw_ms", dense.raw_s * 1e3}};
+  return row;
+}
+
 // One training step of a fully connected layer: forward, input gradient, weight
 // gradient, SGD (momentum 0.9) update; sparse (every kernel) against dense.
 void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out) {
@@ -261,73 +340,13 @@ void bench_linear(Device dev, const Roofs& roofs, double min_seconds, json& out)
   const auto kd = dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu;
   for (int i = 0; i < 3; ++i) {
     const Shape3 s = bench_shapes()[(size_t)i];
-    const int64_t batch = s.n;
-    Tensor x = random_tensor({batch, s.k}, 7, dev), gy = random_tensor({batch, s.m}, 8, dev);
+    Tensor x = random_tensor({s.n, s.k}, 7, dev), gy = random_tensor({s.n, s.m}, 8, dev);
     x.set_requires_grad(true);
-    nn::Linear dense(s.k, s.m);
-    dense.to(dev);
-    optim::Sgd dopt(dense.parameters(), optim::SgdOptions{0.01, 0.9, 0.0, false});
-    auto dense_step = [&] {
-      MemoryScope ms(MemCategory::Activations);
-      dopt.zero_grad();
-      x.set_grad(Tensor());
-      Tensor y = dense.forward(x);
-      y.backward(gy);
-      dopt.step();
-    };
-    const double dense_engine_s = time_median(dense_step, min_seconds, dev);
-    // The same step as bare library calls into preallocated buffers, the three GEMMs and
-    // the fused SGD kernel timed apart (OpenBLAS's threads and OpenMP's spinning ones
-    // slow each other down when interleaved on few cores): the faster of the two
-    // totals is the baseline.
-    Tensor w = dense.weight.detach(), wgrad = Tensor::empty(w.shape(), DType::F32, dev, MemCategory::Gradients);
-    Tensor y = Tensor::empty({batch, s.m}, DType::F32, dev), dx = Tensor::empty({batch, s.k}, DType::F32, dev);
-    w.set_requires_grad(true);
-    w.set_grad(wgrad);
-    optim::Sgd ropt({{"weight", &w, nullptr}}, optim::SgdOptions{0.01, 0.9, 0.0, false});
-    const double dense_raw_s = time_median([&] {
-      ops::gemm_into(false, true, x, w, y);
-      ops::gemm_into(false, false, gy, w, dx);
-      ops::gemm_into(true, false, gy, x, wgrad);
-    }, min_seconds, dev) + time_median([&] { ropt.step(); }, min_seconds, dev);
-    const double dense_s = std::min(dense_engine_s, dense_raw_s);
+    const DenseLinearTimes dense = time_dense_linear(s, x, gy, dev, min_seconds);
     for (double d : kDensities) {
       for (const kernels::SparseKernel& k : kernels::sparse_kernels()) {
         if (k.device != kd) continue;
-        const int block = k.format == kernels::SparseFormat::Bsr ? 16 : 1;
-        kernels::select_sparse_kernel(k.name);
-        sparse::SparseParameter w = make_weight(s.m, s.k, d, block, dev, 9);
-        Tensor bias = random_tensor({s.m}, 10, dev);
-        bias.set_requires_grad(true);
-        std::vector<nn::ParamRef> refs{{"weight", &w.values, &w}, {"bias", &bias, nullptr}};
-        optim::Sgd sopt(refs, optim::SgdOptions{0.01, 0.9, 0.0, false});
-        // Validate the forward against the dense layer with the same weights.
-        double err;
-        {
-          autograd::NoGradGuard ng;
-          Tensor ys = ops::sparse_linear(x, w, bias), yd = ops::linear(x, dense_of(w), bias);
-          err = max_rel_diff(ys, yd);
-        }
-        auto sparse_step = [&] {
-          MemoryScope ms(MemCategory::Activations);
-          sopt.zero_grad();
-          x.set_grad(Tensor());
-          Tensor y = ops::sparse_linear(x, w, bias);
-          y.backward(gy);
-          sopt.step();
-        };
-        settle(dev);
-        const double t = time_median(sparse_step, min_seconds, dev);
-        const int64_t nnz = w.values.numel();
-        const double flops = 3 * 2.0 * (double)nnz * (double)batch;
-        const double bytes = (double)nnz * 4 * 6 + (double)w.col_idx.numel() * 4 * 2 + (double)(batch * (s.k + s.m)) * 4 * 4;
-        Row row;
-        row.j = {{"op", "sparse_linear_step"}, {"shape", s.name}, {"m", s.m}, {"k", s.k}, {"n", batch},
-                 {"density", d}, {"kernel", k.name}, {"block", block}, {"nnz", nnz}, {"sparse_ms", t * 1e3},
-                 {"dense_ms", dense_s * 1e3}, {"gflops", flops / t * 1e-9}, {"gbps", bytes / t * 1e-9},
-                 {"flops_fraction", flops / t * 1e-9 / roofs.gflops}, {"bandwidth_fraction", bytes / t * 1e-9 / roofs.gbps},
-                 {"speedup", dense_s / t}, {"validation_rel_error", err},
-                 {"dense_engine_ms", dense_engine_s * 1e3}, {"dense_raw_ms", dense_raw_s * 1e3}};
+        Row row = bench_sparse_step(s, k, d, x, gy, dense, dev, roofs, min_seconds);
         row.print();
         out["results"].push_back(row.j);
       }

@@ -19,51 +19,52 @@ CifarOptions cifar_defaults(bool cifar100) {
   return o;
 }
 
-CifarDataset::CifarDataset(const std::string& root, const std::string& split, const CifarOptions& options)
-    : options_(options) {
-  SPROUT_CHECK(split == "train" || split == "test", "unknown split '", split, "' for ", name(),
-               " (expected train or test)");
-  SPROUT_CHECK(options.padding >= 0, "cifar padding must be >= 0, got ", options.padding);
-  train_ = split == "train";
+namespace {
+
+using CifarFiles = std::vector<std::pair<std::string, int64_t>>;  // path, record count
+
+// The published file names of a split, and how many records each must hold.
+std::vector<std::string> split_files(bool cifar100, bool train, int64_t& per_file) {
   std::vector<std::string> names;
-  int64_t per_file = 10000;
-  if (options_.cifar100) {
-    names = {train_ ? "train.bin" : "test.bin"};
-    per_file = train_ ? 50000 : 10000;
-  } else if (train_) {
+  per_file = 10000;
+  if (cifar100) {
+    names = {train ? "train.bin" : "test.bin"};
+    per_file = train ? 50000 : 10000;
+  } else if (train) {
     for (int i = 1; i <= 5; ++i) names.push_back("data_batch_" + std::to_string(i) + ".bin");
   } else {
     names = {"test_batch.bin"};
   }
-  std::error_code ec;
-  fs::path dir(root);
-  fs::path sub = dir / (options_.cifar100 ? "cifar-100-binary" : "cifar-10-batches-bin");
-  if (!fs::exists(dir / names[0], ec) && fs::exists(sub / names[0], ec)) dir = sub;
+  return names;
+}
 
-  const int64_t label_bytes = options_.cifar100 ? 2 : 1;
-  const int64_t record = label_bytes + 3072;
-  std::vector<std::pair<std::string, int64_t>> files;
-  int64_t total = 0;
+// Sizes every file before any is read, so a short or missing one fails at load, named.
+CifarFiles check_files(const fs::path& dir, const std::vector<std::string>& names, const std::string& root,
+                       const std::string& dataset, int64_t record, int64_t per_file, bool check_counts) {
+  std::error_code ec;
+  CifarFiles files;
   for (const auto& n : names) {
     std::string p = (dir / n).string();
-    if (!fs::exists(p, ec)) fail_reading(p, std::string("no such file (expected the ") + name() +
+    if (!fs::exists(p, ec)) fail_reading(p, std::string("no such file (expected the ") + dataset +
                                                 " binary files in " + root + ")");
     int64_t bytes = (int64_t)fs::file_size(p, ec);
     if (ec) fail_reading(p, ec.message());
     if (bytes == 0 || bytes % record != 0)
-      fail_reading(p, detail::concat("truncated or not a ", name(), " file: ", bytes,
+      fail_reading(p, detail::concat("truncated or not a ", dataset, " file: ", bytes,
                                      " bytes is not a whole number of ", record, "-byte records"));
     int64_t count = bytes / record;
-    if (options_.check_counts && count != per_file)
+    if (check_counts && count != per_file)
       fail_reading(p, detail::concat("holds ", count, " records, expected ", per_file));
     files.emplace_back(p, count);
-    total += count;
   }
+  return files;
+}
 
-  images_ = Tensor::empty({total, 3, 32, 32}, DType::U8, Device::cpu(), MemCategory::Data);
-  labels_.resize((size_t)total);
-  uint8_t* img = images_.data<uint8_t>();
-  const int classes = num_classes();
+// Reads every file's records, 1000 at a time, into img and labels in file order.
+void read_records(const CifarFiles& files, const CifarOptions& o, int classes, uint8_t* img,
+                  std::vector<int32_t>& labels) {
+  const int64_t label_bytes = o.cifar100 ? 2 : 1;
+  const int64_t record = label_bytes + 3072;
   std::vector<uint8_t> buf((size_t)record * 1000);
   int64_t at = 0;
   for (const auto& [p, count] : files) {
@@ -76,15 +77,40 @@ CifarDataset::CifarDataset(const std::string& root, const std::string& split, co
       for (int64_t r = 0; r < chunk; ++r, ++at) {
         const uint8_t* rec = buf.data() + r * record;
         // CIFAR-100 records are (coarse, fine); CIFAR-10 records are (label).
-        int lab = options_.cifar100 ? (options_.coarse ? rec[0] : rec[1]) : rec[0];
+        int lab = o.cifar100 ? (o.coarse ? rec[0] : rec[1]) : rec[0];
         if (lab >= classes)
           fail_reading(p, detail::concat("label ", lab, " in record ", done + r, " is not in [0, ", classes, ")"));
-        labels_[(size_t)at] = lab;
+        labels[(size_t)at] = lab;
         std::copy(rec + label_bytes, rec + record, img + at * 3072);
       }
       done += chunk;
     }
   }
+}
+
+}  // namespace
+
+CifarDataset::CifarDataset(const std::string& root, const std::string& split, const CifarOptions& options)
+    : options_(options) {
+  SPROUT_CHECK(split == "train" || split == "test", "unknown split '", split, "' for ", name(),
+               " (expected train or test)");
+  SPROUT_CHECK(options.padding >= 0, "cifar padding must be >= 0, got ", options.padding);
+  train_ = split == "train";
+  int64_t per_file = 0;
+  const std::vector<std::string> names = split_files(options_.cifar100, train_, per_file);
+  std::error_code ec;
+  fs::path dir(root);
+  fs::path sub = dir / (options_.cifar100 ? "cifar-100-binary" : "cifar-10-batches-bin");
+  if (!fs::exists(dir / names[0], ec) && fs::exists(sub / names[0], ec)) dir = sub;
+
+  const int64_t record = (options_.cifar100 ? 2 : 1) + 3072;
+  const CifarFiles files = check_files(dir, names, root, name(), record, per_file, options_.check_counts);
+  int64_t total = 0;
+  for (const auto& f : files) total += f.second;
+
+  images_ = Tensor::empty({total, 3, 32, 32}, DType::U8, Device::cpu(), MemCategory::Data);
+  labels_.resize((size_t)total);
+  read_records(files, options_, num_classes(), images_.data<uint8_t>(), labels_);
 }
 
 void CifarDataset::get(int64_t index, float* x, int32_t* label, Rng& rng) const {

@@ -208,27 +208,46 @@ void DataLoader::drop_ahead() {
   if (err) std::rethrow_exception(err);
 }
 
+void DataLoader::acquire_cpu(int64_t count, Ready& r) {
+  Shape xs = sample_shape_;
+  xs.insert(xs.begin(), count);
+  bool full = count == opt_.batch_size;
+  // A pooled pair is free again once the caller dropped every reference to it.
+  for (auto& p : cpu_pool_) {
+    if (full && p.first.impl_ptr().use_count() == 1 && p.first.impl()->storage.use_count() == 1 &&
+        p.second.impl_ptr().use_count() == 1 && p.second.impl()->storage.use_count() == 1) {
+      // Pairs with the release in the caller's last reference drop, so its reads of
+      // the old batch happen before the worker overwrites it.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      r.x = p.first;
+      r.y = p.second;
+      return;
+    }
+  }
+  r.x = Tensor::empty(xs, DType::F32, Device::cpu(), MemCategory::Data);
+  r.y = Tensor::empty({count}, DType::I32, Device::cpu(), MemCategory::Data);
+  size_t cap = (size_t)(opt_.prefetch_batches + opt_.num_workers + 2);
+  if (full && cpu_pool_.size() < cap) cpu_pool_.emplace_back(r.x, r.y);
+}
+
+void DataLoader::wait_for_copy(Staging& oldest, std::unique_lock<std::mutex>& lock) {
+  waiting_ = true;
+  lock.unlock();
+  std::exception_ptr err;
+  try {
+    transfer_->wait(*oldest.fence);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  lock.lock();
+  waiting_ = false;
+  staging_cv_.notify_all();
+  if (err) std::rethrow_exception(err);
+}
+
 void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r) {
   if (!transfer_) {
-    Shape xs = sample_shape_;
-    xs.insert(xs.begin(), count);
-    bool full = count == opt_.batch_size;
-    // A pooled pair is free again once the caller dropped every reference to it.
-    for (auto& p : cpu_pool_) {
-      if (full && p.first.impl_ptr().use_count() == 1 && p.first.impl()->storage.use_count() == 1 &&
-          p.second.impl_ptr().use_count() == 1 && p.second.impl()->storage.use_count() == 1) {
-        // Pairs with the release in the caller's last reference drop, so its reads of
-        // the old batch happen before the worker overwrites it.
-        std::atomic_thread_fence(std::memory_order_acquire);
-        r.x = p.first;
-        r.y = p.second;
-        return;
-      }
-    }
-    r.x = Tensor::empty(xs, DType::F32, Device::cpu(), MemCategory::Data);
-    r.y = Tensor::empty({count}, DType::I32, Device::cpu(), MemCategory::Data);
-    size_t cap = (size_t)(opt_.prefetch_batches + opt_.num_workers + 2);
-    if (full && cpu_pool_.size() < cap) cpu_pool_.emplace_back(r.x, r.y);
+    acquire_cpu(count, r);
     return;
   }
   size_t cap = (size_t)(opt_.prefetch_batches + opt_.num_workers + 2);
@@ -261,18 +280,7 @@ void DataLoader::acquire(int64_t count, std::unique_lock<std::mutex>& lock, Read
     }
     // Every buffer is being filled or copied out of: wait for the copy queued first,
     // not for the whole device. The next pass finds its buffer free.
-    waiting_ = true;
-    lock.unlock();
-    std::exception_ptr err;
-    try {
-      transfer_->wait(*oldest->fence);
-    } catch (...) {
-      err = std::current_exception();
-    }
-    lock.lock();
-    waiting_ = false;
-    staging_cv_.notify_all();
-    if (err) std::rethrow_exception(err);
+    wait_for_copy(*oldest, lock);
   }
 }
 
@@ -335,12 +343,7 @@ void DataLoader::worker_loop() {
   }
 }
 
-bool DataLoader::next(Batch& out) {
-  if (!started_) start_epoch(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  if (deliver_ >= num_batches_) return false;
-  int64_t b = deliver_;
-  Ready r;
+bool DataLoader::take_batch(int64_t b, std::unique_lock<std::mutex>& lock, Ready& r) {
   if (ahead_batch_ == b) {
     r = std::move(ahead_);
     ahead_ = Ready();
@@ -366,31 +369,57 @@ bool DataLoader::next(Batch& out) {
     r = std::move(ready_[b]);
     ready_.erase(b);
   }
-  ++deliver_;
-  if (!r.error && r.staging) {
-    // Uploaded ahead by the previous next(), or now when the batch was not built in time.
-    lock.unlock();
-    if (!r.x.defined()) upload(r);
-    if (!r.error) {
-      try {
-        order_consumer(r);
-      } catch (...) {
-        r.error = std::current_exception();
-      }
+  return true;
+}
+
+void DataLoader::finish_staged(Ready& r, std::unique_lock<std::mutex>& lock) {
+  // Uploaded ahead by the previous next(), or now when the batch was not built in time.
+  lock.unlock();
+  if (!r.x.defined()) upload(r);
+  if (!r.error) {
+    try {
+      order_consumer(r);
+    } catch (...) {
+      r.error = std::current_exception();
     }
-    lock.lock();
   }
-  if (r.error) {
-    // The epoch ends here: drop what the workers made ahead and stop their work.
-    ++generation_;
-    deliver_ = claim_ = num_batches_;
-    for (auto& kv : ready_) release(kv.second);
-    ready_.clear();
-    release(r);
-    lock.unlock();
-    staging_cv_.notify_all();
-    std::rethrow_exception(r.error);
+  lock.lock();
+}
+
+void DataLoader::fail_epoch(Ready& r, std::unique_lock<std::mutex>& lock) {
+  // The epoch ends here: drop what the workers made ahead and stop their work.
+  ++generation_;
+  deliver_ = claim_ = num_batches_;
+  for (auto& kv : ready_) release(kv.second);
+  ready_.clear();
+  release(r);
+  lock.unlock();
+  staging_cv_.notify_all();
+  std::rethrow_exception(r.error);
+}
+
+void DataLoader::upload_ahead(std::unique_lock<std::mutex>& lock) {
+  lock.lock();
+  auto it = ready_.find(deliver_);
+  if (it != ready_.end() && !it->second.error && it->second.staging) {
+    ahead_ = std::move(it->second);
+    ahead_batch_ = deliver_;
+    ready_.erase(it);
   }
+  lock.unlock();
+  if (ahead_batch_ >= 0) upload(ahead_);  // a failure is rethrown when that batch is due
+}
+
+bool DataLoader::next(Batch& out) {
+  if (!started_) start_epoch(0);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (deliver_ >= num_batches_) return false;
+  int64_t b = deliver_;
+  Ready r;
+  if (!take_batch(b, lock, r)) return false;
+  ++deliver_;
+  if (!r.error && r.staging) finish_staged(r, lock);
+  if (r.error) fail_epoch(r, lock);
   Tensor x = r.x, y = r.y;
   release(r);  // staged: its buffer is in flight until the copy's fence
   lock.unlock();
@@ -401,15 +430,7 @@ bool DataLoader::next(Batch& out) {
 
   // Queue the next batch's upload now, so it runs on the copy stream during the caller's
   // step; its consumer wait is queued only when it is handed out, or that step would wait.
-  lock.lock();
-  auto it = ready_.find(deliver_);
-  if (it != ready_.end() && !it->second.error && it->second.staging) {
-    ahead_ = std::move(it->second);
-    ahead_batch_ = deliver_;
-    ready_.erase(it);
-  }
-  lock.unlock();
-  if (ahead_batch_ >= 0) upload(ahead_);  // a failure is rethrown when that batch is due
+  upload_ahead(lock);
   return true;
 }
 

@@ -80,6 +80,10 @@ class DataLoader {
              const std::shared_ptr<const std::vector<int64_t>>& order, Ready& r);
   // Gives `r` somewhere to build `count` samples (lock held; may wait for a copy).
   void acquire(int64_t count, std::unique_lock<std::mutex>& lock, Ready& r);
+  // CPU batches: a pooled pair the caller has let go of, or new tensors (pooled if full).
+  void acquire_cpu(int64_t count, Ready& r);
+  // Waits without the lock for the copy out of `oldest`; one worker at a time.
+  void wait_for_copy(Staging& oldest, std::unique_lock<std::mutex>& lock);
   // Lock held. An uploaded batch's buffer stays in flight until its fence is reached.
   void release(Ready& r);
   // Staged batches, on the consumer's thread without the lock: queues the copy of a built
@@ -89,6 +93,16 @@ class DataLoader {
   void order_consumer(Ready& r);
   // Lets go of the batch uploaded ahead (start_epoch, skip, errors, shutdown).
   void drop_ahead();
+  // next()'s steps, called with the lock held. take_batch: batch `b` from the one uploaded
+  // ahead, built now (no workers) or waited for; false when stopping. finish_staged:
+  // uploads a staged batch if not yet, then orders the consumer after its copy.
+  // fail_epoch: ends the epoch and rethrows r's error, with the lock released.
+  bool take_batch(int64_t b, std::unique_lock<std::mutex>& lock, Ready& r);
+  void finish_staged(Ready& r, std::unique_lock<std::mutex>& lock);
+  [[noreturn]] void fail_epoch(Ready& r, std::unique_lock<std::mutex>& lock);
+  // Called without the lock: moves the next built batch into ahead_ and queues
+  // its upload, so the copy overlaps the caller's step.
+  void upload_ahead(std::unique_lock<std::mutex>& lock);
   void start_workers();
 
   DatasetPtr dataset_;

@@ -47,15 +47,14 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   SPROUT_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
 }
 
-SafetensorsFile load_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  SPROUT_CHECK(f.good(), "cannot read checkpoint ", path);
-  uint64_t size = (uint64_t)f.tellg();
-  f.seekg(0);
+namespace {
+
+// The 8-byte little-endian header length and the JSON header it covers; sets hlen.
+Json read_header(std::ifstream& f, const std::string& path, uint64_t size, uint64_t& hlen) {
   SPROUT_CHECK(size >= 8, "corrupt checkpoint ", path, ": ", size, " bytes, shorter than the 8-byte header length");
   unsigned char lenb[8];
   f.read(reinterpret_cast<char*>(lenb), 8);
-  uint64_t hlen = 0;
+  hlen = 0;
   for (int i = 0; i < 8; ++i) hlen |= (uint64_t)lenb[i] << (8 * i);
   SPROUT_CHECK(hlen <= size - 8, "corrupt checkpoint ", path, ": header length ", hlen,
                " exceeds the file (", size, " bytes)");
@@ -64,50 +63,74 @@ SafetensorsFile load_safetensors(const std::string& path) {
   Json header = Json::parse(text, nullptr, false);
   SPROUT_CHECK(!header.is_discarded() && header.is_object(), "corrupt checkpoint ", path,
                ": header is not a JSON object");
+  return header;
+}
+
+void read_metadata(const Json& e, const std::string& path, std::map<std::string, std::string>& metadata) {
+  SPROUT_CHECK(e.is_object(), "corrupt checkpoint ", path, ": __metadata__ is not an object");
+  for (auto m = e.begin(); m != e.end(); ++m) {
+    SPROUT_CHECK(m.value().is_string(), "corrupt checkpoint ", path, ": metadata '", m.key(),
+                 "' is not a string");
+    metadata[m.key()] = m.value().get<std::string>();
+  }
+}
+
+// One header entry, checked field by field against the data section before its bytes
+// are read; `range` gets its offsets for the overlap check.
+Tensor read_tensor(std::ifstream& f, const std::string& path, const std::string& name, const Json& e,
+                   uint64_t hlen, uint64_t data_size, std::pair<uint64_t, uint64_t>& range) {
+  auto bad = [&](const std::string& what) {
+    SPROUT_FAIL("corrupt checkpoint ", path, ": tensor '", name, "': ", what);
+  };
+  if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+    bad("needs dtype, shape and data_offsets");
+  if (!e["dtype"].is_string()) bad("dtype is not a string");
+  DType dt;
+  try { dt = dtype_from_name(e["dtype"].get<std::string>()); } catch (const Error&) { bad("unsupported dtype " + e["dtype"].dump()); }
+  Shape shape;
+  if (!e["shape"].is_array()) bad("shape is not an array");
+  for (const auto& d : e["shape"]) {
+    if (!d.is_number_unsigned()) bad("shape entry " + d.dump() + " is not a non-negative integer");
+    shape.push_back(d.get<int64_t>());
+  }
+  const Json& off = e["data_offsets"];
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    bad("data_offsets must be two non-negative integers");
+  uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+  if (b > en || en > data_size) bad("data_offsets [" + std::to_string(b) + ", " + std::to_string(en) +
+                                    "] outside the " + std::to_string(data_size) + "-byte data section");
+  if (en - b != (uint64_t)shape_numel(shape) * dtype_size(dt))
+    bad("data_offsets span " + std::to_string(en - b) + " bytes, shape and dtype need " +
+        std::to_string((uint64_t)shape_numel(shape) * dtype_size(dt)));
+  range = {b, en};
+  Tensor t = Tensor::empty(shape, dt, Device::cpu(), MemCategory::Workspace);
+  f.seekg((std::streamoff)(8 + hlen + b));
+  f.read(static_cast<char*>(t.raw_data()), (std::streamsize)(en - b));
+  SPROUT_CHECK(f.good() || en == b, "corrupt checkpoint ", path, ": cannot read tensor '", name, "'");
+  return t;
+}
+
+}  // namespace
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  SPROUT_CHECK(f.good(), "cannot read checkpoint ", path);
+  uint64_t size = (uint64_t)f.tellg();
+  f.seekg(0);
+  uint64_t hlen = 0;
+  const Json header = read_header(f, path, size, hlen);
   uint64_t data_size = size - 8 - hlen;
   SafetensorsFile out;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const Json& e = it.value();
-    if (name == "__metadata__") {
-      SPROUT_CHECK(e.is_object(), "corrupt checkpoint ", path, ": __metadata__ is not an object");
-      for (auto m = e.begin(); m != e.end(); ++m) {
-        SPROUT_CHECK(m.value().is_string(), "corrupt checkpoint ", path, ": metadata '", m.key(),
-                     "' is not a string");
-        out.metadata[m.key()] = m.value().get<std::string>();
-      }
+    if (it.key() == "__metadata__") {
+      read_metadata(it.value(), path, out.metadata);
       continue;
     }
-    auto bad = [&](const std::string& what) {
-      SPROUT_FAIL("corrupt checkpoint ", path, ": tensor '", name, "': ", what);
-    };
-    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
-      bad("needs dtype, shape and data_offsets");
-    if (!e["dtype"].is_string()) bad("dtype is not a string");
-    DType dt;
-    try { dt = dtype_from_name(e["dtype"].get<std::string>()); } catch (const Error&) { bad("unsupported dtype " + e["dtype"].dump()); }
-    Shape shape;
-    if (!e["shape"].is_array()) bad("shape is not an array");
-    for (const auto& d : e["shape"]) {
-      if (!d.is_number_unsigned()) bad("shape entry " + d.dump() + " is not a non-negative integer");
-      shape.push_back(d.get<int64_t>());
-    }
-    const Json& off = e["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      bad("data_offsets must be two non-negative integers");
-    uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
-    if (b > en || en > data_size) bad("data_offsets [" + std::to_string(b) + ", " + std::to_string(en) +
-                                      "] outside the " + std::to_string(data_size) + "-byte data section");
-    if (en - b != (uint64_t)shape_numel(shape) * dtype_size(dt))
-      bad("data_offsets span " + std::to_string(en - b) + " bytes, shape and dtype need " +
-          std::to_string((uint64_t)shape_numel(shape) * dtype_size(dt)));
-    ranges.emplace_back(b, en);
-    Tensor t = Tensor::empty(shape, dt, Device::cpu(), MemCategory::Workspace);
-    f.seekg((std::streamoff)(8 + hlen + b));
-    f.read(static_cast<char*>(t.raw_data()), (std::streamsize)(en - b));
-    SPROUT_CHECK(f.good() || en == b, "corrupt checkpoint ", path, ": cannot read tensor '", name, "'");
-    out.tensors[name] = t;
+    std::pair<uint64_t, uint64_t> range;
+    Tensor t = read_tensor(f, path, it.key(), it.value(), hlen, data_size, range);
+    ranges.push_back(range);
+    out.tensors[it.key()] = t;
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)

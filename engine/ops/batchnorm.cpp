@@ -22,11 +22,10 @@ void check_channel_vector(const Tensor& x, const Tensor& t, const char* what) {
                " does not match the ", x.size(1), " channels of ", shape_str(x.shape()));
 }
 
-}  // namespace
-
-Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                    Tensor running_mean, Tensor running_var, bool training, double momentum,
-                    double eps) {
+// The shapes and modes the kernels trust: a 4-d input, per-channel vectors, running
+// statistics given as a pair, and more than one value per channel when training.
+void check_batch_norm_inputs(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                             const Tensor& running_mean, const Tensor& running_var, bool training) {
   SPROUT_CHECK(x.defined() && x.dim() == 4, "batch_norm2d: input must be [N, C, H, W], got ",
                x.defined() ? shape_str(x.shape()) : std::string("undefined"));
   check_channel_vector(x, gamma, "gamma");
@@ -37,14 +36,17 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                "batch_norm2d: running_mean and running_var must be given together");
   SPROUT_CHECK(training || running_mean.defined(),
                "batch_norm2d: evaluation mode needs running statistics");
-  int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  int64_t N = x.size(0), HW = x.size(2) * x.size(3);
   SPROUT_CHECK(!training || N * HW > 1, "batch_norm2d: training needs more than one value per "
                "channel, got input ", shape_str(x.shape()));
   if (x.is_cuda()) check_cuda_f32(x, "batch_norm2d");
+}
 
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
-  Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
+// Fills y and the saved statistics; training also updates the running statistics in place.
+void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps,
+                        const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
+  int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   if (x.is_cuda()) {
     SPROUT_ON_CUDA(
       if (training)
@@ -71,34 +73,53 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                          y.data<T>(), save_mean.data<T>(), save_invstd.data<T>());
     });
   }
+}
 
-  if (autograd::needs_grad({&x, &gamma, &beta})) {
-    Tensor sx = x.detach(), sg = gamma.defined() ? gamma.detach() : Tensor();
-    bool gx = x.requires_grad();
-    bool gg = gamma.defined() && gamma.requires_grad();
-    bool gb = beta.defined() && beta.requires_grad();
-    autograd::record(y, std::make_shared<autograd::FunctionNode>("batch_norm2d",
-        [sx, sg, save_mean, save_invstd, training, gx, gg, gb, N, C, HW](const Tensor& dy) {
-      Tensor dx, dgamma, dbeta;
-      if (gx) dx = Tensor::empty(sx.shape(), sx.dtype(), sx.device());
-      if (gg) dgamma = Tensor::empty({C}, sx.dtype(), sx.device());
-      if (gb) dbeta = Tensor::empty({C}, sx.dtype(), sx.device());
-      if (sx.is_cuda()) {
-        SPROUT_ON_CUDA(kernels::cuda::bn_backward(sx.data<float>(), dy.data<float>(), save_mean.data<float>(),
-                                                  save_invstd.data<float>(), ptr_or_null<float>(sg), N, C, HW,
-                                                  training, mut_or_null<float>(dx), mut_or_null<float>(dgamma),
-                                                  mut_or_null<float>(dbeta), stream()));
-      } else {
-        dispatch_float(sx.dtype(), "batch_norm2d backward", [&](auto t) {
-          using T = decltype(t);
-          kernels::cpu::bn_backward<T>(sx.data<T>(), dy.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
-                                       ptr_or_null<T>(sg), N, C, HW, training, mut_or_null<T>(dx),
-                                       mut_or_null<T>(dgamma), mut_or_null<T>(dbeta));
-        });
-      }
-      return std::vector<Tensor>{dx, dgamma, dbeta};
-    }), {&x, &gamma, &beta});
-  }
+// The backward node holds the saved statistics, so backward never recomputes them.
+void record_batch_norm_backward(Tensor& y, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                const Tensor& save_mean, const Tensor& save_invstd, bool training) {
+  int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  Tensor sx = x.detach(), sg = gamma.defined() ? gamma.detach() : Tensor();
+  bool gx = x.requires_grad();
+  bool gg = gamma.defined() && gamma.requires_grad();
+  bool gb = beta.defined() && beta.requires_grad();
+  autograd::record(y, std::make_shared<autograd::FunctionNode>("batch_norm2d",
+      [sx, sg, save_mean, save_invstd, training, gx, gg, gb, N, C, HW](const Tensor& dy) {
+    Tensor dx, dgamma, dbeta;
+    if (gx) dx = Tensor::empty(sx.shape(), sx.dtype(), sx.device());
+    if (gg) dgamma = Tensor::empty({C}, sx.dtype(), sx.device());
+    if (gb) dbeta = Tensor::empty({C}, sx.dtype(), sx.device());
+    if (sx.is_cuda()) {
+      SPROUT_ON_CUDA(kernels::cuda::bn_backward(sx.data<float>(), dy.data<float>(), save_mean.data<float>(),
+                                                save_invstd.data<float>(), ptr_or_null<float>(sg), N, C, HW,
+                                                training, mut_or_null<float>(dx), mut_or_null<float>(dgamma),
+                                                mut_or_null<float>(dbeta), stream()));
+    } else {
+      dispatch_float(sx.dtype(), "batch_norm2d backward", [&](auto t) {
+        using T = decltype(t);
+        kernels::cpu::bn_backward<T>(sx.data<T>(), dy.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
+                                     ptr_or_null<T>(sg), N, C, HW, training, mut_or_null<T>(dx),
+                                     mut_or_null<T>(dgamma), mut_or_null<T>(dbeta));
+      });
+    }
+    return std::vector<Tensor>{dx, dgamma, dbeta};
+  }), {&x, &gamma, &beta});
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    Tensor running_mean, Tensor running_var, bool training, double momentum,
+                    double eps) {
+  check_batch_norm_inputs(x, gamma, beta, running_mean, running_var, training);
+  int64_t C = x.size(1);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
+  batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, y, save_mean,
+                     save_invstd);
+  if (autograd::needs_grad({&x, &gamma, &beta}))
+    record_batch_norm_backward(y, x, gamma, beta, save_mean, save_invstd, training);
   return y;
 }
 

@@ -46,112 +46,147 @@ Tensor gather(const Tensor& old, const Tensor& src, int64_t new_nnz, int64_t be,
   return out;
 }
 
-}  // namespace
+// The edit's operands on the parameter's device, checked against p and its optimizer
+// state before anything is allocated for the new structure.
+struct EditOperands {
+  Tensor keep, grow, grow_vals;  // grow is a copy: the merge sorts it in place
+  int64_t g = 0;                 // grown positions
+};
 
-int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state, const TopologyEdit& edit) {
-  check_param(p, "edit_topology");
+EditOperands check_edit(const sparse::SparseParameter& p, const std::vector<Tensor*>& state,
+                        const TopologyEdit& edit) {
   const Device dev = p.values.device();
-  const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p), nnzb = p.col_idx.numel();
-  const int64_t be = (int64_t)p.block * p.block;
-  Tensor keep, grow;
+  const int64_t nnzb = p.col_idx.numel(), be = (int64_t)p.block * p.block;
+  EditOperands o;
   if (edit.keep.defined()) {
     SPROUT_CHECK(edit.keep.dtype() == DType::U8 && edit.keep.numel() == nnzb, "edit_topology: keep must be U8 [",
                  nnzb, "], got ", dtype_name(edit.keep.dtype()), " ", shape_str(edit.keep.shape()));
-    keep = to_device(edit.keep, dev);
+    o.keep = to_device(edit.keep, dev);
   }
-  int64_t g = 0;
   if (edit.grow.defined()) {
     SPROUT_CHECK(edit.grow.dtype() == DType::I64, "edit_topology: grow must be I64 positions, got ",
                  dtype_name(edit.grow.dtype()));
-    g = edit.grow.numel();
-    grow = Tensor::empty({g}, DType::I64, dev, MemCategory::Workspace);
-    grow.copy_from(edit.grow);  // sorted in place below
+    o.g = edit.grow.numel();
+    o.grow = Tensor::empty({o.g}, DType::I64, dev, MemCategory::Workspace);
+    o.grow.copy_from(edit.grow);
   } else {
-    grow = Tensor::empty({0}, DType::I64, dev, MemCategory::Workspace);
+    o.grow = Tensor::empty({0}, DType::I64, dev, MemCategory::Workspace);
   }
-  Tensor grow_vals;
   if (edit.grow_values.defined()) {
-    SPROUT_CHECK(edit.grow_values.numel() == g * be && edit.grow_values.dtype() == p.values.dtype(),
-                 "edit_topology: grow_values must hold ", g * be, " ", dtype_name(p.values.dtype()), " values");
-    if (g > 0) grow_vals = to_device(edit.grow_values, dev);
+    SPROUT_CHECK(edit.grow_values.numel() == o.g * be && edit.grow_values.dtype() == p.values.dtype(),
+                 "edit_topology: grow_values must hold ", o.g * be, " ", dtype_name(p.values.dtype()), " values");
+    if (o.g > 0) o.grow_vals = to_device(edit.grow_values, dev);
   }
   for (Tensor* s : state)
     SPROUT_CHECK(s && s->defined() && s->numel() == p.values.numel() && s->device() == dev,
                  "edit_topology: optimizer state does not match the values (", s && s->defined() ? s->numel() : 0,
                  " vs ", p.values.numel(), ")");
+  return o;
+}
 
+// The structure after the edit, and for each new entry where its values come from.
+struct MergedStructure {
+  Tensor row_ptr, col_idx, src;
+  int64_t nnzb = 0;
+  int64_t bad = -1;  // a (block) row where a grown position collides, or -1
+};
+
+// On the CPU the count is exact at once, so a caller's wrong count fails here, not later.
+void merge_on_cpu(const sparse::SparseParameter& p, EditOperands& o, const Tensor& order, const uint8_t* keep_p,
+                  bool revive, int64_t known, MergedStructure& m) {
+  const int64_t gr = sparse::grid_rows(p), gc = sparse::grid_cols(p), g = o.g;
+  const Device dev = p.values.device();
+  std::iota(order.data<int64_t>(), order.data<int64_t>() + g, int64_t(0));
+  kernels::cpu::sort_grow(o.grow.data<int64_t>(), order.data<int64_t>(), g);
+  kernels::cpu::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, o.grow.data<int64_t>(), g,
+                               m.row_ptr.data<int32_t>());
+  m.nnzb = m.row_ptr.data<int32_t>()[gr];
+  SPROUT_CHECK(known < 0 || known == m.nnzb, "edit_topology: the caller expects ", known,
+               " entries after the edit, the edit gives ", m.nnzb);
+  m.col_idx = Tensor::empty({m.nnzb}, DType::I32, dev, MemCategory::Indices);
+  m.src = Tensor::empty({m.nnzb}, DType::I64, dev, MemCategory::Workspace);
+  m.bad = kernels::cpu::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
+                                       o.grow.data<int64_t>(), order.data<int64_t>(), g, revive,
+                                       m.row_ptr.data<int32_t>(), m.col_idx.data<int32_t>(),
+                                       m.src.data<int64_t>());
+}
+
+// Sorts the grown positions, counts each row's entries and merges old and new; on a GPU
+// with a known count nothing is read back and the collision check is deferred.
+MergedStructure merge_structure(const sparse::SparseParameter& p, const TopologyEdit& edit, EditOperands& o) {
+  const Device dev = p.values.device();
+  const int64_t gr = sparse::grid_rows(p), g = o.g;
   Tensor order = Tensor::empty({g}, DType::I64, dev, MemCategory::Workspace);
-  Tensor new_row_ptr = Tensor::empty({gr + 1}, DType::I32, dev, MemCategory::Indices);
-  Tensor new_col_idx, src;
-  int64_t new_nnzb = 0, bad = -1;
-  const uint8_t* keep_p = keep.defined() ? keep.data<uint8_t>() : nullptr;
+  MergedStructure m;
+  m.row_ptr = Tensor::empty({gr + 1}, DType::I32, dev, MemCategory::Indices);
+  const uint8_t* keep_p = o.keep.defined() ? o.keep.data<uint8_t>() : nullptr;
   const int64_t known = edit.new_nnz_blocks;
   SPROUT_CHECK(known >= -1, "edit_topology: new_nnz_blocks ", known);
-  if (dev.is_cuda()) {
-    SPROUT_ON_CUDA({
-      Tensor ws = Tensor::empty({(int64_t)kernels::cuda::sort_grow_workspace(g)}, DType::U8, dev,
-                                MemCategory::Workspace);
-      kernels::cuda::sort_grow(grow.data<int64_t>(), order.data<int64_t>(), g, ws.raw_data(),
-                               (size_t)ws.numel(), stream());
-      Tensor ws2 = Tensor::empty({(int64_t)kernels::cuda::topology_count_workspace(gr)}, DType::U8, dev,
-                                 MemCategory::Workspace);
-      kernels::cuda::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, grow.data<int64_t>(), g,
-                                    new_row_ptr.data<int32_t>(), ws2.raw_data(), (size_t)ws2.numel(), stream());
-      if (known >= 0) {
-        new_nnzb = known;
-      } else {
-        int32_t last = 0;
-        kernels::cuda::copy(&last, new_row_ptr.data<int32_t>() + gr, sizeof(int32_t), 1);
-        new_nnzb = last;
-      }
-      new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
-      src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
-      // With a count the merge may disagree with (a failed edit, reported later), every
-      // entry starts as column 0 from "new entry 0", so neither the gather below nor a
-      // later kernel reads out of bounds, and the row offsets are clamped to the count.
-      if (known >= 0) {
-        kernels::cuda::memset_bytes(src.raw_data(), 0xff, src.nbytes());
-        kernels::cuda::memset_bytes(new_col_idx.raw_data(), 0, new_col_idx.nbytes());
-      }
-      Tensor flag = Tensor::empty({1}, DType::I64, dev, MemCategory::Workspace);
-      kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
-                                    grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive, known,
-                                    new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(), src.data<int64_t>(),
-                                    reinterpret_cast<unsigned long long*>(flag.data<int64_t>()), stream());
-      if (known >= 0) {
-        defer_check(flag, "edit_topology: a GPU edit made with a known count went wrong (a grown position "
-                          "stored and kept, repeated or outside the grid, or a wrong count) in (block) row");
-      } else {
-        uint64_t host_bad = 0;
-        kernels::cuda::copy(&host_bad, flag.raw_data(), sizeof(host_bad), 1);
-        bad = host_bad == ~0ull ? -1 : (int64_t)host_bad;
-      }
-    });
-  } else {
-    std::iota(order.data<int64_t>(), order.data<int64_t>() + g, int64_t(0));
-    kernels::cpu::sort_grow(grow.data<int64_t>(), order.data<int64_t>(), g);
-    kernels::cpu::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, grow.data<int64_t>(), g,
-                                 new_row_ptr.data<int32_t>());
-    new_nnzb = new_row_ptr.data<int32_t>()[gr];
-    SPROUT_CHECK(known < 0 || known == new_nnzb, "edit_topology: the caller expects ", known,
-                 " entries after the edit, the edit gives ", new_nnzb);
-    new_col_idx = Tensor::empty({new_nnzb}, DType::I32, dev, MemCategory::Indices);
-    src = Tensor::empty({new_nnzb}, DType::I64, dev, MemCategory::Workspace);
-    bad = kernels::cpu::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
-                                       grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive,
-                                       new_row_ptr.data<int32_t>(), new_col_idx.data<int32_t>(),
-                                       src.data<int64_t>());
+  if (!dev.is_cuda()) {
+    merge_on_cpu(p, o, order, keep_p, edit.revive, known, m);
+    return m;
   }
-  SPROUT_CHECK(bad < 0, "edit_topology: a grown position in (block) row ", bad,
-               " is already stored and kept, repeated, or outside the ", gr, " x ", gc, " grid");
+  SPROUT_ON_CUDA({
+    const int64_t gc = sparse::grid_cols(p);
+    Tensor ws = Tensor::empty({(int64_t)kernels::cuda::sort_grow_workspace(g)}, DType::U8, dev,
+                              MemCategory::Workspace);
+    kernels::cuda::sort_grow(o.grow.data<int64_t>(), order.data<int64_t>(), g, ws.raw_data(),
+                             (size_t)ws.numel(), stream());
+    Tensor ws2 = Tensor::empty({(int64_t)kernels::cuda::topology_count_workspace(gr)}, DType::U8, dev,
+                               MemCategory::Workspace);
+    kernels::cuda::topology_count(p.row_ptr.data<int32_t>(), gr, gc, keep_p, o.grow.data<int64_t>(), g,
+                                  m.row_ptr.data<int32_t>(), ws2.raw_data(), (size_t)ws2.numel(), stream());
+    if (known >= 0) {
+      m.nnzb = known;
+    } else {
+      int32_t last = 0;
+      kernels::cuda::copy(&last, m.row_ptr.data<int32_t>() + gr, sizeof(int32_t), 1);
+      m.nnzb = last;
+    }
+    m.col_idx = Tensor::empty({m.nnzb}, DType::I32, dev, MemCategory::Indices);
+    m.src = Tensor::empty({m.nnzb}, DType::I64, dev, MemCategory::Workspace);
+    // With a count the merge may disagree with (a failed edit, reported later), every
+    // entry starts as column 0 from "new entry 0", so neither the gather nor a later
+    // kernel reads out of bounds, and the row offsets are clamped to the count.
+    if (known >= 0) {
+      kernels::cuda::memset_bytes(m.src.raw_data(), 0xff, m.src.nbytes());
+      kernels::cuda::memset_bytes(m.col_idx.raw_data(), 0, m.col_idx.nbytes());
+    }
+    Tensor flag = Tensor::empty({1}, DType::I64, dev, MemCategory::Workspace);
+    kernels::cuda::topology_merge(p.row_ptr.data<int32_t>(), p.col_idx.data<int32_t>(), gr, gc, keep_p,
+                                  o.grow.data<int64_t>(), order.data<int64_t>(), g, edit.revive, known,
+                                  m.row_ptr.data<int32_t>(), m.col_idx.data<int32_t>(), m.src.data<int64_t>(),
+                                  reinterpret_cast<unsigned long long*>(flag.data<int64_t>()), stream());
+    if (known >= 0) {
+      defer_check(flag, "edit_topology: a GPU edit made with a known count went wrong (a grown position "
+                        "stored and kept, repeated or outside the grid, or a wrong count) in (block) row");
+    } else {
+      uint64_t host_bad = 0;
+      kernels::cuda::copy(&host_bad, flag.raw_data(), sizeof(host_bad), 1);
+      m.bad = host_bad == ~0ull ? -1 : (int64_t)host_bad;
+    }
+  });
+  return m;
+}
 
-  Tensor new_values = gather(p.values, src, new_nnzb, be, grow_vals, MemCategory::Weights);
+}  // namespace
+
+int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& state, const TopologyEdit& edit) {
+  check_param(p, "edit_topology");
+  EditOperands o = check_edit(p, state, edit);
+  const MergedStructure m = merge_structure(p, edit, o);
+  SPROUT_CHECK(m.bad < 0, "edit_topology: a grown position in (block) row ", m.bad,
+               " is already stored and kept, repeated, or outside the ", sparse::grid_rows(p), " x ",
+               sparse::grid_cols(p), " grid");
+
+  const int64_t be = (int64_t)p.block * p.block;
+  Tensor new_values = gather(p.values, m.src, m.nnzb, be, o.grow_vals, MemCategory::Weights);
   std::vector<Tensor> new_state;
-  for (Tensor* s : state) new_state.push_back(gather(*s, src, new_nnzb, be, Tensor(), MemCategory::Optimizer));
+  for (Tensor* s : state) new_state.push_back(gather(*s, m.src, m.nnzb, be, Tensor(), MemCategory::Optimizer));
 
   new_values.set_requires_grad(true);
-  p.row_ptr = new_row_ptr;
-  p.col_idx = new_col_idx;
+  p.row_ptr = m.row_ptr;
+  p.col_idx = m.col_idx;
   p.values = new_values;
   for (size_t i = 0; i < state.size(); ++i) *state[i] = new_state[i];
   return p.values.numel();

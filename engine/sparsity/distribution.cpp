@@ -25,57 +25,40 @@ double raw_score(const Shape& s, bool kernel) {
   return (out + in) / (out * in);
 }
 
-}  // namespace
+// The dense-layer loop: solve eps for the target density; while the highest-scoring
+// sparse layer would exceed density 1, make it dense and solve again.
+void solve_er_densities(const std::vector<LayerSpec>& layers, double density, bool kernel,
+                        std::vector<bool>& dense, std::vector<double>& d) {
+  size_t n = layers.size();
+  while (true) {
+    double rhs = 0, divisor = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double size = (double)layers[i].numel();
+      if (dense[i]) rhs -= size * (1.0 - density);
+      else { rhs += size * density; divisor += raw_score(layers[i].shape, kernel) * size; }
+    }
+    SPROUT_CHECK(divisor > 0, "sparsity.density ", density,
+                 " cannot be met: every layer would have to be dense");
+    double eps = rhs / divisor;
+    size_t worst = n;
+    double worst_score = -1;
+    for (size_t i = 0; i < n; ++i) {
+      if (dense[i]) continue;
+      double sc = raw_score(layers[i].shape, kernel);
+      if (sc > worst_score) { worst_score = sc; worst = i; }
+    }
+    if (worst < n && eps * worst_score > 1.0) { dense[worst] = true; continue; }
+    for (size_t i = 0; i < n; ++i)
+      d[i] = dense[i] ? 1.0 : eps * raw_score(layers[i].shape, kernel);
+    break;
+  }
+}
 
-std::vector<LayerBudget> layer_budgets(const std::vector<LayerSpec>& layers, double density,
-                                       const std::string& dist, double er_epsilon,
-                                       double min_density) {
+// Integer nnz: floor, then hand the remainder to the largest fractional parts, so
+// sum(nnz) == round(sum(d_i N_i)) exactly; every non-empty layer keeps at least one.
+std::vector<LayerBudget> round_to_nnz(const std::vector<LayerSpec>& layers, const std::vector<double>& d) {
   size_t n = layers.size();
   std::vector<LayerBudget> out(n);
-  std::vector<bool> dense(n, false);
-  for (size_t i = 0; i < n; ++i) dense[i] = layers[i].force_dense;
-  std::vector<double> d(n, 1.0);
-  if (dist == "uniform") {
-    SPROUT_CHECK(density > 0 && density <= 1, "sparsity.density ", density, " not in (0, 1]");
-    for (size_t i = 0; i < n; ++i) d[i] = dense[i] ? 1.0 : density;
-  } else if (dist == "er" || dist == "erk") {
-    bool kernel = dist == "erk";
-    if (dist == "er" && density <= 0) {
-      // SET's parameterisation: p = eps (n_in + n_out) / (n_in n_out), capped at 1.
-      for (size_t i = 0; i < n; ++i)
-        d[i] = dense[i] ? 1.0 : std::min(1.0, er_epsilon * raw_score(layers[i].shape, false));
-    } else {
-      SPROUT_CHECK(density > 0 && density <= 1, "sparsity.density ", density, " not in (0, 1]");
-      while (true) {
-        double rhs = 0, divisor = 0;
-        for (size_t i = 0; i < n; ++i) {
-          double size = (double)layers[i].numel();
-          if (dense[i]) rhs -= size * (1.0 - density);
-          else { rhs += size * density; divisor += raw_score(layers[i].shape, kernel) * size; }
-        }
-        SPROUT_CHECK(divisor > 0, "sparsity.density ", density,
-                     " cannot be met: every layer would have to be dense");
-        double eps = rhs / divisor;
-        size_t worst = n;
-        double worst_score = -1;
-        for (size_t i = 0; i < n; ++i) {
-          if (dense[i]) continue;
-          double sc = raw_score(layers[i].shape, kernel);
-          if (sc > worst_score) { worst_score = sc; worst = i; }
-        }
-        if (worst < n && eps * worst_score > 1.0) { dense[worst] = true; continue; }
-        for (size_t i = 0; i < n; ++i)
-          d[i] = dense[i] ? 1.0 : eps * raw_score(layers[i].shape, kernel);
-        break;
-      }
-    }
-  } else {
-    SPROUT_FAIL("sparsity.distribution: unknown '", dist, "' (expected uniform, er or erk)");
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (!dense[i] && min_density > 0) d[i] = std::min(1.0, std::max(d[i], min_density));
-  // Integer nnz: floor, then hand the remainder to the largest fractional parts, so
-  // sum(nnz) == round(sum(d_i N_i)) exactly.
   double want = 0;
   std::vector<double> exact(n);
   for (size_t i = 0; i < n; ++i) { exact[i] = d[i] * (double)layers[i].numel(); want += exact[i]; }
@@ -95,6 +78,36 @@ std::vector<LayerBudget> layer_budgets(const std::vector<LayerSpec>& layers, dou
     out[i].density = layers[i].numel() ? (double)out[i].nnz / (double)layers[i].numel() : 1.0;
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<LayerBudget> layer_budgets(const std::vector<LayerSpec>& layers, double density,
+                                       const std::string& dist, double er_epsilon,
+                                       double min_density) {
+  size_t n = layers.size();
+  std::vector<bool> dense(n, false);
+  for (size_t i = 0; i < n; ++i) dense[i] = layers[i].force_dense;
+  std::vector<double> d(n, 1.0);
+  if (dist == "uniform") {
+    SPROUT_CHECK(density > 0 && density <= 1, "sparsity.density ", density, " not in (0, 1]");
+    for (size_t i = 0; i < n; ++i) d[i] = dense[i] ? 1.0 : density;
+  } else if (dist == "er" || dist == "erk") {
+    bool kernel = dist == "erk";
+    if (dist == "er" && density <= 0) {
+      // SET's parameterisation: p = eps (n_in + n_out) / (n_in n_out), capped at 1.
+      for (size_t i = 0; i < n; ++i)
+        d[i] = dense[i] ? 1.0 : std::min(1.0, er_epsilon * raw_score(layers[i].shape, false));
+    } else {
+      SPROUT_CHECK(density > 0 && density <= 1, "sparsity.density ", density, " not in (0, 1]");
+      solve_er_densities(layers, density, kernel, dense, d);
+    }
+  } else {
+    SPROUT_FAIL("sparsity.distribution: unknown '", dist, "' (expected uniform, er or erk)");
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!dense[i] && min_density > 0) d[i] = std::min(1.0, std::max(d[i], min_density));
+  return round_to_nnz(layers, d);
 }
 
 }  // namespace sprout::sparsity
