@@ -99,28 +99,52 @@ int64_t own_weight_numel(nn::Module& model) {
   return n;
 }
 
+// EAST's own options; density, distribution, er_epsilon and min_density are common.
+struct EastOptions {
+  int64_t update_every, share_from, cycles;
+  double death_rate, death_rate_final, cycle_epochs_fraction, cycle_max_multiplier, cycle_length_multiplier;
+  bool dyrelu, weight_sharing, cyclic, sparse_fan_in_init;
+  std::string grow_init;
+};
+
+const Options<EastOptions>& east_options() {
+  using S = EastOptions;
+  static const Options<S> o = [] {
+    Options<S> o;
+    o.integer("update_every", &S::update_every, 100, Range::at_least(1), "steps between topology updates")
+        .number("death_rate", &S::death_rate, 0.5, Range::closed(0, 1),
+                "fraction of each layer's entries dropped and regrown at the first update (cosine-annealed)")
+        .number("death_rate_final", &S::death_rate_final, 0.005, Range::closed(0, 1),
+                "the death rate at the end of training")
+        .flag("dyrelu", &S::dyrelu, true, "DyReLU-B activations, blended back to ReLU by epoch E/2 - 1")
+        .flag("weight_sharing", &S::weight_sharing, false, "share convs between the blocks of a ResNet stage")
+        .integer("share_from", &S::share_from, 2, Range::at_least(1),
+                 "blocks from this index on reuse the convs of block share_from - 1 (weight_sharing)")
+        .flag("cyclic", &S::cyclic, true, "density follows cosine cycles early in training")
+        .integer("cycles", &S::cycles, 2, Range::at_least(1), "number of density cycles")
+        .number("cycle_epochs_fraction", &S::cycle_epochs_fraction, 0.5, Range::open_closed(0, 1),
+                "fraction of training the cycles span")
+        .number("cycle_max_multiplier", &S::cycle_max_multiplier, 3.0, Range::at_least(1),
+                "a cycle's peak density as a multiple of the density")
+        .number("cycle_length_multiplier", &S::cycle_length_multiplier, 1.0, Range::above(0),
+                "each cycle's length as a multiple of the one before")
+        .flag("sparse_fan_in_init", &S::sparse_fan_in_init, true,
+              "scale each sparse layer's initial weights by 1 / sqrt(its density)");
+    declare_grow_init(o, &S::grow_init);
+    return o;
+  }();
+  return o;
+}
+
 class East : public Sparsifier {
  public:
-  East(const Json& s, nn::Module& model)
-      : every_(s["update_every"].get<int64_t>()), d_(s["density"].get<double>()),
-        r0_(s["death_rate"].get<double>()), rf_(s["death_rate_final"].get<double>()),
-        dyrelu_(s["dyrelu"].get<bool>()), sharing_(s["weight_sharing"].get<bool>()),
-        cyclic_(s["cyclic"].get<bool>()), cycles_(s["cycles"].get<int64_t>()),
-        cycle_fraction_(s["cycle_epochs_fraction"].get<double>()),
-        peak_multiplier_(s["cycle_max_multiplier"].get<double>()),
-        length_multiplier_(s["cycle_length_multiplier"].get<double>()),
-        distribution_(s["distribution"].get<std::string>()), er_epsilon_(s["er_epsilon"].get<double>()),
-        min_density_(s["min_density"].get<double>()), fan_in_init_(s["sparse_fan_in_init"].get<bool>()) {
-    SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
-    SPROUT_CHECK(d_ > 0 && d_ <= 1, "sparsity.density ", d_, " not in (0, 1]");
-    if (cyclic_) {
-      SPROUT_CHECK(cycles_ > 0, "sparsity.cycles must be positive, got ", cycles_);
-      SPROUT_CHECK(cycle_fraction_ > 0 && cycle_fraction_ <= 1, "sparsity.cycle_epochs_fraction ", cycle_fraction_,
-                   " not in (0, 1]");
-      SPROUT_CHECK(peak_multiplier_ >= 1, "sparsity.cycle_max_multiplier ", peak_multiplier_, " must be >= 1");
-      SPROUT_CHECK(length_multiplier_ > 0, "sparsity.cycle_length_multiplier must be positive");
-    }
-    if (sharing_) share_weights(model, s["share_from"].get<int64_t>());
+  East(const EastOptions& o, const SparsifyOptions& c, nn::Module& model)
+      : every_(o.update_every), d_(c.density), r0_(o.death_rate), rf_(o.death_rate_final), dyrelu_(o.dyrelu),
+        sharing_(o.weight_sharing), cyclic_(o.cyclic), cycles_(o.cycles), cycle_fraction_(o.cycle_epochs_fraction),
+        peak_multiplier_(o.cycle_max_multiplier), length_multiplier_(o.cycle_length_multiplier),
+        distribution_(c.distribution), er_epsilon_(c.er_epsilon), min_density_(c.min_density),
+        fan_in_init_(o.sparse_fan_in_init) {
+    if (sharing_) share_weights(model, o.share_from);
     n_own_ = own_weight_numel(model);
     d_adj_ = shared_density(d_, n_own_, n_shared_);
     SPROUT_CHECK(d_adj_ <= 1, "sparsity.density ", d_, " over the virtual network needs stored density ", d_adj_,
@@ -131,7 +155,7 @@ class East : public Sparsifier {
     if (dyrelu_) swap_in_dyrelu(model);
   }
   std::string name() const override { return "east"; }
-  double initial_density(const Json&) const override { return d_adj_; }
+  double initial_density(double) const override { return d_adj_; }
 
   void before_forward(int64_t step) override {
     if (!phase_set_) {
@@ -269,7 +293,6 @@ class East : public Sparsifier {
   }
 
   void share_weights(nn::Module& model, int64_t r) {
-    SPROUT_CHECK(r >= 1, "sparsity.share_from must be >= 1, got ", r);
     // Stages first: the replacements below free the replaced convs, which the module
     // list would still name.
     std::vector<std::pair<std::string, nn::Module*>> stages;
@@ -369,6 +392,13 @@ class East : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_east(const nlohmann::json& s, nn::Module& model) { return std::make_unique<East>(s, model); }
+MethodEntry east_entry() {
+  return {"east", "EAST: drop/grow for extreme sparsity with DyReLU, weight sharing and cyclic density (2024)",
+          [](const Json& s, nn::Module& model, uint64_t seed) {
+            auto o = east_options().read(s, kSparsityPrefix);
+            return seeded(std::make_unique<East>(o, read_sparsify_options(s), model), seed);
+          },
+          east_options().info()};
+}
 
 }  // namespace sprout::sparsity

@@ -1,6 +1,7 @@
-// Method registry and config-driven sparsification: every Linear and Conv2d of the
-// model is replaced by its sparse twin at the density its distribution gives (layers
-// the distribution makes dense, and first/last layers when asked, stay dense).
+// Config-driven sparsification: the method comes from the registry, then every Linear
+// and Conv2d of the model is replaced by its sparse twin at the density its
+// distribution gives (layers the distribution makes dense, and first/last layers when
+// asked, stay dense).
 #include "engine/sparsity/factory.h"
 
 #include <cmath>
@@ -14,17 +15,12 @@
 #include "engine/ops/topology.h"
 #include "engine/sparsity/distribution.h"
 #include "engine/sparsity/layer_edit.h"
-#include "engine/sparsity/methods.h"
+#include "engine/sparsity/registry.h"
 #include "engine/sparsity/select.h"
 
 namespace sprout::sparsity {
 
 namespace {
-
-class DenseTraining : public Sparsifier {
- public:
-  std::string name() const override { return "dense"; }
-};
 
 struct Slot {
   nn::Module* parent;
@@ -46,25 +42,20 @@ std::vector<Slot> weight_layers(nn::Module& model) {
   return out;
 }
 
-void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
+void sparsify(nn::Module& model, const SparsifyOptions& sp, Sparsifier& s) {
   std::vector<Slot> slots = weight_layers(model);
   if (slots.empty()) return;
   std::vector<LayerSpec> specs;
   for (size_t i = 0; i < slots.size(); ++i) {
-    bool dense = (i == 0 && sp["first_layer_dense"].get<bool>()) ||
-                 (i + 1 == slots.size() && sp["last_layer_dense"].get<bool>());
+    bool dense = (i == 0 && sp.first_layer_dense) || (i + 1 == slots.size() && sp.last_layer_dense);
     specs.push_back({slots[i].name, slots[i].shape, dense});
   }
-  double d0 = s.initial_density(sp);
+  double d0 = s.initial_density(sp.density);
   SPROUT_CHECK(d0 > 0 && d0 <= 1, "sparsity: initial density ", d0, " not in (0, 1]");
   std::vector<LayerBudget> budgets =
       d0 >= 1.0 ? layer_budgets(specs, 1.0, "uniform")
-                : layer_budgets(specs, d0, sp["distribution"].get<std::string>(),
-                                sp["er_epsilon"].get<double>(), sp["min_density"].get<double>());
-  std::string format = sp["format"].get<std::string>();
-  SPROUT_CHECK(format == "csr" || format == "bsr", "sparsity.format '", format, "' (expected csr or bsr)");
-  int block = format == "bsr" ? sp["block"].get<int>() : 1;
-  SPROUT_CHECK(block == 1 || (block >= 2 && block <= 32), "sparsity.block ", block, " not in 2..32");
+                : layer_budgets(specs, d0, sp.distribution, sp.er_epsilon, sp.min_density);
+  int block = sp.format == "bsr" ? (int)sp.block : 1;
   SPROUT_CHECK(block == 1 || s.supports_blocks(), "sparsity.format bsr is supported with methods static, rigl "
                "and set_magnitude, not ", s.name());
   MemoryScope ms(MemCategory::Workspace);  // the transient masks
@@ -93,7 +84,7 @@ void sparsify(nn::Module& model, const nlohmann::json& sp, Sparsifier& s) {
     }
     // sparsity.scale_init (our choice, off by default): the kept weights are scaled by
     // 1 / sqrt(density) so a unit's input variance matches the dense initialisation.
-    if (w && sp["scale_init"].get<bool>() && w->density() > 0) {
+    if (w && sp.scale_init && w->density() > 0) {
       autograd::NoGradGuard ng;
       Tensor v = ops::scale(w->values, 1.0 / std::sqrt(w->density()));
       w->values.copy_from(v);
@@ -107,28 +98,10 @@ std::vector<int64_t> Sparsifier::init_positions(size_t, int64_t rows, int64_t co
   return random_empty(rows, cols, {}, nnz, rng);
 }
 
-SparsifierPtr make_sparsifier(const nlohmann::json& cfg, nn::Module& model, uint64_t seed) {
-  const nlohmann::json& sp = cfg["sparsity"];
-  std::string method = sp["method"].get<std::string>();
-  SparsifierPtr s;
-  if (method == "dense") s = std::make_unique<DenseTraining>();
-  else if (method == "static") s = make_static(sp);
-  else if (method == "set") s = make_set(sp, false);
-  else if (method == "set_magnitude") s = make_set(sp, true);
-  else if (method == "rigl") s = make_rigl(sp);
-  else if (method == "granet") s = make_granet(sp);
-  else if (method == "gmp") s = make_gmp(sp);
-  else if (method == "snip") s = make_snip(sp);
-  else if (method == "kstarts") s = make_kstarts(sp);
-  else if (method == "dissipating") s = make_dissipating(sp);
-  else if (method == "kstarts_dissipating") s = make_kstarts_dissipating(sp);
-  else if (method == "polarize") return make_polarize(sp, model, seed);
-  else if (method == "east") s = make_east(sp, model);
-  else
-    SPROUT_FAIL("sparsity.method: unknown method '", method,
-                "' (dense, static, set, set_magnitude, rigl, granet, gmp, snip, kstarts, dissipating, kstarts_dissipating, polarize, east)");
-  s->rng.seed_with(seed ^ 0x5eed5eedull);
-  if (method != "dense") sparsify(model, sp, *s);
+SparsifierPtr make_sparsifier(const nlohmann::json& sparsity, nn::Module& model, uint64_t seed) {
+  const SparsifyOptions sp = read_sparsify_options(sparsity);
+  SparsifierPtr s = methods().at(sp.method).make(sparsity, model, seed);
+  if (s->makes_layers_sparse()) sparsify(model, sp, *s);
   return s;
 }
 

@@ -18,21 +18,56 @@ namespace sprout::sparsity {
 
 namespace {
 
+// GraNet's options; GMP declares the same but init_density (it starts dense), the
+// death rates and grow_init (it does not regenerate).
+struct GradualOptions {
+  int64_t update_every, prune_start_epoch, prune_end_epoch;
+  double init_density, final_density, death_rate, death_rate_final;
+  bool layerwise;
+  std::string grow_init;
+};
+
+Options<GradualOptions> gradual_options(bool regenerate) {
+  using S = GradualOptions;
+  Options<S> o;
+  o.integer("update_every", &S::update_every, 100, Range::at_least(1), "steps between topology updates");
+  if (regenerate)
+    o.number("init_density", &S::init_density, 0.5, Range::open_closed(0, 1), "density the layers start from");
+  o.number("final_density", &S::final_density, 0.1, Range::open_closed(0, 1), "density the pruning ends at")
+      .integer("prune_start_epoch", &S::prune_start_epoch, 0, Range::at_least(0), "epoch the pruning starts")
+      .integer("prune_end_epoch", &S::prune_end_epoch, 3, Range::at_least(0),
+               "epoch the pruning reaches final_density")
+      .flag("layerwise", &S::layerwise, false, "prune each layer to the density (default: one global ranking of |w|)");
+  if (!regenerate) return o;
+  o.number("death_rate", &S::death_rate, 0.5, Range::closed(0, 1),
+           "fraction of each layer's entries dropped and regrown at the first update (cosine-annealed)")
+      .number("death_rate_final", &S::death_rate_final, 0.005, Range::closed(0, 1),
+              "the death rate at the end of training");
+  declare_grow_init(o, &S::grow_init);
+  return o;
+}
+
+const Options<GradualOptions>& granet_options() {
+  static const Options<GradualOptions> o = gradual_options(true);
+  return o;
+}
+
+const Options<GradualOptions>& gmp_options() {
+  static const Options<GradualOptions> o = gradual_options(false);
+  return o;
+}
+
 class GradualPruning : public Sparsifier {
  public:
-  GradualPruning(const nlohmann::json& s, bool regenerate)
-      : regenerate_(regenerate), every_(s["update_every"].get<int64_t>()),
-        d_i_(regenerate ? s["init_density"].get<double>() : 1.0),
-        d_f_(s["final_density"].get<double>()), t0_(s["prune_start_epoch"].get<int64_t>()),
-        tf_(s["prune_end_epoch"].get<int64_t>()), r0_(s["death_rate"].get<double>()),
-        rf_(s["death_rate_final"].get<double>()), layerwise_(s["layerwise"].get<bool>()) {
-    SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
-    SPROUT_CHECK(d_f_ > 0 && d_f_ <= d_i_, "sparsity.final_density ", d_f_,
-                 " must be in (0, init_density ", d_i_, "]");
+  GradualPruning(const GradualOptions& o, bool regenerate)
+      : regenerate_(regenerate), every_(o.update_every), d_i_(regenerate ? o.init_density : 1.0),
+        d_f_(o.final_density), t0_(o.prune_start_epoch), tf_(o.prune_end_epoch), r0_(o.death_rate),
+        rf_(o.death_rate_final), layerwise_(o.layerwise) {
+    SPROUT_CHECK(d_f_ <= d_i_, "sparsity.final_density ", d_f_, " must be in (0, init_density ", d_i_, "]");
     SPROUT_CHECK(tf_ >= t0_, "sparsity.prune_end_epoch ", tf_, " before prune_start_epoch ", t0_);
   }
   std::string name() const override { return regenerate_ ? "granet" : "gmp"; }
-  double initial_density(const nlohmann::json&) const override { return d_i_; }
+  double initial_density(double) const override { return d_i_; }
   bool store_dense_layers_sparse() const override { return true; }
 
   // Target density at `step` on the cubic schedule.
@@ -168,7 +203,20 @@ class GradualPruning : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_granet(const nlohmann::json& s) { return std::make_unique<GradualPruning>(s, true); }
-SparsifierPtr make_gmp(const nlohmann::json& s) { return std::make_unique<GradualPruning>(s, false); }
+MethodEntry granet_entry() {
+  return {"granet", "GraNet: gradual magnitude pruning with neuroregeneration by dense |g| (Liu et al. 2021)",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<GradualPruning>(granet_options().read(s, kSparsityPrefix), true), seed);
+          },
+          granet_options().info()};
+}
+
+MethodEntry gmp_entry() {
+  return {"gmp", "GMP: gradual magnitude pruning from dense on the cubic schedule (Zhu & Gupta 2017)",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<GradualPruning>(gmp_options().read(s, kSparsityPrefix), false), seed);
+          },
+          gmp_options().info()};
+}
 
 }  // namespace sprout::sparsity

@@ -21,15 +21,71 @@ namespace sprout::sparsity {
 
 namespace {
 
+struct KStartsOptions {
+  int64_t k, warm_epochs;
+  std::string fitness;
+};
+struct DissipatingOptions {
+  int64_t warm_epochs;
+  double phi, init_density, final_density;
+};
+// kstarts_dissipating: K-starts' options and dissipating's but init_density (it
+// dissipates from sparsity.density, the density K-starts kept).
+struct KStartsDissipatingOptions {
+  int64_t k, warm_epochs;
+  std::string fitness;
+  double phi, final_density;
+};
+
+const char* const kWarmEpochsHelp = "epochs of K-starts' union training, and of dissipating's pruning";
+
+// K-starts' options, for kstarts and kstarts_dissipating.
+template <class S>
+Options<S>& declare_kstarts(Options<S>& o) {
+  return o.integer("k", &S::k, 4, Range::at_least(1), "random masks trained on their union at the start")
+      .integer("warm_epochs", &S::warm_epochs, 2, Range::at_least(1), kWarmEpochsHelp)
+      .text("fitness", &S::fitness, "weight", {"weight", "gradient", "both"},
+            "a mask's score: sum of its |w|, of its |g| over the epochs, or both normalised and added");
+}
+
+// Dissipating's pruning target and threshold, for dissipating and kstarts_dissipating.
+template <class S>
+Options<S>& declare_dissipating(Options<S>& o) {
+  return o.number("phi", &S::phi, 0.1, Range::at_least(0),
+                  "a weight whose relative change |w - w0| / |w0| stays within phi is removed")
+      .number("final_density", &S::final_density, 0.1, Range::open_closed(0, 1), "density the pruning ends at");
+}
+
+const Options<KStartsOptions>& kstarts_options() {
+  static const Options<KStartsOptions> o = [] {
+    Options<KStartsOptions> o;
+    return declare_kstarts(o);
+  }();
+  return o;
+}
+
+const Options<DissipatingOptions>& dissipating_options() {
+  using S = DissipatingOptions;
+  static const Options<S> o = [] {
+    Options<S> o;
+    o.integer("warm_epochs", &S::warm_epochs, 2, Range::at_least(1), kWarmEpochsHelp)
+        .number("init_density", &S::init_density, 0.5, Range::open_closed(0, 1), "density the layers start from");
+    return declare_dissipating(o);
+  }();
+  return o;
+}
+
+const Options<KStartsDissipatingOptions>& kstarts_dissipating_options() {
+  static const Options<KStartsDissipatingOptions> o = [] {
+    Options<KStartsDissipatingOptions> o;
+    return declare_dissipating(declare_kstarts(o));
+  }();
+  return o;
+}
+
 class KStarts : public Sparsifier {
  public:
-  explicit KStarts(const nlohmann::json& s)
-      : k_(s["k"].get<int64_t>()), epochs_(s["warm_epochs"].get<int64_t>()),
-        fitness_(s["fitness"].get<std::string>()) {
-    SPROUT_CHECK(k_ >= 1, "sparsity.k must be at least 1, got ", k_);
-    SPROUT_CHECK(fitness_ == "weight" || fitness_ == "gradient" || fitness_ == "both",
-                 "sparsity.fitness '", fitness_, "' (expected weight, gradient or both)");
-  }
+  explicit KStarts(const KStartsOptions& o) : k_(o.k), epochs_(o.warm_epochs), fitness_(o.fitness) {}
   std::string name() const override { return "kstarts"; }
 
   std::vector<int64_t> init_positions(size_t index, int64_t rows, int64_t cols, int64_t nnz) override {
@@ -108,7 +164,6 @@ class KStarts : public Sparsifier {
     grad_sum_.clear();
   }
 
-  double initial_density(const nlohmann::json& s) const override { return s["density"].get<double>(); }
   int64_t best() const { return best_; }
 
  private:
@@ -122,14 +177,12 @@ class KStarts : public Sparsifier {
 
 class Dissipating : public Sparsifier {
  public:
-  explicit Dissipating(const nlohmann::json& s)
-      : epochs_(s["warm_epochs"].get<int64_t>()), phi_(s["phi"].get<double>()),
-        d_i_(s["init_density"].get<double>()), d_f_(s["final_density"].get<double>()) {
-    SPROUT_CHECK(epochs_ >= 1, "sparsity.warm_epochs must be at least 1");
-    SPROUT_CHECK(d_f_ > 0 && d_f_ <= d_i_, "sparsity.final_density ", d_f_, " must be in (0, init_density]");
+  explicit Dissipating(const DissipatingOptions& o)
+      : epochs_(o.warm_epochs), phi_(o.phi), d_i_(o.init_density), d_f_(o.final_density) {
+    SPROUT_CHECK(d_f_ <= d_i_, "sparsity.final_density ", d_f_, " must be in (0, init_density]");
   }
   std::string name() const override { return "dissipating"; }
-  double initial_density(const nlohmann::json& s) const override { return s["init_density"].get<double>(); }
+  double initial_density(double) const override { return d_i_; }
 
   // The combination starts dissipating after K-starts has chosen its mask.
   void start_at_epoch(int64_t e) { start_ = e; }
@@ -190,14 +243,14 @@ class Dissipating : public Sparsifier {
 // measuring each weight's change from its value when the mask was chosen.
 class KStartsDissipating : public Sparsifier {
  public:
-  explicit KStartsDissipating(const nlohmann::json& s) : k_(s), warm_(s["warm_epochs"].get<int64_t>()) {
-    nlohmann::json ds = s;
-    ds["init_density"] = s["density"];
-    d_ = std::make_unique<Dissipating>(ds);
+  // `density`: sparsity.density, the density K-starts keeps and dissipating starts from.
+  KStartsDissipating(const KStartsDissipatingOptions& o, double density)
+      : k_(KStartsOptions{o.k, o.warm_epochs, o.fitness}), warm_(o.warm_epochs) {
+    d_ = std::make_unique<Dissipating>(DissipatingOptions{o.warm_epochs, o.phi, density, o.final_density});
     d_->start_at_epoch(warm_);
   }
   std::string name() const override { return "kstarts_dissipating"; }
-  double initial_density(const nlohmann::json& s) const override { return k_.initial_density(s); }
+  double initial_density(double configured) const override { return k_.initial_density(configured); }
   std::vector<int64_t> init_positions(size_t i, int64_t rows, int64_t cols, int64_t nnz) override {
     k_.rng = rng;
     auto p = k_.init_positions(i, rows, cols, nnz);
@@ -223,9 +276,29 @@ class KStartsDissipating : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_kstarts_dissipating(const nlohmann::json& s) { return std::make_unique<KStartsDissipating>(s); }
+MethodEntry kstarts_entry() {
+  return {"kstarts", "K-starts: train k random masks on their union, keep the fittest (Haroon 2022)",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<KStarts>(kstarts_options().read(s, kSparsityPrefix)), seed);
+          },
+          kstarts_options().info()};
+}
 
-SparsifierPtr make_kstarts(const nlohmann::json& s) { return std::make_unique<KStarts>(s); }
-SparsifierPtr make_dissipating(const nlohmann::json& s) { return std::make_unique<Dissipating>(s); }
+MethodEntry dissipating_entry() {
+  return {"dissipating", "dissipating gradients: remove the weights that change least, down to final_density",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<Dissipating>(dissipating_options().read(s, kSparsityPrefix)), seed);
+          },
+          dissipating_options().info()};
+}
+
+MethodEntry kstarts_dissipating_entry() {
+  return {"kstarts_dissipating", "K-starts picks a mask at sparsity.density, dissipating gradients prunes inside it",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            auto o = kstarts_dissipating_options().read(s, kSparsityPrefix);
+            return seeded(std::make_unique<KStartsDissipating>(o, read_sparsify_options(s).density), seed);
+          },
+          kstarts_dissipating_options().info()};
+}
 
 }  // namespace sprout::sparsity

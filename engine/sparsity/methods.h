@@ -1,9 +1,9 @@
-// Constructors of every sparse-training method (one .cpp each) and the schedule
-// formulas they share, exposed for tests.
+// The registry entry of every sparse-training method (one .cpp each, with its
+// options) and the schedule formulas and options they share, exposed for tests.
 #pragma once
-#include <nlohmann/json.hpp>
+#include <string>
 
-#include "engine/sparsity/sparsifier.h"
+#include "engine/sparsity/registry.h"
 
 namespace sprout::sparsity {
 
@@ -14,20 +14,40 @@ double cubic_sparsity(double s_i, double s_f, double progress);
 // GraNet's death rate: r0 cosine-annealed to r_final over [0, total].
 double annealed_rate(double r0, double r_final, int64_t t, int64_t total);
 
-// Each takes the config's "sparsity" section.
-SparsifierPtr make_static(const nlohmann::json& s);
-SparsifierPtr make_set(const nlohmann::json& s, bool magnitude_variant);
-SparsifierPtr make_rigl(const nlohmann::json& s);
-SparsifierPtr make_granet(const nlohmann::json& s);
-SparsifierPtr make_gmp(const nlohmann::json& s);
-SparsifierPtr make_snip(const nlohmann::json& s);
-SparsifierPtr make_kstarts(const nlohmann::json& s);
-SparsifierPtr make_dissipating(const nlohmann::json& s);
-SparsifierPtr make_kstarts_dissipating(const nlohmann::json& s);
-// These two change the model when built (gates; DyReLU, shared weights), so they take
-// it. Polarize keeps the weights dense (structured pruning) and seeds itself.
-SparsifierPtr make_polarize(const nlohmann::json& s, nn::Module& model, uint64_t seed);
-SparsifierPtr make_east(const nlohmann::json& s, nn::Module& model);
+// One registry entry per method (name, help, factory, declared options), each from
+// the method's own file; registry.cpp lists them.
+MethodEntry dense_entry();
+MethodEntry static_entry();
+MethodEntry set_entry();
+MethodEntry set_magnitude_entry();
+MethodEntry rigl_entry();
+MethodEntry granet_entry();
+MethodEntry gmp_entry();
+MethodEntry snip_entry();
+MethodEntry kstarts_entry();
+MethodEntry dissipating_entry();
+MethodEntry kstarts_dissipating_entry();
+// These two change the model when built (gates; DyReLU, shared weights). Polarize
+// keeps the weights dense (structured pruning).
+MethodEntry polarize_entry();
+MethodEntry east_entry();
+
+// RigL's options, which set_magnitude (RigL's SET baseline) shares: every update_every
+// steps until end_fraction of training, each layer drops the cosine-annealed fraction
+// drop_fraction of its entries and grows as many.
+struct RigLOptions {
+  int64_t update_every;
+  double drop_fraction, end_fraction;
+  std::string grow_init;
+};
+const Options<RigLOptions>& rigl_options();
+
+// sparsity.grow_init, declared by every method that grows entries. Only "zero" is
+// implemented: a grown entry starts at w = 0 with optimizer state 0.
+template <class S>
+Options<S>& declare_grow_init(Options<S>& o, std::string S::*field) {
+  return o.text("grow_init", field, "zero", {"zero"}, "value a grown entry starts from (w = 0, optimizer state 0)");
+}
 
 // EAST's schedules. Cyclic target density at position p in [0, 1] of a cycle:
 // d_min + (d_max - d_min)(1 - cos 2 pi p) / 2.

@@ -155,17 +155,32 @@ nn::ModulePtr shrink_linear(nn::Module* m, const std::vector<int64_t>& rows, con
   return ns;
 }
 
+// Polarize's own options; the share of units kept is sparsity.density (a common option).
+struct PolarizeOptions {
+  double lambda_pol, lambda_s, pol_t;
+  bool gate_blocks;
+};
+
+const Options<PolarizeOptions>& polarize_options() {
+  using S = PolarizeOptions;
+  static const Options<S> o = Options<S>()
+      .number("lambda_pol", &S::lambda_pol, 1e-4, Range::at_least(0), "weight of the polarization term Pol(q)")
+      .number("lambda_s", &S::lambda_s, 1.0, Range::at_least(0),
+              "weight of the density term (mean(b) - density)^2 over the gates")
+      .number("pol_t", &S::pol_t, 1.2, Range::above(0), "t of Pol(q) = t sum|q| - sum|q - mean(q)|")
+      .flag("gate_blocks", &S::gate_blocks, false, "also gate each residual branch as a whole (ResNets)");
+  return o;
+}
+
 class Polarize : public Sparsifier {
  public:
-  Polarize(const Json& s, nn::Module& model)
-      : model_(&model), lambda_pol_(s["lambda_pol"].get<double>()), lambda_s_(s["lambda_s"].get<double>()),
-        t_(s["pol_t"].get<double>()), d_target_(s["density"].get<double>()) {
-    SPROUT_CHECK(d_target_ > 0 && d_target_ <= 1, "sparsity.density (the share of units kept) ", d_target_,
-                 " not in (0, 1]");
-    SPROUT_CHECK(lambda_pol_ >= 0 && lambda_s_ >= 0, "sparsity.lambda_pol and lambda_s must be >= 0");
-    insert_gates(s["gate_blocks"].get<bool>());
+  // `density`: sparsity.density, the share of hidden units kept.
+  Polarize(const PolarizeOptions& o, double density, nn::Module& model)
+      : model_(&model), lambda_pol_(o.lambda_pol), lambda_s_(o.lambda_s), t_(o.pol_t), d_target_(density) {
+    insert_gates(o.gate_blocks);
   }
   std::string name() const override { return "polarize"; }
+  bool makes_layers_sparse() const override { return false; }
 
   Tensor extra_loss() override {
     std::vector<Tensor> unit_logits, block_logits;
@@ -345,10 +360,13 @@ class Polarize : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_polarize(const nlohmann::json& s, nn::Module& model, uint64_t seed) {
-  auto p = std::make_unique<Polarize>(s, model);
-  p->rng.seed_with(seed ^ 0x5eed5eedull);
-  return p;
+MethodEntry polarize_entry() {
+  return {"polarize", "polarization-gated pruning of hidden units, removed after training (Zhi et al. 2023)",
+          [](const Json& s, nn::Module& model, uint64_t seed) {
+            auto o = polarize_options().read(s, kSparsityPrefix);
+            return seeded(std::make_unique<Polarize>(o, read_sparsify_options(s).density, model), seed);
+          },
+          polarize_options().info()};
 }
 
 }  // namespace sprout::sparsity

@@ -17,11 +17,8 @@ namespace {
 
 class RigL : public Sparsifier {
  public:
-  explicit RigL(const nlohmann::json& s)
-      : every_(s["update_every"].get<int64_t>()), alpha_(s["drop_fraction"].get<double>()),
-        end_fraction_(s["end_fraction"].get<double>()) {
-    SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
-  }
+  explicit RigL(const RigLOptions& o)
+      : every_(o.update_every), alpha_(o.drop_fraction), end_fraction_(o.end_fraction) {}
   std::string name() const override { return "rigl"; }
   bool supports_blocks() const override { return true; }
 
@@ -82,6 +79,27 @@ class RigL : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_rigl(const nlohmann::json& s) { return std::make_unique<RigL>(s); }
+const Options<RigLOptions>& rigl_options() {
+  using S = RigLOptions;
+  static const Options<S> o = [] {
+    Options<S> o;
+    o.integer("update_every", &S::update_every, 100, Range::at_least(1), "steps between topology updates")
+        .number("drop_fraction", &S::drop_fraction, 0.3, Range::closed(0, 1),
+                "fraction of each layer's entries dropped and regrown at the first update (cosine-annealed)")
+        .number("end_fraction", &S::end_fraction, 0.75, Range::closed(0, 1),
+                "fraction of training after which the topology stays fixed");
+    declare_grow_init(o, &S::grow_init);
+    return o;
+  }();
+  return o;
+}
+
+MethodEntry rigl_entry() {
+  return {"rigl", "RigL: drop the smallest |w|, grow the largest dense |g| (Evci et al. 2020)",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<RigL>(rigl_options().read(s, kSparsityPrefix)), seed);
+          },
+          rigl_options().info()};
+}
 
 }  // namespace sprout::sparsity

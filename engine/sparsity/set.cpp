@@ -28,11 +28,26 @@ void drop_and_grow_random(const TrainContext& ctx, const SparseLayer& L, const T
   events.push_back({step, L.name, k, k, after, L.p->density()});
 }
 
+struct SetOptions {
+  double zeta;
+  std::string grow_init;
+};
+
+const Options<SetOptions>& set_options() {
+  using S = SetOptions;
+  static const Options<S> o = [] {
+    Options<S> o;
+    o.number("zeta", &S::zeta, 0.3, Range::closed_open(0, 1),
+             "fraction of each sign's weights dropped and regrown at random after every epoch");
+    declare_grow_init(o, &S::grow_init);
+    return o;
+  }();
+  return o;
+}
+
 class Set : public Sparsifier {
  public:
-  explicit Set(const nlohmann::json& s) : zeta_(s["zeta"].get<double>()) {
-    SPROUT_CHECK(zeta_ >= 0 && zeta_ < 1, "sparsity.zeta ", zeta_, " not in [0, 1)");
-  }
+  explicit Set(const SetOptions& o) : zeta_(o.zeta) {}
   std::string name() const override { return "set"; }
   // The sign rule in two edits: the first drops the smallest positive values, the
   // second the negative values closest to zero and grows as many. The split needs the
@@ -70,11 +85,8 @@ class Set : public Sparsifier {
 
 class SetMagnitude : public Sparsifier {
  public:
-  explicit SetMagnitude(const nlohmann::json& s)
-      : every_(s["update_every"].get<int64_t>()), alpha_(s["drop_fraction"].get<double>()),
-        end_fraction_(s["end_fraction"].get<double>()) {
-    SPROUT_CHECK(every_ > 0, "sparsity.update_every must be positive, got ", every_);
-  }
+  explicit SetMagnitude(const RigLOptions& o)
+      : every_(o.update_every), alpha_(o.drop_fraction), end_fraction_(o.end_fraction) {}
   std::string name() const override { return "set_magnitude"; }
   bool supports_blocks() const override { return true; }
   void after_step(int64_t step) override {
@@ -94,9 +106,21 @@ class SetMagnitude : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_set(const nlohmann::json& s, bool magnitude_variant) {
-  if (magnitude_variant) return std::make_unique<SetMagnitude>(s);
-  return std::make_unique<Set>(s);
+MethodEntry set_entry() {
+  return {"set", "SET: after every epoch drop the fraction zeta of weights closest to zero, grow at random "
+          "(Mocanu et al. 2018)",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<Set>(set_options().read(s, kSparsityPrefix)), seed);
+          },
+          set_options().info()};
+}
+
+MethodEntry set_magnitude_entry() {
+  return {"set_magnitude", "RigL's SET baseline: drop the smallest |w| on RigL's schedule, grow at random",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<SetMagnitude>(rigl_options().read(s, kSparsityPrefix)), seed);
+          },
+          rigl_options().info()};
 }
 
 }  // namespace sprout::sparsity

@@ -40,11 +40,13 @@ class Sparsifier {
   virtual bool before_step(int64_t /*step*/) { return false; }
   virtual void after_step(int64_t /*step*/) {}
   virtual void end_of_epoch(int64_t /*epoch*/) {}
-  // The density the method starts from (sparsity.density for most; 1.0 for methods
-  // that prune from dense) and the positions a sparse layer starts with.
-  virtual double initial_density(const nlohmann::json& sparsity_cfg) const {
-    return sparsity_cfg["density"].get<double>();
-  }
+  // Whether make_sparsifier makes the model's layers sparse at all: not for dense
+  // training, nor for polarize (it prunes whole units and keeps its weights dense).
+  virtual bool makes_layers_sparse() const { return true; }
+  // The density the method starts from, given sparsity.density (`configured`): that
+  // for most, 1.0 for methods that prune from dense; and the positions a sparse layer
+  // starts with.
+  virtual double initial_density(double configured) const { return configured; }
   // Whether a layer the distribution makes dense is still stored sparse (at density 1),
   // so that later pruning can reach it (GraNet, GMP); otherwise it stays a dense layer.
   virtual bool store_dense_layers_sparse() const { return false; }

@@ -1,3 +1,4 @@
+// dense: ordinary training; the model is left as it is.
 // static: the random structure drawn at initialisation never changes.
 // SNIP (Lee et al. 2019): layers start with every position stored; on the first
 // step's batch each weight is scored |w g| (g is the gradient at every position, the
@@ -14,6 +15,12 @@ namespace sprout::sparsity {
 
 namespace {
 
+class DenseTraining : public Sparsifier {
+ public:
+  std::string name() const override { return "dense"; }
+  bool makes_layers_sparse() const override { return false; }
+};
+
 class Static : public Sparsifier {
  public:
   std::string name() const override { return "static"; }
@@ -22,11 +29,9 @@ class Static : public Sparsifier {
 
 class Snip : public Sparsifier {
  public:
-  explicit Snip(const nlohmann::json& s) : density_(s["density"].get<double>()) {
-    SPROUT_CHECK(density_ > 0 && density_ <= 1, "sparsity.density ", density_, " not in (0, 1]");
-  }
+  explicit Snip(double density) : density_(density) {}
   std::string name() const override { return "snip"; }
-  double initial_density(const nlohmann::json&) const override { return 1.0; }
+  double initial_density(double) const override { return 1.0; }
   bool before_step(int64_t step) override {
     if (step != 0) return false;
     auto layers = sparse_layers(ctx);
@@ -66,7 +71,30 @@ class Snip : public Sparsifier {
 
 }  // namespace
 
-SparsifierPtr make_static(const nlohmann::json&) { return std::make_unique<Static>(); }
-SparsifierPtr make_snip(const nlohmann::json& s) { return std::make_unique<Snip>(s); }
+MethodEntry dense_entry() {
+  return {"dense", "dense training: no sparsity",
+          [](const nlohmann::json&, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<DenseTraining>(), seed);
+          },
+          {}};
+}
+
+MethodEntry static_entry() {
+  return {"static", "a random structure at sparsity.density that never changes",
+          [](const nlohmann::json&, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<Static>(), seed);
+          },
+          {}};
+}
+
+// Keeps sparsity.density (a common option) of the weights.
+MethodEntry snip_entry() {
+  return {"snip", "SNIP: keep the top sparsity.density of |w g| on the first batch, then train static "
+          "(Lee et al. 2019)",
+          [](const nlohmann::json& s, nn::Module&, uint64_t seed) {
+            return seeded(std::make_unique<Snip>(read_sparsify_options(s).density), seed);
+          },
+          {}};
+}
 
 }  // namespace sprout::sparsity

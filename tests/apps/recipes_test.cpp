@@ -121,7 +121,7 @@ InitialModel initial_model(const std::string& config, int classes) {
   nn::init_rng().seed_with(seed);
   InitialModel m;
   m.model = models::build(cfg["model"], {3, 32, 32}, classes);
-  m.sparsifier = sparsity::make_sparsifier(cfg, *m.model, seed);
+  m.sparsifier = sparsity::make_sparsifier(cfg["sparsity"], *m.model, seed);
   return m;
 }
 

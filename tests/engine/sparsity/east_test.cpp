@@ -27,12 +27,13 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The config's "sparsity" section for EAST with `extra` on top.
 Json east_cfg(Json extra) {
   Json cfg = io::default_config();
   Json sp = {{"method", "east"}, {"density", 0.1}, {"dyrelu", false}, {"cyclic", false}};
   sp.update(extra);
   io::merge_checked(cfg, Json{{"sparsity", sp}}, "test");
-  return cfg;
+  return cfg["sparsity"];
 }
 
 TEST(EastSchedule, CyclicDensityAtQuarterPoints) {
@@ -137,7 +138,7 @@ TEST(EastWeightSharing, SharedBlocksUseOneTensorAndTheVirtualDensity) {
 
 // The shared method harness (seed 9) with this file's counters.
 struct Loop : Harness {
-  Loop(const Json& cfg, int64_t steps_per_epoch, int64_t epochs) : Harness(cfg["sparsity"], steps_per_epoch, epochs, 9) {}
+  Loop(const Json& sparsity, int64_t steps_per_epoch, int64_t epochs) : Harness(sparsity, steps_per_epoch, epochs, 9) {}
   std::vector<int64_t> nnz() {
     std::vector<int64_t> out;
     for (auto& L : sparse_layers(sp->ctx)) out.push_back(L.p->nnz());

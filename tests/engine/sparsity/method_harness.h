@@ -33,7 +33,7 @@ struct Harness {
     io::merge_checked(cfg, Json{{"sparsity", sparsity}}, "test");
     nn::init_rng().seed_with(seed);
     model = models::mlp(24, {40, 30}, 5);
-    sp = make_sparsifier(cfg, *model, seed);
+    sp = make_sparsifier(cfg["sparsity"], *model, seed);
     model->to(dev);
     optim::SgdOptions o;
     o.lr = 0.1;

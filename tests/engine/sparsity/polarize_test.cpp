@@ -14,6 +14,7 @@
 #include "engine/ops/loss.h"
 #include "engine/sparsity/factory.h"
 #include "engine/sparsity/methods.h"
+#include "engine/sparsity/registry.h"
 #include "models/models.h"
 #include "models/resnet.h"
 #include "testing.h"
@@ -23,12 +24,13 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The config's "sparsity" section for polarize with `extra` on top.
 Json polarize_cfg(Json extra = Json::object()) {
   Json cfg = io::default_config();
   Json sp = {{"method", "polarize"}, {"density", 0.5}};
   sp.update(extra);
   io::merge_checked(cfg, Json{{"sparsity", sp}}, "test");
-  return cfg;
+  return cfg["sparsity"];
 }
 
 std::vector<nn::Gated*> gated_modules(nn::Module& m) {
@@ -116,7 +118,7 @@ TEST(Polarize, RemovalRebuildsSparseLayersAndSurvivesAFullyClosedLayer) {
   model->add(std::make_shared<nn::SparseLinear>(10, 8, 0.5, true, rng));
   model->add(std::make_shared<nn::ReLU>());
   model->add(std::make_shared<nn::Linear>(8, 3));
-  auto sp = make_polarize(polarize_cfg()["sparsity"], *model, 3);
+  auto sp = methods().at("polarize").make(polarize_cfg(), *model, 3);
   auto gates = gated_modules(*model);
   ASSERT_EQ(gates.size(), 2u);
   set_gates(gates[0], {0, 2, 3});

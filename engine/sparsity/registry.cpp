@@ -1,0 +1,94 @@
+// The method list (one line per method; its options and code live in its own file),
+// the options every method shares, and the "sparsity" section's defaults built from
+// all of them.
+#include "engine/sparsity/registry.h"
+
+#include <map>
+
+#include "engine/core/error.h"
+#include "engine/sparsity/methods.h"
+
+namespace sprout::sparsity {
+
+const Registry<MethodFactory>& methods() {
+  static const Registry<MethodFactory> r = [] {
+    Registry<MethodFactory> r("sparsity.method");
+    r.add(dense_entry());
+    r.add(static_entry());
+    r.add(set_entry());
+    r.add(set_magnitude_entry());
+    r.add(rigl_entry());
+    r.add(granet_entry());
+    r.add(gmp_entry());
+    r.add(snip_entry());
+    r.add(kstarts_entry());
+    r.add(dissipating_entry());
+    r.add(kstarts_dissipating_entry());
+    r.add(polarize_entry());
+    r.add(east_entry());
+    return r;
+  }();
+  return r;
+}
+
+namespace {
+
+const Options<SparsifyOptions>& sparsify_options() {
+  using S = SparsifyOptions;
+  static const Options<S> o = Options<S>()
+      .text("method", &S::method, "dense", {}, "the sparse-training method (one of the registered names)")
+      .number("density", &S::density, 1.0, Range::open_closed(0, 1),
+              "fraction of weights kept (polarize: of hidden units kept)")
+      .text("distribution", &S::distribution, "erk", {"uniform", "er", "erk"},
+            "how the density is spread over layers: uniform, ER (SET) or ERK (RigL)")
+      .text("format", &S::format, "csr", {"csr", "bsr"}, "sparse layer storage: CSR, or BSR in block x block tiles")
+      .integer("block", &S::block, 4, Range::closed(1, 32), "BSR tile size (format bsr; 1 stores CSR)")
+      .flag("first_layer_dense", &S::first_layer_dense, false, "keep the first weight layer dense")
+      .flag("last_layer_dense", &S::last_layer_dense, false, "keep the last weight layer dense")
+      .number("er_epsilon", &S::er_epsilon, 20.0, Range::above(0),
+              "SET's epsilon: er densities eps (n_in + n_out) / (n_in n_out) when no density is given")
+      .number("min_density", &S::min_density, 0.0, Range::closed(0, 1), "lowest density of a sparse layer")
+      .text("kernel", &S::kernel, "", {}, "sparse kernel by name (empty: the default for device and format)")
+      .flag("keep_transposes", &S::keep_transposes, false,
+            "keep every sparse layer's transposed structure (8 bytes per nonzero) instead of rebuilding it")
+      .flag("scale_init", &S::scale_init, false, "scale the kept initial weights by 1 / sqrt(density)");
+  return o;
+}
+
+// Same default, type and range: what a shared key must agree on.
+bool same_declaration(const OptionInfo& a, const OptionInfo& b) {
+  return a.default_value == b.default_value &&
+         a.default_value.is_number_float() == b.default_value.is_number_float() && a.type == b.type &&
+         a.range == b.range;
+}
+
+}  // namespace
+
+SparsifyOptions read_sparsify_options(const nlohmann::json& sparsity) {
+  return sparsify_options().read(sparsity, kSparsityPrefix);
+}
+
+std::vector<OptionInfo> common_options() { return sparsify_options().info(); }
+
+nlohmann::json sparsity_defaults() {
+  std::map<std::string, std::pair<std::string, OptionInfo>> first;  // key -> (owner, declaration)
+  for (const OptionInfo& o : common_options()) first.emplace(o.name, std::make_pair("the common options", o));
+  for (const MethodEntry& e : methods().entries())
+    for (const OptionInfo& o : e.options) {
+      auto [it, added] = first.emplace(o.name, std::make_pair("method " + e.name, o));
+      const OptionInfo& was = it->second.second;
+      SPROUT_CHECK(added || same_declaration(was, o), kSparsityPrefix, o.name, " is declared twice differently: ",
+                   it->second.first, " has ", was.type, " = ", was.default_value.dump(), " ", was.range,
+                   ", method ", e.name, " has ", o.type, " = ", o.default_value.dump(), " ", o.range);
+    }
+  nlohmann::json d = nlohmann::json::object();
+  for (const auto& [name, owned] : first) d[name] = owned.second.default_value;
+  return d;
+}
+
+SparsifierPtr seeded(SparsifierPtr method, uint64_t seed) {
+  method->rng.seed_with(seed ^ 0x5eed5eedull);
+  return method;
+}
+
+}  // namespace sprout::sparsity
