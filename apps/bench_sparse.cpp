@@ -263,14 +263,14 @@ DenseLinearTimes time_dense_linear(const Shape3& s, Tensor& x, const Tensor& gy,
   const int64_t batch = s.n;
   nn::Linear dense(s.k, s.m);
   dense.to(dev);
-  optim::Sgd dopt(dense.parameters(), optim::SgdOptions{0.01, 0.9, 0.0, false});
+  optim::Sgd dopt(dense.parameters(), optim::SgdOptions{0.9, 0.0, false});
   auto dense_step = [&] {
     MemoryScope ms(MemCategory::Activations);
     dopt.zero_grad();
     x.set_grad(Tensor());
     Tensor y = dense.forward(x);
     y.backward(gy);
-    dopt.step();
+    dopt.step(0.01);
   };
   const double dense_engine_s = time_median(dense_step, min_seconds, dev);
   // The same step as bare library calls into preallocated buffers, the three GEMMs and
@@ -281,12 +281,12 @@ DenseLinearTimes time_dense_linear(const Shape3& s, Tensor& x, const Tensor& gy,
   Tensor y = Tensor::empty({batch, s.m}, DType::F32, dev), dx = Tensor::empty({batch, s.k}, DType::F32, dev);
   w.set_requires_grad(true);
   w.set_grad(wgrad);
-  optim::Sgd ropt({{"weight", &w, nullptr}}, optim::SgdOptions{0.01, 0.9, 0.0, false});
+  optim::Sgd ropt({{"weight", &w, nullptr}}, optim::SgdOptions{0.9, 0.0, false});
   const double dense_raw_s = time_median([&] {
     ops::gemm_into(false, true, x, w, y);
     ops::gemm_into(false, false, gy, w, dx);
     ops::gemm_into(true, false, gy, x, wgrad);
-  }, min_seconds, dev) + time_median([&] { ropt.step(); }, min_seconds, dev);
+  }, min_seconds, dev) + time_median([&] { ropt.step(0.01); }, min_seconds, dev);
   return {dense_engine_s, dense_raw_s, std::min(dense_engine_s, dense_raw_s)};
 }
 
@@ -301,7 +301,7 @@ Row bench_sparse_step(const Shape3& s, const kernels::SparseKernel& k, double d,
   Tensor bias = random_tensor({s.m}, 10, dev);
   bias.set_requires_grad(true);
   std::vector<nn::ParamRef> refs{{"weight", &w.values, &w}, {"bias", &bias, nullptr}};
-  optim::Sgd sopt(refs, optim::SgdOptions{0.01, 0.9, 0.0, false});
+  optim::Sgd sopt(refs, optim::SgdOptions{0.9, 0.0, false});
   double err;
   {
     autograd::NoGradGuard ng;
@@ -314,7 +314,7 @@ Row bench_sparse_step(const Shape3& s, const kernels::SparseKernel& k, double d,
     x.set_grad(Tensor());
     Tensor y = ops::sparse_linear(x, w, bias);
     y.backward(gy);
-    sopt.step();
+    sopt.step(0.01);
   };
   settle(dev);
   const double t = time_median(sparse_step, min_seconds, dev);

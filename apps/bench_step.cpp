@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <fstream>
 
-#include "apps/bench_util.h"
+#include <algorithm>
+
+#include "apps/bench_model.h"
 #include "apps/commands.h"
-#include "apps/run_state.h"
 #include "engine/core/error.h"
-#include "engine/nn/init.h"
-#include "models/models.h"
+#include "engine/train/run.h"
 
 namespace sprout::app {
 
@@ -33,19 +33,16 @@ int run_step_bench(const StepBenchArgs& a) {
     MemStats base = Allocator::stats(dev.type);
     Json row;
     {
-      nn::init_rng().seed_with(0);
-      nn::ModulePtr model = models::build(bm.cfg["model"], bm.sample, bm.classes);
-      RunState run(bm.cfg, model, 1);
-      run.build(dev);
-      data::Batch b = random_batch(bm.sample, bm.classes, a.batch, dev, 1);
-      for (int i = 0; i < a.warmup; ++i) run.train_step(b, 0.0, false);
+      train::Run run(bm.cfg, bm.data, 1, dev);
+      Batch b = random_batch(bm.data, a.batch, dev, 1);
+      for (int i = 0; i < a.warmup; ++i) run.step(b, false);
       cuda_synchronize();
       Allocator::reset_peaks(dev.type);
       int64_t mallocs_before = Allocator::stats(dev.type).device_mallocs;
       std::vector<double> ms;
       for (int i = 0; i < a.steps; ++i) {
         auto t0 = std::chrono::steady_clock::now();
-        run.train_step(b, 0.0, false);
+        run.step(b, false);
         cuda_synchronize();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }

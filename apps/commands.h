@@ -39,6 +39,12 @@ struct StepBenchArgs {
 int run_step_bench(const StepBenchArgs& a);
 int run_gemm_bench(const std::string& json_out, double min_seconds);
 
+struct ConfigArgs {
+  std::string show;  // a section or a component's name
+  bool defaults = false;
+};
+int run_config(const ConfigArgs& a);
+
 }  // namespace sprout::app
 
 int run_sparse_bench(const std::string& which, const std::string& device,

@@ -1,14 +1,19 @@
-// The sprout command line: subcommands train, memory, bench. Every failure ends as
-// one line "error: ..." on stderr and a non-zero exit code.
+// The sprout command line: subcommands train, memory, bench, config. The app only parses
+// the command line and calls the engine; every failure ends as one line "error: ..."
+// on stderr and a non-zero exit code.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>
 
 #include "apps/commands.h"
+#include "data/registry.h"
 #include "engine/core/error.h"
+#include "models/models.h"
 
 namespace {
+
+using namespace sprout::app;
 
 int fail(const std::string& what) {
   std::string line = what;
@@ -17,13 +22,7 @@ int fail(const std::string& what) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"sprout: truly sparse training"};
-  app.require_subcommand(1);
-
-  sprout::app::TrainArgs ta;
+CLI::App* add_train(CLI::App& app, TrainArgs& ta) {
   auto* train = app.add_subcommand("train", "train a model from a JSON config");
   train->add_option("--config", ta.config, "JSON run config")->required();
   train->add_option("--set", ta.sets, "override a config key: key=value (repeatable)");
@@ -31,8 +30,10 @@ int main(int argc, char** argv) {
   train->add_option("--out", ta.out, "output folder")->capture_default_str();
   train->add_option("--resume", ta.resume, "checkpoint to continue from");
   train->add_flag("--quiet", ta.quiet, "no progress lines");
+  return train;
+}
 
-  sprout::app::MemoryArgs ma;
+CLI::App* add_memory(CLI::App& app, MemoryArgs& ma) {
   auto* memory = app.add_subcommand("memory", "measure training memory, sparse beside dense");
   memory->add_option("--model", ma.model, "model name")->capture_default_str();
   memory->add_option("--density", ma.density, "density of sparse layers")->capture_default_str();
@@ -44,21 +45,59 @@ int main(int argc, char** argv) {
   memory->add_option("--config", ma.config,
                      "measure this training config's model and sparsity method (the dense side: method dense)");
   memory->add_flag("--json", ma.json, "print JSON");
+  return memory;
+}
 
-  std::string bench_which, bench_device = "cpu", bench_json;
-  double bench_seconds = 0.2;
+struct BenchArgs {
+  std::string which, device = "cpu", json;
+  double seconds = 0.2;
+  StepBenchArgs step;
+};
+
+CLI::App* add_bench(CLI::App& app, BenchArgs& b) {
   auto* bench = app.add_subcommand("bench", "benchmark sparse kernels against dense library calls");
-  bench->add_option("which", bench_which, "gemm|step|spmm|sddmm|sparse_linear|topology|all")->required();
-  bench->add_option("--device", bench_device, "cpu|cuda")->capture_default_str();
-  bench->add_option("--json", bench_json, "write results to this JSON file");
-  bench->add_option("--min-seconds", bench_seconds, "time per measurement")->capture_default_str();
-  sprout::app::StepBenchArgs sa;
-  bench->add_option("--model", sa.model, "step: model name")->capture_default_str();
-  bench->add_option("--densities", sa.densities, "step: densities to time")->delimiter(',');
-  bench->add_option("--batch", sa.batch, "step: batch size")->capture_default_str();
-  bench->add_option("--image-size", sa.image_size, "step: image side")->capture_default_str();
-  bench->add_option("--steps", sa.steps, "step: timed steps")->capture_default_str();
+  bench->add_option("which", b.which, "gemm|step|spmm|sddmm|sparse_linear|topology|all")->required();
+  bench->add_option("--device", b.device, "cpu|cuda")->capture_default_str();
+  bench->add_option("--json", b.json, "write results to this JSON file");
+  bench->add_option("--min-seconds", b.seconds, "time per measurement")->capture_default_str();
+  bench->add_option("--model", b.step.model, "step: model name")->capture_default_str();
+  bench->add_option("--densities", b.step.densities, "step: densities to time")->delimiter(',');
+  bench->add_option("--batch", b.step.batch, "step: batch size")->capture_default_str();
+  bench->add_option("--image-size", b.step.image_size, "step: image side")->capture_default_str();
+  bench->add_option("--steps", b.step.steps, "step: timed steps")->capture_default_str();
+  return bench;
+}
 
+CLI::App* add_config(CLI::App& app, ConfigArgs& c) {
+  auto* config = app.add_subcommand("config", "show the options of a component, or the default config");
+  config->add_option("--show", c.show, "a section (sparsity, optimizer, ...) or a component (rigl, sgd, resnet50, ...)");
+  config->add_flag("--defaults", c.defaults, "print the whole default config as JSON");
+  return config;
+}
+
+int run_bench(BenchArgs& b) {
+  if (b.which == "step") {
+    b.step.device = b.device;
+    b.step.json_out = b.json;
+    return run_step_bench(b.step);
+  }
+  if (b.which == "gemm") return run_gemm_bench(b.json, b.seconds);
+  return run_sparse_bench(b.which, b.device, b.json, b.seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sprout: truly sparse training"};
+  app.require_subcommand(1);
+  TrainArgs ta;
+  MemoryArgs ma;
+  BenchArgs ba;
+  ConfigArgs ca;
+  auto* train = add_train(app, ta);
+  auto* memory = add_memory(app, ma);
+  auto* bench = add_bench(app, ba);
+  auto* config = add_config(app, ca);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -66,17 +105,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return fail(e.what());
   }
-
   try {
-    if (*train) return sprout::app::run_train(ta);
-    if (*memory) return sprout::app::run_memory(ma);
-    if (*bench && bench_which == "step") {
-      sa.device = bench_device;
-      sa.json_out = bench_json;
-      return sprout::app::run_step_bench(sa);
-    }
-    if (*bench && bench_which == "gemm") return sprout::app::run_gemm_bench(bench_json, bench_seconds);
-    if (*bench) return run_sparse_bench(bench_which, bench_device, bench_json, bench_seconds);
+    sprout::models::register_models();
+    sprout::data::register_data_sets();
+    if (*train) return run_train(ta);
+    if (*memory) return run_memory(ma);
+    if (*bench) return run_bench(ba);
+    if (*config) return run_config(ca);
   } catch (const sprout::OutOfMemory& e) {
     return fail(e.what());
   } catch (const std::bad_alloc&) {

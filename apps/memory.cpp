@@ -3,13 +3,11 @@
 // batch, and reports what the allocator measured per category.
 #include <cstdio>
 
+#include "apps/bench_model.h"
 #include "apps/commands.h"
-#include "apps/run_state.h"
 #include "engine/core/error.h"
-#include "engine/io/config.h"
-#include "engine/nn/init.h"
 #include "engine/sparse/parameter.h"
-#include "models/models.h"
+#include "engine/train/run.h"
 
 namespace sprout::app {
 
@@ -17,65 +15,46 @@ using Json = nlohmann::json;
 
 namespace {
 
-// The model, sample shape and classes to measure: from the flags, or from a training
-// config (its model and sparsity block; the sample shape from its dataset).
+// The model to measure: from the flags (static sparsity), or a training config's own.
 BenchModel memory_model(const MemoryArgs& a) {
-  if (a.config.empty()) {
-    BenchModel bm = bench_model(a.model, a.image_size);
-    bm.cfg["sparsity"]["method"] = "static";
-    bm.cfg["sparsity"]["density"] = a.density;
-    bm.cfg["sparsity"]["distribution"] = a.distribution;
-    bm.cfg["sparsity"]["format"] = a.format;
-    return bm;
-  }
-  Json cfg = io::load_config(a.config, {});
-  const std::string data = cfg["data"]["name"].get<std::string>();
-  int64_t side = a.image_size;
-  if (data == "cifar10" || data == "cifar100") side = 32;
-  if (data == "imagenet" && cfg["data"]["options"].contains("image_size"))
-    side = cfg["data"]["options"]["image_size"].get<int64_t>();
-  BenchModel bm = bench_model(cfg["model"]["name"].get<std::string>(), side);
-  if (data == "cifar100") bm.classes = 100;
-  bm.cfg = cfg;
+  if (!a.config.empty()) return config_model(a.config);
+  BenchModel bm = bench_model(a.model, a.image_size);
+  bm.cfg["sparsity"]["method"] = "static";
+  bm.cfg["sparsity"]["density"] = a.density;
+  bm.cfg["sparsity"]["distribution"] = a.distribution;
+  bm.cfg["sparsity"]["format"] = a.format;
   return bm;
 }
 
 Json measure(const MemoryArgs& a, bool sparse, Device dev) {
   BenchModel bm = memory_model(a);
   Json cfg = bm.cfg;
-  Shape sample = bm.sample;
-  int classes = bm.classes;
   cfg["train"]["batch_size"] = a.batch;
+  cfg["train"]["seed"] = 0;
   if (!sparse) cfg["sparsity"]["method"] = "dense";
 
   Allocator::empty_cache();
   MemStats base = Allocator::stats(dev.type);
   Json out;
   {
-    nn::init_rng().seed_with(0);
-    nn::ModulePtr model;
-    {
-      MemoryScope ms(MemCategory::Weights);
-      model = models::build(cfg["model"], sample, classes);
-    }
-    RunState run(cfg, model, 1);
-    run.build(dev);
-    data::Batch b = random_batch(sample, classes, a.batch, dev, 1);
+    train::Run run(cfg, bm.data, 1, dev);
+    nn::Module& model = *run.model;
+    Batch b = random_batch(bm.data, a.batch, dev, 1);
     Allocator::reset_peaks(dev.type);
-    run.train_step(b, 0.0, true);
-    run.train_step(b, 0.0, true);  // a second step: gradients and state exist before it
+    run.step(b, true);
+    run.step(b, true);  // a second step: gradients and state exist before it
     cuda_synchronize();
     MemStats s = Allocator::stats(dev.type);
     auto cur = [&](MemCategory c) { return s.cur(c) - base.cur(c); };
     auto pk = [&](MemCategory c) { return s.pk(c) - base.cur(c); };
     int64_t nnz = 0;
-    for (auto& p : model->parameters()) nnz += p.sparse ? p.sparse->nnz() : p.tensor->numel();
+    for (auto& p : model.parameters()) nnz += p.sparse ? p.sparse->nnz() : p.tensor->numel();
     out = Json{{"weights", cur(MemCategory::Weights)}, {"indices", cur(MemCategory::Indices)},
                {"gradients", cur(MemCategory::Gradients)}, {"optimizer", cur(MemCategory::Optimizer)},
                {"activations_peak", pk(MemCategory::Activations)},
                {"workspace_peak", pk(MemCategory::Workspace)}, {"data", cur(MemCategory::Data)},
                {"total_peak", s.total_peak - base.total_current},
-               {"parameters", model->num_parameters()}, {"nnz", nnz}, {"density", run.density()}};
+               {"parameters", model.num_parameters()}, {"nnz", nnz}, {"density", run.density()}};
     out["param_side"] = out["weights"].get<int64_t>() + out["indices"].get<int64_t>() +
                         out["gradients"].get<int64_t>() + out["optimizer"].get<int64_t>();
   }

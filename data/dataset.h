@@ -1,6 +1,7 @@
-// Datasets and the DataLoader. A Dataset produces one sample at a time into caller
-// buffers; augmentation draws from an Rng seeded by (seed, epoch, index), so a run is
-// reproducible whatever the number of loader threads, and resumes exactly.
+// Datasets. A Dataset produces one sample at a time into caller buffers; augmentation
+// draws from an Rng seeded by (seed, epoch, index), so a run is reproducible whatever
+// the number of loader threads, and resumes exactly. Batches are sprout::Batch
+// (engine/train/data_source.h), the engine's view of data.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
+#include "engine/train/data_source.h"
 
 namespace sprout::data {
 
@@ -25,10 +27,5 @@ class Dataset {
 
 using DatasetPtr = std::shared_ptr<Dataset>;
 
-struct Batch {
-  Tensor x;  // float32 [B, sample_shape...], on the loader's device
-  Tensor y;  // int32 [B]
-  int64_t size() const { return y.defined() ? y.numel() : 0; }
-};
 
 }  // namespace sprout::data

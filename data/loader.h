@@ -37,26 +37,26 @@ uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index);
 // The order in which an epoch visits the dataset (a permutation of [0, size)).
 std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, bool shuffle);
 
-class DataLoader {
+class DataLoader : public train::BatchSource {
  public:
   DataLoader(DatasetPtr dataset, const LoaderOptions& options);
   DataLoader(DatasetPtr dataset, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed,
              int num_workers = 2, int prefetch_batches = 4, Device device = Device::cpu());
   // Stops the workers (finishing at most the sample each is on) and frees the staging.
-  ~DataLoader();
+  ~DataLoader() override;
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
   // Begins epoch `epoch` (any order; the same epoch always gives the same batches)
   // and starts prefetching. next() without a start_epoch begins epoch 0.
-  void start_epoch(int64_t epoch);
+  void start_epoch(int64_t epoch) override;
   // Skips the next `batches` batches of the current epoch without making them (resume).
-  void skip(int64_t batches);
+  void skip(int64_t batches) override;
   // The next batch of the epoch; false at the epoch's end. Rethrows a worker's error
   // (which ends the epoch).
-  bool next(Batch& out);
+  bool next(Batch& out) override;
 
-  int64_t batches_per_epoch() const;
+  int64_t batches_per_epoch() const override;
   int64_t epoch() const { return epoch_; }
   // Batches handed out or skipped so far in this epoch.
   int64_t batch_index() const { return deliver_; }

@@ -134,6 +134,14 @@ void known(const nlohmann::json& section, const std::string& where, const std::v
 
 }  // namespace option_check
 
+void check_options(const nlohmann::json& section, const std::vector<OptionInfo>& opts, const std::string& prefix) {
+  if (!section.is_object()) return;
+  for (const auto& o : opts) {
+    auto it = section.find(o.name);
+    if (it != section.end() && o.check) o.check(*it, prefix);
+  }
+}
+
 nlohmann::json option_defaults(const std::vector<OptionInfo>& opts) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& o : opts) j[o.name] = o.default_value;

@@ -36,6 +36,8 @@ struct OptionInfo {
   std::string name, type, help;
   nlohmann::json default_value;
   std::string range;  // "(0, 1]", "one of: csr, bsr", or empty
+  // Throws, naming prefix + name, unless `value` has the declared type and range.
+  std::function<void(const nlohmann::json& value, const std::string& prefix)> check;
 };
 
 // Checked conversions used by Options<S>; `key` names the option in errors
@@ -161,6 +163,10 @@ class Options {
   };
   Options& add(OptionInfo i, std::function<void(S&, const nlohmann::json&, const std::string&)> set,
                std::function<void(S&)> reset) {
+    i.check = [set](const nlohmann::json& v, const std::string& prefix) {
+      S scratch{};
+      set(scratch, v, prefix);
+    };
     entries_.push_back({std::move(i), std::move(set), std::move(reset)});
     return *this;
   }
@@ -170,6 +176,8 @@ class Options {
 // Options as one JSON object {name: default} (the config's defaults) and as lines of
 // help text ("  density  number  0.1  (0, 1]  fraction of weights kept").
 nlohmann::json option_defaults(const std::vector<OptionInfo>& opts);
+// Checks every declared option present in `section` (others are left to their owners).
+void check_options(const nlohmann::json& section, const std::vector<OptionInfo>& opts, const std::string& prefix);
 std::string option_help(const std::vector<OptionInfo>& opts);
 
 }  // namespace sprout

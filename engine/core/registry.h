@@ -53,4 +53,17 @@ class Registry {
   std::vector<Entry> entries_;
 };
 
+// Every entry's options in one JSON object {name: default} over `base` (the section's
+// defaults); entries that share a key must agree on its default.
+template <class R>
+nlohmann::json registry_defaults(const R& r, const std::string& section, nlohmann::json base) {
+  for (const auto& e : r.entries())
+    for (const auto& o : e.options) {
+      SPROUT_CHECK(!base.contains(o.name) || base[o.name] == o.default_value, section, ".", o.name,
+                   " has two defaults: ", base[o.name].dump(), " and ", o.default_value.dump());
+      base[o.name] = o.default_value;
+    }
+  return base;
+}
+
 }  // namespace sprout

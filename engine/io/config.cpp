@@ -1,4 +1,4 @@
-// Config defaults and checked merging.
+// Checked merging of a config over its defaults.
 #include "engine/io/config.h"
 
 #include <fstream>
@@ -7,35 +7,6 @@
 #include "engine/core/error.h"
 
 namespace sprout::io {
-
-const Json& default_config() {
-  static const Json d = Json::parse(R"({
-    "model": {"name": "mlp", "hidden": [1000, 1000, 1000], "num_classes": 10, "in_channels": 1,
-              "stem": "imagenet", "width": 1.0},
-    "data": {"name": "fashion-mnist", "root": "/usr/share/datasets/fashion-mnist",
-             "workers": 2, "prefetch": 4, "options": {}},
-    "train": {"epochs": 5, "batch_size": 128, "seed": 0, "max_steps": 0, "eval_batch_size": 1000,
-              "label_smoothing": 0.0, "log_every": 100, "checkpoint_every_epoch": true,
-              "threads": 0},
-    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": false,
-                  "weight_decay": 0.0005, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-                  "lr_scale_batch": 0},
-    "schedule": {"name": "cosine", "warmup_epochs": 0.0, "milestones": [], "gamma": 0.1},
-    "sparsity": {"method": "dense", "density": 1.0, "distribution": "erk", "format": "csr",
-                 "block": 4, "first_layer_dense": false, "last_layer_dense": false,
-                 "update_every": 100, "drop_fraction": 0.3, "end_fraction": 0.75,
-                 "init_density": 0.5, "final_density": 0.1, "prune_start_epoch": 0,
-                 "prune_end_epoch": 3, "death_rate": 0.5, "death_rate_final": 0.005,
-                 "zeta": 0.3, "er_epsilon": 20.0, "grow_init": "zero", "layerwise": false,
-                 "kernel": "", "keep_transposes": false, "scale_init": false, "min_density": 0.0,
-                 "k": 4, "warm_epochs": 2, "phi": 0.1, "fitness": "weight",
-                 "lambda_pol": 1e-4, "lambda_s": 1.0, "pol_t": 1.2, "gate_blocks": false,
-                 "dyrelu": true, "weight_sharing": false, "share_from": 2, "cyclic": true,
-                 "cycles": 2, "cycle_epochs_fraction": 0.5, "cycle_max_multiplier": 3.0,
-                 "cycle_length_multiplier": 1.0, "sparse_fan_in_init": true}
-  })");
-  return d;
-}
 
 static const char* type_name(const Json& j) {
   if (j.is_boolean()) return "boolean";
@@ -89,8 +60,8 @@ void apply_override(Json& cfg, const std::string& assignment) {
   merge_checked(cfg, patch, "--set " + key);
 }
 
-Json load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  Json cfg = default_config();
+Json load_config(const std::string& path, const std::vector<std::string>& overrides, const Json& defaults) {
+  Json cfg = defaults;
   if (!path.empty()) {
     std::ifstream f(path);
     SPROUT_CHECK(f.good(), "cannot read config ", path);

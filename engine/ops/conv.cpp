@@ -10,7 +10,7 @@
 
 #include "engine/autograd/node.h"
 #include "engine/core/dispatch.h"
-#include "engine/ops/unfold.h"
+#include "engine/ops/im2col.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
@@ -25,7 +25,7 @@ ConvAlgo g_cuda_algo = ConvAlgo::Im2col;
 
 // The GEMM and bias primitives the chunk loops need, on one device and element type.
 // CUDA kernels exist for float only; `if constexpr` keeps the double instantiation
-// CPU-only. The unfolding itself is engine/ops/unfold.h, shared with sparse_conv.
+// CPU-only. The unfolding itself is engine/ops/im2col.h, shared with sparse_conv.
 template <class T>
 struct Prims {
   bool cuda;

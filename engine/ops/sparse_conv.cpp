@@ -11,7 +11,7 @@
 #include "engine/ops/shape.h"
 #include "engine/ops/sparse_support.h"
 #include "engine/ops/spmm.h"
-#include "engine/ops/unfold.h"
+#include "engine/ops/im2col.h"
 #include "kernels/cpu/im2col.h"
 
 namespace sprout::ops {

@@ -1,7 +1,7 @@
 // Convolution with a sparse weight (CSR or BSR over [Cout, Cin * k * k]), with its
 // gradients. 1x1 stride-1 unpadded convolutions multiply the input directly (SpMM on
 // the NCHW activation); others unfold it chunk by chunk with the dense conv's
-// unfolding and workspace budget (engine/ops/unfold.h), and the backward unfolds
+// unfolding and workspace budget (engine/ops/im2col.h), and the backward unfolds
 // again instead of saving columns.
 #pragma once
 #include "engine/core/tensor.h"

@@ -33,7 +33,6 @@ static Tensor state_like(const Tensor& p) {
 }
 
 Sgd::Sgd(std::vector<nn::ParamRef> params, SgdOptions o) : Optimizer(std::move(params)), opt(o) {
-  lr = o.lr;
   if (opt.momentum != 0)
     for (auto& p : params_) momentum_.push_back(state_like(*p.tensor));
 }
@@ -47,7 +46,7 @@ std::vector<std::string> Sgd::state_names() const {
   return opt.momentum != 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
 }
 
-void Sgd::step() {
+void Sgd::step(double lr) {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& w = *params_[i].tensor;
     Tensor g = w.grad();
@@ -76,7 +75,6 @@ void Sgd::step() {
 }
 
 AdamW::AdamW(std::vector<nn::ParamRef> params, AdamWOptions o) : Optimizer(std::move(params)), opt(o) {
-  lr = o.lr;
   for (auto& p : params_) {
     m_.push_back(state_like(*p.tensor));
     v_.push_back(state_like(*p.tensor));
@@ -85,7 +83,7 @@ AdamW::AdamW(std::vector<nn::ParamRef> params, AdamWOptions o) : Optimizer(std::
 
 std::vector<Tensor*> AdamW::state_of(size_t i) { return {&m_[i], &v_[i]}; }
 
-void AdamW::step() {
+void AdamW::step(double lr) {
   double t = (double)(steps + 1);
   double bc1 = 1 - std::pow(opt.beta1, t), bc2 = 1 - std::pow(opt.beta2, t);
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -14,8 +14,9 @@ class Optimizer {
  public:
   explicit Optimizer(std::vector<nn::ParamRef> params) : params_(std::move(params)) {}
   virtual ~Optimizer() = default;
-  // Updates every parameter that has a gradient.
-  virtual void step() = 0;
+  // Updates every parameter that has a gradient, at learning rate `lr` (the schedule
+  // owns the rate; the optimizer keeps none of its own).
+  virtual void step(double lr) = 0;
   // Zeroes gradients in place (their memory stays, counted under "gradients").
   void zero_grad();
   virtual std::string name() const = 0;
@@ -25,7 +26,6 @@ class Optimizer {
   std::vector<std::pair<std::string, Tensor*>> named_state();
   virtual std::vector<std::string> state_names() const = 0;
   std::vector<nn::ParamRef>& params() { return params_; }
-  double lr = 0.1;
   int64_t steps = 0;  // completed step() calls
 
  protected:
@@ -33,14 +33,14 @@ class Optimizer {
 };
 
 struct SgdOptions {
-  double lr = 0.1, momentum = 0.0, weight_decay = 0.0;
+  double momentum = 0.0, weight_decay = 0.0;
   bool nesterov = false;
 };
 
 class Sgd : public Optimizer {
  public:
   Sgd(std::vector<nn::ParamRef> params, SgdOptions o);
-  void step() override;
+  void step(double lr) override;
   std::string name() const override { return "sgd"; }
   std::vector<Tensor*> state_of(size_t i) override;
   std::vector<std::string> state_names() const override;
@@ -50,13 +50,13 @@ class Sgd : public Optimizer {
 };
 
 struct AdamWOptions {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
 };
 
 class AdamW : public Optimizer {
  public:
   AdamW(std::vector<nn::ParamRef> params, AdamWOptions o);
-  void step() override;
+  void step(double lr) override;
   std::string name() const override { return "adamw"; }
   std::vector<Tensor*> state_of(size_t i) override;
   std::vector<std::string> state_names() const override { return {"exp_avg", "exp_avg_sq"}; }

@@ -5,7 +5,7 @@
 #include "kernels/cuda/loss.h"
 #include "kernels/cuda/optim.h"
 #include "kernels/cuda/im2col.h"
-#include "kernels/cuda/conv_cudnn.h"
+#include "kernels/cuda/conv.h"
 #include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/spmm.h"

@@ -10,7 +10,9 @@
 #include <cmath>
 
 #include "data/data_testing.h"
+#include "data/registry.h"
 #include "engine/io/config.h"
+#include "engine/train/options.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/init.h"
 #include "engine/sparse/parameter.h"
@@ -20,6 +22,10 @@
 
 namespace sprout {
 namespace {
+
+// The configs name models and data sets: register them before any config is read.
+const bool kRegistered = (models::register_models(), data::register_data_sets(), true);
+
 
 using Json = nlohmann::json;
 using testing::config_path;
@@ -116,7 +122,7 @@ struct InitialModel {
 };
 
 InitialModel initial_model(const std::string& config, int classes) {
-  Json cfg = io::load_config(config_path(config), {});
+  Json cfg = train::load_config(config_path(config), {});
   uint64_t seed = cfg["train"]["seed"].get<uint64_t>();
   nn::init_rng().seed_with(seed);
   InitialModel m;
@@ -276,7 +282,7 @@ TEST(Recipes, ImageNetConfigsHoldThePublishedRecipes) {
   for (const char* name : {"imagenet_resnet50_rigl90.json", "imagenet_resnet50_granet80.json",
                            "imagenet_resnet50_set90.json", "imagenet_resnet50_dense.json"}) {
     SCOPED_TRACE(name);
-    Json c = io::load_config(config_path(name), {});
+    Json c = train::load_config(config_path(name), {});
     EXPECT_EQ(c["model"]["name"], "resnet50");
     EXPECT_EQ(c["model"]["stem"], "imagenet");
     EXPECT_EQ(c["data"]["name"], "imagenet");
@@ -294,7 +300,7 @@ TEST(Recipes, ImageNetConfigsHoldThePublishedRecipes) {
     EXPECT_EQ(c["schedule"]["warmup_epochs"], 5);
     EXPECT_EQ(c["schedule"]["gamma"], 0.1);
   }
-  Json rigl = io::load_config(config_path("imagenet_resnet50_rigl90.json"), {})["sparsity"];
+  Json rigl = train::load_config(config_path("imagenet_resnet50_rigl90.json"), {})["sparsity"];
   EXPECT_EQ(rigl["method"], "rigl");
   EXPECT_EQ(rigl["density"], 0.1);
   EXPECT_EQ(rigl["distribution"], "erk");
@@ -302,18 +308,18 @@ TEST(Recipes, ImageNetConfigsHoldThePublishedRecipes) {
   EXPECT_EQ(rigl["update_every"], 100);
   EXPECT_EQ(rigl["drop_fraction"], 0.3);
   EXPECT_EQ(rigl["end_fraction"], 0.75);
-  Json granet = io::load_config(config_path("imagenet_resnet50_granet80.json"), {})["sparsity"];
+  Json granet = train::load_config(config_path("imagenet_resnet50_granet80.json"), {})["sparsity"];
   EXPECT_EQ(granet["method"], "granet");
   EXPECT_EQ(granet["init_density"], 0.5);
   EXPECT_EQ(granet["final_density"], 0.2);
   EXPECT_EQ(granet["prune_start_epoch"], 0);
   EXPECT_EQ(granet["prune_end_epoch"], 30);
   EXPECT_EQ(granet["update_every"], 4000);
-  Json set = io::load_config(config_path("imagenet_resnet50_set90.json"), {})["sparsity"];
+  Json set = train::load_config(config_path("imagenet_resnet50_set90.json"), {})["sparsity"];
   EXPECT_EQ(set["method"], "set");
   EXPECT_EQ(set["density"], 0.1);
   EXPECT_EQ(set["distribution"], "er");
-  EXPECT_EQ(io::load_config(config_path("imagenet_resnet50_dense.json"), {})["sparsity"]["method"], "dense");
+  EXPECT_EQ(train::load_config(config_path("imagenet_resnet50_dense.json"), {})["sparsity"]["method"], "dense");
 }
 
 TEST(Recipes, UnknownKeyIsAOneLineError) {

@@ -135,6 +135,25 @@ std::vector<std::string> long_functions(const Source& s, const std::string& inde
   return out;
 }
 
+TEST(Layering, FunctionCheckSeesLongFunctionsAtTopLevelAndInClasses) {
+  Source s{"x.cpp", {"int f(int a,", "      int b) {"}};
+  for (int i = 0; i < 61; ++i) s.lines.push_back("  ++a;");
+  s.lines.push_back("}");
+  s.lines.push_back("class C {");
+  s.lines.push_back("  void g() {");
+  for (int i = 0; i < 62; ++i) s.lines.push_back("    ++n;");
+  s.lines.push_back("  }");
+  s.lines.push_back("  void h() {");
+  s.lines.push_back("  }");
+  s.lines.push_back("};");
+  auto top = long_functions(s, "", 60), in_class = long_functions(s, "  ", 60);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_NE(top[0].find("(61 lines)"), std::string::npos) << top[0];
+  ASSERT_EQ(in_class.size(), 1u);
+  EXPECT_NE(in_class[0].find("void g()"), std::string::npos) << in_class[0];
+  EXPECT_TRUE(long_functions(s, "", 61).empty());
+}
+
 TEST(Layering, FunctionsStayUnder60Lines) {
   for (const auto& s : sources())
     for (const char* indent : {"", "  "})

@@ -26,6 +26,21 @@ void write_text(const std::string& path, const std::string& text) {
   f << text;
 }
 
+// Defaults of the shape the engine assembles from its components' options.
+const io::Json& defaults() {
+  static const io::Json d = io::Json::parse(R"({
+    "model": {"name": "mlp", "hidden": [1000, 1000, 1000]},
+    "train": {"epochs": 5, "batch_size": 128},
+    "optimizer": {"name": "sgd", "lr": 0.05},
+    "sparsity": {"method": "dense", "density": 1.0},
+    "data": {"name": "fashion-mnist", "options": {}}})");
+  return d;
+}
+
+io::Json load(const std::string& path, const std::vector<std::string>& sets) {
+  return io::load_config(path, sets, defaults());
+}
+
 std::string error_of(const std::function<void()>& f) {
   try { f(); } catch (const Error& e) { return e.what(); }
   return "";
@@ -34,7 +49,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(Config, MergesOverDefaultsAndAppliesOverrides) {
   std::string d = temp_dir("cfg");
   write_text(d + "/c.json", R"({"train": {"epochs": 3}, "model": {"hidden": [10, 20]}})");
-  io::Json c = io::load_config(d + "/c.json", {"optimizer.lr=0.2", "sparsity.method=rigl"});
+  io::Json c = load(d + "/c.json", {"optimizer.lr=0.2", "sparsity.method=rigl"});
   EXPECT_EQ(c["train"]["epochs"], 3);
   EXPECT_EQ(c["train"]["batch_size"], 128);  // default kept
   EXPECT_EQ(c["model"]["hidden"], io::Json::parse("[10, 20]"));
@@ -45,15 +60,15 @@ TEST(Config, MergesOverDefaultsAndAppliesOverrides) {
 TEST(Config, RejectsUnknownKeysWrongTypesAndMalformedJson) {
   std::string d = temp_dir("cfgbad");
   write_text(d + "/unknown.json", R"({"train": {"epochz": 3}})");
-  EXPECT_NE(error_of([&] { io::load_config(d + "/unknown.json", {}); }).find("unknown key 'train.epochz'"), std::string::npos);
+  EXPECT_NE(error_of([&] { load(d + "/unknown.json", {}); }).find("unknown key 'train.epochz'"), std::string::npos);
   write_text(d + "/type.json", R"({"train": {"epochs": "five"}})");
-  EXPECT_NE(error_of([&] { io::load_config(d + "/type.json", {}); }).find("'train.epochs' must be a number"), std::string::npos);
+  EXPECT_NE(error_of([&] { load(d + "/type.json", {}); }).find("'train.epochs' must be a number"), std::string::npos);
   write_text(d + "/int.json", R"({"train": {"epochs": 2.5}})");
-  EXPECT_NE(error_of([&] { io::load_config(d + "/int.json", {}); }).find("must be an integer"), std::string::npos);
+  EXPECT_NE(error_of([&] { load(d + "/int.json", {}); }).find("must be an integer"), std::string::npos);
   write_text(d + "/bad.json", R"({"train": {"epochs": 3,}})");
-  EXPECT_NE(error_of([&] { io::load_config(d + "/bad.json", {}); }).find("malformed JSON in"), std::string::npos);
-  EXPECT_NE(error_of([&] { io::load_config(d + "/missing.json", {}); }).find("cannot read config"), std::string::npos);
-  EXPECT_NE(error_of([&] { io::load_config("", {"nope.x=1"}); }).find("unknown key 'nope'"), std::string::npos);
+  EXPECT_NE(error_of([&] { load(d + "/bad.json", {}); }).find("malformed JSON in"), std::string::npos);
+  EXPECT_NE(error_of([&] { load(d + "/missing.json", {}); }).find("cannot read config"), std::string::npos);
+  EXPECT_NE(error_of([&] { load("", {"nope.x=1"}); }).find("unknown key 'nope'"), std::string::npos);
 }
 
 io::NamedTensors sample_tensors() {

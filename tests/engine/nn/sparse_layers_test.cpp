@@ -6,7 +6,7 @@
 #include "engine/nn/sparse_layers.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/gemm.h"
-#include "engine/ops/unfold.h"
+#include "engine/ops/im2col.h"
 #include "sparse_testing.h"
 
 namespace sprout {

@@ -10,7 +10,7 @@
 #include "engine/nn/conv_layers.h"
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/conv.h"
-#include "engine/ops/unfold.h"
+#include "engine/ops/im2col.h"
 #include "engine/ops/pool.h"
 #include "kernels/cpu/im2col.h"
 

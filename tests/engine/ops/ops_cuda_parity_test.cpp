@@ -168,7 +168,7 @@ TEST_F(CudaParity, SmallConvNetStep) {
 
 // Three optimizer steps on both devices from the same weights and gradients.
 template <class MakeOpt>
-void optimizer_parity(MakeOpt make) {
+void optimizer_parity(MakeOpt make, double lr) {
   Tensor w0 = randf({1001}, 49), g0 = randf({1001}, 50);
   std::vector<Tensor> result;
   for (Device d : {Device::cpu(), Device::cuda()}) {
@@ -177,7 +177,7 @@ void optimizer_parity(MakeOpt make) {
     w.set_grad(g0.to(d));
     std::vector<nn::ParamRef> params{nn::ParamRef{"w", &w, nullptr}};
     auto opt = make(params);
-    for (int i = 0; i < 3; ++i) opt->step();
+    for (int i = 0; i < 3; ++i) opt->step(lr);
     result.push_back(w.to(Device::cpu()));
     for (Tensor* st : opt->state_of(0)) result.push_back(st->to(Device::cpu()));
   }
@@ -188,17 +188,17 @@ void optimizer_parity(MakeOpt make) {
 TEST_F(CudaParity, SgdUpdate) {
   for (bool nesterov : {false, true})
     optimizer_parity([nesterov](std::vector<nn::ParamRef> p) {
-      return std::make_unique<optim::Sgd>(p, optim::SgdOptions{0.1, 0.9, 5e-4, nesterov});
-    });
+      return std::make_unique<optim::Sgd>(p, optim::SgdOptions{0.9, 5e-4, nesterov});
+    }, 0.1);
   optimizer_parity([](std::vector<nn::ParamRef> p) {
-    return std::make_unique<optim::Sgd>(p, optim::SgdOptions{0.05, 0.0, 0.0, false});
-  });
+    return std::make_unique<optim::Sgd>(p, optim::SgdOptions{0.0, 0.0, false});
+  }, 0.05);
 }
 
 TEST_F(CudaParity, AdamWUpdate) {
   optimizer_parity([](std::vector<nn::ParamRef> p) {
-    return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{1e-3, 0.9, 0.999, 1e-8, 0.01});
-  });
+    return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{0.9, 0.999, 1e-8, 0.01});
+  }, 1e-3);
 }
 
 }  // namespace

@@ -241,13 +241,13 @@ TEST_P(Topology, WorksWithOptimizerState) {
   std::vector<nn::ParamRef> refs{{"w", &p.values, &p}};
   optim::AdamW opt(refs, optim::AdamWOptions{});
   p.values.set_grad(Tensor::full({30}, 1.0, DType::F32, GetParam()));
-  opt.step();
+  opt.step(1e-3);
   Tensor keep = ops::magnitude_topk_mask(p, 25, true);
   Tensor grow = ops::random_empty_positions(p, 5, 77);
   EXPECT_EQ(ops::edit_topology(p, opt.state_of(0), make_edit(keep, grow)), 30);
   EXPECT_EQ(opt.state_of(0)[0]->numel(), 30);
   p.values.set_grad(Tensor::full({30}, 1.0, DType::F32, GetParam()));
-  opt.step();  // state and values agree again
+  opt.step(1e-3);  // state and values agree again
   sparse::validate(p);
 }
 

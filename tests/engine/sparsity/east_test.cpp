@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engine/io/config.h"
+#include "engine/sparsity/registry.h"
 #include "engine/nn/dyrelu.h"
 #include "engine/nn/gate.h"
 #include "engine/nn/init.h"
@@ -29,7 +30,7 @@ using Json = nlohmann::json;
 
 // The config's "sparsity" section for EAST with `extra` on top.
 Json east_cfg(Json extra) {
-  Json cfg = io::default_config();
+  Json cfg = {{"sparsity", sparsity_defaults()}};
   Json sp = {{"method", "east"}, {"density", 0.1}, {"dyrelu", false}, {"cyclic", false}};
   sp.update(extra);
   io::merge_checked(cfg, Json{{"sparsity", sp}}, "test");

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "engine/io/config.h"
+#include "engine/sparsity/registry.h"
 #include "engine/nn/init.h"
 #include "engine/ops/deferred.h"
 #include "engine/ops/loss.h"
@@ -29,14 +30,13 @@ struct Harness {
 
   Harness(const Json& sparsity, int64_t steps_per_epoch, int64_t epochs, uint64_t seed = 3,
           Device dev = Device::cpu()) {
-    Json cfg = io::default_config();
+    Json cfg = {{"sparsity", sparsity_defaults()}};
     io::merge_checked(cfg, Json{{"sparsity", sparsity}}, "test");
     nn::init_rng().seed_with(seed);
     model = models::mlp(24, {40, 30}, 5);
     sp = make_sparsifier(cfg["sparsity"], *model, seed);
     model->to(dev);
     optim::SgdOptions o;
-    o.lr = 0.1;
     o.momentum = 0.9;
     opt = std::make_unique<optim::Sgd>(model->parameters(), o);
     sp->ctx = TrainContext{model.get(), opt.get(), steps_per_epoch * epochs, steps_per_epoch, epochs};
@@ -51,7 +51,7 @@ struct Harness {
     opt->zero_grad();
     Tensor loss = ops::cross_entropy(model->forward(x), y);
     loss.backward();
-    if (!sp->before_step(step)) opt->step();
+    if (!sp->before_step(step)) opt->step(0.1);
     sp->after_step(step);
     ++step;
     if (step % sp->ctx.steps_per_epoch == 0) sp->end_of_epoch(step / sp->ctx.steps_per_epoch - 1);

@@ -26,7 +26,7 @@ using Json = nlohmann::json;
 
 // The config's "sparsity" section for polarize with `extra` on top.
 Json polarize_cfg(Json extra = Json::object()) {
-  Json cfg = io::default_config();
+  Json cfg = {{"sparsity", sparsity_defaults()}};
   Json sp = {{"method", "polarize"}, {"density", 0.5}};
   sp.update(extra);
   io::merge_checked(cfg, Json{{"sparsity", sp}}, "test");

@@ -1,5 +1,5 @@
-// Unfolding for convolutions on either device, over chunks of the batch.
-#include "engine/ops/unfold.h"
+// im2col / col2im for convolutions on either device, over chunks of the batch.
+#include "engine/ops/im2col.h"
 
 #include <algorithm>
 

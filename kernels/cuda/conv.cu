@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/cuda/check.cuh"
-#include "kernels/cuda/conv_cudnn.h"
+#include "kernels/cuda/conv.h"
 
 #if SPROUT_WITH_CUDNN
 #include <cudnn.h>

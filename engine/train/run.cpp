@@ -1,0 +1,78 @@
+// Building a run from its config, and the training step.
+#include "engine/train/run.h"
+
+#include <limits>
+
+#include "engine/autograd/node.h"
+#include "engine/nn/init.h"
+#include "engine/ops/deferred.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/loss.h"
+#include "engine/optim/registry.h"
+#include "engine/sparse/parameter.h"
+#include "engine/sparse/transpose.h"
+#include "engine/sparsity/factory.h"
+#include "engine/sparsity/registry.h"
+#include "kernels/sparse_registry.h"
+
+namespace sprout::train {
+
+using Json = nlohmann::json;
+
+Run::Run(const Json& c, const DataSpec& data, int64_t spe, Device dev)
+    : cfg(c), opt(train_options().read(c["train"], "train.")), device(dev), steps_per_epoch(spe) {
+  SPROUT_CHECK(spe > 0, "a run needs at least one batch per epoch");
+  SPROUT_CHECK(opt.epochs <= std::numeric_limits<int64_t>::max() / spe, "train.epochs ", opt.epochs, " x ", spe,
+               " steps per epoch overflows the step count");
+  total_steps = spe * opt.epochs;
+  const uint64_t seed = (uint64_t)opt.seed;
+  nn::init_rng().seed_with(seed);
+  {
+    MemoryScope ms(MemCategory::Weights);
+    model = models().at(cfg["model"]["name"].get<std::string>()).make(cfg["model"], data);
+  }
+  const Json& sp = cfg["sparsity"];
+  const sparsity::SparsifyOptions so = sparsity::read_sparsify_options(sp);
+  sparse::set_keep_transposes(so.keep_transposes);
+  if (!so.kernel.empty()) kernels::select_sparse_kernel(so.kernel);
+  {
+    MemoryScope ms(MemCategory::Weights);
+    sparsifier = sparsity::make_sparsifier(sp, *model, seed);
+  }
+  model->to(dev);
+  const Json& o = cfg["optimizer"];
+  optimizer = optim::optimizers().at(o["name"].get<std::string>()).make(o, model->parameters());
+  optim::ScheduleContext sc{optim::peak_lr(o, opt.batch_size), steps_per_epoch, total_steps};
+  schedule = optim::schedules().at(cfg["schedule"]["name"].get<std::string>()).make(cfg["schedule"], sc);
+  sparsifier->ctx = sparsity::TrainContext{model.get(), optimizer.get(), total_steps, steps_per_epoch, opt.epochs};
+}
+
+double Run::step(const Batch& b, bool read_loss) {
+  sparsifier->before_forward(step_count);
+  optimizer->zero_grad();
+  Tensor loss;
+  {
+    MemoryScope ms(MemCategory::Activations);
+    Tensor logits = model->forward(b.x);
+    loss = ops::cross_entropy(logits, b.y, opt.label_smoothing);
+    Tensor extra = sparsifier->extra_loss();
+    Tensor total = extra.defined() ? ops::add(loss, extra) : loss;
+    total.backward();
+  }
+  if (!sparsifier->before_step(step_count)) optimizer->step(schedule.lr_at(step_count));
+  sparsifier->after_step(step_count);
+  ++step_count;
+  if (!read_loss) return std::numeric_limits<double>::quiet_NaN();
+  const double value = loss.item();  // synchronises: the GPU verdicts are ready too
+  ops::check_deferred();
+  return value;
+}
+
+double Run::density() const {
+  int64_t nnz = 0, total = 0;
+  for (auto& p : model->parameters())
+    if (p.sparse) { nnz += p.sparse->nnz(); total += p.sparse->dense_numel(); }
+  return total ? (double)nnz / (double)total : 1.0;
+}
+
+}  // namespace sprout::train

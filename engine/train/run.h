@@ -1,0 +1,42 @@
+// One training run's state between steps: the model with its sparsity method,
+// optimizer and schedule, built from the config's sections, and the step itself.
+#pragma once
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/nn/module.h"
+#include "engine/optim/optimizer.h"
+#include "engine/optim/schedule.h"
+#include "engine/sparsity/sparsifier.h"
+#include "engine/train/data_source.h"
+#include "engine/train/options.h"
+
+namespace sprout::train {
+
+class Run {
+ public:
+  // Builds the model (init RNG seeded by train.seed), sparsifies it by the configured
+  // method, moves it to `device`, and makes optimizer and schedule for
+  // `steps_per_epoch` x train.epochs steps. `cfg` is a resolved config (load_config).
+  Run(const nlohmann::json& cfg, const DataSpec& data, int64_t steps_per_epoch, Device device);
+
+  // One optimisation step; the loss when `read_loss` (a device sync), else NaN.
+  double step(const Batch& b, bool read_loss);
+  // The learning rate the schedule gives the current step.
+  double lr() const { return schedule.lr_at(step_count); }
+  // Stored over dense-equivalent weights of the sparse layers (1 when none).
+  double density() const;
+
+  nlohmann::json cfg;
+  TrainOptions opt;
+  Device device;
+  nn::ModulePtr model;
+  std::unique_ptr<optim::Optimizer> optimizer;
+  optim::Schedule schedule;
+  sparsity::SparsifierPtr sparsifier;
+  int64_t steps_per_epoch = 1, total_steps = 1;
+  int64_t step_count = 0, epoch = 0, batch_in_epoch = 0;
+};
+
+}  // namespace sprout::train

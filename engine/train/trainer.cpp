@@ -1,0 +1,202 @@
+// The epoch loop, evaluation and the run folder's files.
+#include "engine/train/trainer.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/autograd/node.h"
+#include "engine/core/error.h"
+#include "engine/io/checkpoint.h"
+#include "engine/ops/deferred.h"
+#include "engine/ops/loss.h"
+#include "engine/train/report.h"
+
+namespace sprout::train {
+
+using Json = nlohmann::json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+static double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+EvalResult evaluate(nn::Module& model, BatchSource& source) {
+  autograd::NoGradGuard ng;
+  MemoryScope ms(MemCategory::Activations);
+  model.eval();
+  source.start_epoch(0);
+  Batch b;
+  double loss_sum = 0;
+  int64_t correct = 0, correct5 = 0, n = 0;
+  while (source.next(b)) {
+    Tensor logits = model.forward(b.x);
+    Tensor loss = ops::cross_entropy(logits, b.y, 0.0);
+    loss_sum += loss.item() * (double)b.size();
+    correct += ops::count_correct(logits, b.y, 1);
+    if (logits.size(1) > 5) correct5 += ops::count_correct(logits, b.y, 5);
+    n += b.size();
+    ops::check_deferred();  // synchronised by the reads above
+  }
+  model.train();
+  EvalResult r;
+  r.samples = n;
+  r.loss = n ? loss_sum / (double)n : 0;
+  r.accuracy = n ? (double)correct / (double)n : 0;
+  r.top5 = n ? (double)correct5 / (double)n : 0;
+  return r;
+}
+
+Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, bool quiet)
+    : cfg_(cfg), device_(device), out_(out_dir), quiet_(quiet) {
+  const TrainOptions t = train_options().read(cfg["train"], "train.");
+  if (t.threads > 0) omp_set_num_threads((int)t.threads);
+  const DataOptions d = data_options().read(cfg["data"], "data.");
+  DataRequest req{t.batch_size, t.eval_batch_size, (uint64_t)t.seed, device};
+  data_ = data_sets().at(d.name).make.open(cfg["data"], req);
+  run_ = std::make_unique<Run>(cfg, data_.spec, data_.train->batches_per_epoch(), device);
+  fs::create_directories(out_);
+}
+
+void Trainer::resume(const std::string& checkpoint) {
+  io::RunCounters c = io::load_checkpoint(checkpoint, *run_->model, *run_->optimizer, *run_->sparsifier, device_);
+  run_->step_count = c.step;
+  run_->epoch = c.epoch;
+  run_->batch_in_epoch = c.batch_in_epoch;
+  resumed_ = true;
+}
+
+void Trainer::write_events() {
+  for (auto& ev : run_->sparsifier->take_events())
+    metrics_.write(Json{{"event", "topology"}, {"step", ev.step}, {"layer", ev.layer}, {"dropped", ev.dropped},
+                        {"grown", ev.grown}, {"nnz", ev.nnz}, {"density", ev.density}});
+}
+
+void Trainer::log_step(double loss, double dt, int64_t samples) {
+  Run& r = *run_;
+  if (!std::isfinite(loss))
+    SPROUT_FAIL("loss is ", loss, " at step ", r.step_count, " (epoch ", r.epoch + 1,
+                "); stopping without overwriting the checkpoint");
+  const double sps = dt > 0 ? (double)samples / dt : 0;
+  const int64_t last = r.opt.max_steps > 0 ? std::min(r.opt.max_steps, r.total_steps) : r.total_steps;
+  const double eta = sps > 0 ? (double)(last - r.step_count) * (double)r.opt.batch_size / sps : -1;
+  const double lr = r.schedule.lr_at(r.step_count - 1);  // the rate of the step just taken
+  metrics_.write(Json{{"step", r.step_count}, {"epoch", r.epoch + 1}, {"loss", loss}, {"lr", lr},
+                      {"samples_per_second", sps}});
+  metrics_.flush();
+  if (!quiet_)
+    std::fprintf(stderr, "epoch %ld/%ld step %ld/%ld loss %.4f lr %.4g %.0f samples/s ETA %s\n",
+                 (long)r.epoch + 1, (long)r.opt.epochs, (long)r.step_count, (long)r.total_steps, loss, lr, sps,
+                 format_duration(eta).c_str());
+}
+
+// One pass over the rest of the current epoch; true when train.max_steps stopped it.
+bool Trainer::train_epoch(double* epoch_seconds) {
+  Run& r = *run_;
+  data_.train->start_epoch(r.epoch);
+  if (r.batch_in_epoch > 0) data_.train->skip(r.batch_in_epoch);
+  const auto t_epoch = Clock::now();
+  auto t_log = t_epoch;
+  int64_t samples_since_log = 0;
+  bool stopped = false;
+  Batch b;
+  while (data_.train->next(b)) {
+    const bool log_now = (r.step_count + 1) % r.opt.log_every == 0 || r.batch_in_epoch + 1 == r.steps_per_epoch;
+    const double loss = r.step(b, log_now);
+    samples_since_log += b.size();
+    samples_seen_ += b.size();
+    ++r.batch_in_epoch;
+    write_events();
+    if (log_now) {
+      log_step(loss, seconds_since(t_log), samples_since_log);
+      t_log = Clock::now();
+      samples_since_log = 0;
+    }
+    if (r.opt.max_steps > 0 && r.step_count >= r.opt.max_steps) { stopped = true; break; }
+  }
+  *epoch_seconds = seconds_since(t_epoch);
+  train_seconds_ += *epoch_seconds;
+  return stopped;
+}
+
+void Trainer::end_epoch(bool stopped, double epoch_seconds) {
+  Run& r = *run_;
+  if (r.batch_in_epoch >= r.steps_per_epoch) {
+    r.sparsifier->end_of_epoch(r.epoch);
+    write_events();
+    ++r.epoch;
+    r.batch_in_epoch = 0;
+  }
+  last_eval_ = evaluate(*r.model, *data_.test);
+  metrics_.write(Json{{"epoch", r.epoch}, {"step", r.step_count}, {"test_accuracy", last_eval_.accuracy},
+                      {"test_loss", last_eval_.loss}, {"test_top5", last_eval_.top5},
+                      {"epoch_seconds", epoch_seconds}, {"density", r.density()}});
+  metrics_.flush();
+  if (!quiet_)
+    std::fprintf(stderr, "epoch %ld done in %.1fs: test accuracy %.4f, test loss %.4f, density %.4f\n",
+                 (long)r.epoch, epoch_seconds, last_eval_.accuracy, last_eval_.loss, r.density());
+  if (r.opt.checkpoint_every_epoch || stopped || r.epoch >= r.opt.epochs)
+    io::save_checkpoint((fs::path(out_) / "checkpoint.safetensors").string(), *r.model, *r.optimizer,
+                        *r.sparsifier, io::RunCounters{r.step_count, r.epoch, r.batch_in_epoch}, cfg_);
+}
+
+Json Trainer::fit() {
+  const auto t_start = Clock::now();
+  Run& r = *run_;
+  metrics_.open((fs::path(out_) / "metrics.jsonl").string(), resumed_);
+  if (!quiet_)
+    std::fprintf(stderr, "sprout train: %s on %s, %ld epochs x %ld steps, %s, density %.4f\n",
+                 cfg_["model"]["name"].get<std::string>().c_str(), device_.str().c_str(), (long)r.opt.epochs,
+                 (long)r.steps_per_epoch, cfg_["sparsity"]["method"].get<std::string>().c_str(), r.density());
+  bool stopped = false;
+  while (r.epoch < r.opt.epochs && !stopped) {
+    double epoch_seconds = 0;
+    stopped = train_epoch(&epoch_seconds);
+    end_epoch(stopped, epoch_seconds);
+  }
+  r.sparsifier->finish();
+  io::save_model((fs::path(out_) / "model.safetensors").string(), *r.model);
+  Json s = summary(seconds_since(t_start));
+  const std::string path = (fs::path(out_) / "summary.json").string();
+  {
+    std::ofstream f(path + ".tmp");
+    f << s.dump(2) << "\n";
+    f.flush();
+    SPROUT_CHECK(f.good(), "cannot write ", path);
+  }
+  fs::rename(path + ".tmp", path);
+  if (!quiet_)
+    std::fprintf(stderr, "done: test accuracy %.4f, %ld steps, %.1f s; wrote %s\n", last_eval_.accuracy,
+                 (long)r.step_count, seconds_since(t_start), out_.c_str());
+  return s;
+}
+
+Json Trainer::summary(double total_seconds) const {
+  const Run& r = *run_;
+  Json s = layer_report(*r.model);
+  s["density"] = r.density();
+  s["memory"] = memory_report(*r.model, r.optimizer.get(), device_);
+  s["test_accuracy"] = last_eval_.accuracy;
+  s["test_loss"] = last_eval_.loss;
+  s["test_top5"] = last_eval_.top5;
+  s["epochs_completed"] = r.epoch;
+  s["steps"] = r.step_count;
+  s["device"] = device_.is_cuda() ? "cuda:" + device_name(device_) : "cpu";
+  const double per_epoch = r.epoch > 0 && samples_seen_ > 0
+                               ? train_seconds_ * (double)(r.steps_per_epoch * r.opt.batch_size) / (double)samples_seen_
+                               : 0.0;
+  s["time"] = {{"seconds_total", total_seconds}, {"seconds_training", train_seconds_},
+               {"samples_per_second", train_seconds_ > 0 ? (double)samples_seen_ / train_seconds_ : 0.0},
+               {"seconds_per_epoch", per_epoch}};
+  Json method = r.sparsifier->summary();
+  if (!method.is_null() && !method.empty()) s["method"] = method;
+  s["config"] = cfg_;
+  return s;
+}
+
+}  // namespace sprout::train

@@ -1,0 +1,56 @@
+// The Trainer: a whole training run from a resolved config. It opens the data through
+// the data-set registry, builds the Run (model, method, optimizer, schedule), and runs
+// the epoch loop with progress lines (steps, loss, samples/s, ETA), evaluation after
+// each epoch, and the run folder's files: metrics.jsonl (one JSON object per logged
+// step, topology update and epoch), checkpoint.safetensors, model.safetensors and
+// summary.json. A checkpoint resumes the run bit-identically on the CPU.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/train/metrics.h"
+#include "engine/train/run.h"
+
+namespace sprout::train {
+
+struct EvalResult {
+  double loss = 0, accuracy = 0, top5 = 0;
+  int64_t samples = 0;
+};
+
+// Top-1/top-5 accuracy and mean loss of `model` over one pass of `source`.
+EvalResult evaluate(nn::Module& model, BatchSource& source);
+
+class Trainer {
+ public:
+  // `out_dir` receives the run's files; it is created. `quiet`: no progress lines.
+  Trainer(const nlohmann::json& cfg, Device device, const std::string& out_dir, bool quiet);
+  // Continues from a checkpoint of the same config (counters, weights, state, RNGs).
+  void resume(const std::string& checkpoint);
+  // Trains to the end (or train.max_steps) and writes the run's files; the summary.
+  nlohmann::json fit();
+  Run& run() { return *run_; }
+
+ private:
+  bool train_epoch(double* epoch_seconds);
+  void log_step(double loss, double seconds_since_log, int64_t samples_since_log);
+  void write_events();
+  void end_epoch(bool epoch_done, double epoch_seconds);
+  nlohmann::json summary(double total_seconds) const;
+
+  nlohmann::json cfg_;
+  Device device_;
+  std::string out_;
+  bool quiet_;
+  DataSplits data_;
+  std::unique_ptr<Run> run_;
+  MetricsLog metrics_;
+  EvalResult last_eval_;
+  double train_seconds_ = 0;
+  int64_t samples_seen_ = 0;
+  bool resumed_ = false;
+};
+
+}  // namespace sprout::train
