@@ -1,7 +1,6 @@
-// Tensor, allocator accounting, RNG and autograd basics.
+// engine/core: the allocator's per-category counters against the bytes allocated, the
+// RNG's stream and moments, and tensor views and slices against hand-written values.
 #include "testing.h"
-
-#include "engine/ops/elementwise.h"
 
 namespace sprout {
 namespace {
@@ -75,30 +74,6 @@ TEST(Tensor, SliceIsAWindowOfRows) {
   EXPECT_EQ(t.slice(4, 0).numel(), 0);
   EXPECT_THROW(t.slice(3, 2), Error);
   EXPECT_THROW(t.slice(-1, 1), Error);
-}
-
-TEST(Autograd, AccumulatesAcrossUsesAndFreesGraph) {
-  // y = sum(x * x + x): dy/dx = 2x + 1; x is used three times.
-  Tensor x = Tensor::from_vector<double>({1.0, -2.0, 0.5}, {3});
-  x.set_requires_grad(true);
-  Tensor y = ops::sum(ops::add(ops::mul(x, x), x));
-  y.backward();
-  std::vector<double> g = x.grad().to_vector<double>();
-  EXPECT_DOUBLE_EQ(g[0], 3.0);
-  EXPECT_DOUBLE_EQ(g[1], -3.0);
-  EXPECT_DOUBLE_EQ(g[2], 2.0);
-  // A second backward through a fresh graph accumulates into .grad.
-  ops::sum(x).backward();
-  EXPECT_DOUBLE_EQ(x.grad().to_vector<double>()[0], 4.0);
-}
-
-TEST(Autograd, NoGradGuardRecordsNothing) {
-  Tensor x = Tensor::from_vector<double>({1.0}, {1});
-  x.set_requires_grad(true);
-  autograd::NoGradGuard ng;
-  Tensor y = ops::mul(x, x);
-  EXPECT_FALSE(y.requires_grad());
-  EXPECT_EQ(y.grad_fn(), nullptr);
 }
 
 }  // namespace

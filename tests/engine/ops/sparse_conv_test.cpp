@@ -1,0 +1,71 @@
+// The sparse convolution op of engine/ops/sparse_conv.*: forward and both gradients,
+// CSR and BSR, im2col in chunks and the 1x1 path, against ops::conv2d with the masked
+// dense weight (and the dense weight gradient a regrowth hook sees), on every device.
+#include "engine/nn/conv_layers.h"
+#include "engine/nn/sparse_layers.h"
+#include "engine/ops/conv.h"
+#include "engine/ops/im2col.h"
+#include "engine/ops/sparse_conv.h"
+#include "sparse_testing.h"
+
+namespace sprout {
+namespace {
+
+using namespace testing;
+
+// Sparse convolution against ops::conv2d with the equivalent dense weight.
+void compare_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t pad, int block,
+                  size_t budget, Device dev) {
+  SCOPED_TRACE("k" + std::to_string(k) + " s" + std::to_string(stride) + " p" + std::to_string(pad) + " block " +
+               std::to_string(block) + " budget " + std::to_string(budget));
+  Rng rng(10);
+  nn::Conv2d dense(cin, cout, k, stride, pad, true);
+  MaskCase m = edge_mask("conv", cout, cin * k * k, 0.3, 11);
+  auto s = nn::SparseConv2d::from_dense(dense, mask_tensor(m), block);
+  Tensor w = (block == 1 ? sparse::csr_view(s->weight).to_dense() : sparse::bsr_view(s->weight).to_dense())
+                 .view({cout, cin, k, k});
+  Tensor x0 = randn({5, cin, 9, 7}, 12, DType::F32);
+  // Dense reference on the CPU.
+  Tensor xr = x0.clone(), wr = w.clone(), br = dense.bias.clone();
+  xr.set_requires_grad(true);
+  wr.set_requires_grad(true);
+  br.set_requires_grad(true);
+  Tensor yr = ops::conv2d(xr, wr, br, stride, pad);
+  Tensor gy = randn(yr.shape(), 13, DType::F32);
+  yr.backward(gy);
+  // Sparse on `dev`.
+  const size_t saved = ops::conv_workspace_bytes();
+  ops::set_conv_workspace_bytes(budget);
+  s->to(dev);
+  Tensor x = x0.to(dev);
+  x.set_requires_grad(true);
+  Tensor seen;  // the dense weight gradient a regrowth method would see
+  s->weight.dense_grad_hook = [&](const Tensor& g) { seen = g.to(Device::cpu()); };
+  Tensor y = ops::sparse_conv2d(x, s->weight, s->bias, k, stride, pad);
+  y.backward(gy.to(dev));
+  ops::set_conv_workspace_bytes(saved);
+  EXPECT_LE(rel_error(y, yr), 1e-5);
+  EXPECT_LE(rel_error(x.grad(), xr.grad()), 1e-5);
+  EXPECT_LE(rel_error(scatter_dense(s->weight, s->weight.values.grad()),
+                      mask_like(s->weight, wr.grad().view({cout, cin * k * k}))), 1e-5);
+  EXPECT_LE(rel_error(s->bias.grad(), br.grad()), 1e-5);
+  ASSERT_TRUE(seen.defined());
+  EXPECT_LE(rel_error(seen, wr.grad().view({cout, cin * k * k})), 1e-5);
+}
+
+class SparseConv : public ::testing::TestWithParam<Device> {};
+
+TEST_P(SparseConv, MatchesDenseConvWithMaskedWeight) {
+  SPROUT_SKIP_IF_NO_DEVICE(GetParam());
+  for (int block : {1, 4}) {
+    compare_conv(3, 8, 3, 1, 1, block, size_t(64) << 20, GetParam());
+    compare_conv(4, 6, 3, 2, 1, block, 4000, GetParam());  // one image per chunk
+    compare_conv(5, 7, 1, 1, 0, block, size_t(64) << 20, GetParam());  // 1x1: no im2col
+    compare_conv(5, 7, 1, 2, 0, block, size_t(64) << 20, GetParam());  // strided 1x1
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, SparseConv, ::testing::ValuesIn(devices_under_test()), device_param_name);
+
+}  // namespace
+}  // namespace sprout
