@@ -77,7 +77,7 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 if [ -x "$sanitizer" ]; then
   : >"$OUT/sanitizer.log"
   san_rc=0
-  for t in test_ops test_sparse test_sparsity test_methods2; do
+  for t in test_kernels test_engine_ops test_engine_sparse test_engine_nn test_engine_optim test_engine_sparsity; do
     [ -x "$bin/$t" ] || continue
     fits 30 "memcheck of $t" || { san_rc=-2; continue; }
     timeout "$(limit 120)" "$sanitizer" --tool memcheck --error-exitcode 3 "$bin/$t" \

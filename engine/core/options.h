@@ -76,7 +76,7 @@ template <class S>
 class Options {
  public:
   Options& flag(const char* name, bool S::*f, bool def, const char* help) {
-    return add({name, "bool", help, def, ""}, [f, name](S& s, const nlohmann::json& v, const std::string& p) {
+    return add({name, "bool", help, def, "", {}}, [f, name](S& s, const nlohmann::json& v, const std::string& p) {
       s.*f = option_check::flag(v, p + name);
     }, [f, def](S& s) { s.*f = def; });
   }
@@ -86,7 +86,7 @@ class Options {
   Options& integer(const char* name, T B::*f, int64_t def, Range r, const char* help) {
     static_assert(std::is_integral<T>::value && std::is_base_of<B, S>::value, "an integer field of S");
     option_check::narrow<T>(def, name);
-    return add({name, "int", help, def, r.str()}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
+    return add({name, "int", help, def, r.str(), {}}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
       s.*f = option_check::narrow<T>(option_check::integer(v, p + name, r), p + name);
     }, [f, def](S& s) { s.*f = (T)def; });
   }
@@ -94,34 +94,34 @@ class Options {
   template <class T, class B>
   Options& number(const char* name, T B::*f, typename std::common_type<T>::type def, Range r, const char* help) {
     static_assert(std::is_floating_point<T>::value && std::is_base_of<B, S>::value, "a float or double field of S");
-    return add({name, "number", help, option_check::decimal(def), r.str()},
+    return add({name, "number", help, option_check::decimal(def), r.str(), {}},
                [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
                  s.*f = option_check::narrow<T>(option_check::number(v, p + name, r), p + name);
                }, [f, def](S& s) { s.*f = def; });
   }
   Options& text(const char* name, std::string S::*f, std::string def, std::vector<std::string> choices,
                 const char* help) {
-    OptionInfo i{name, "string", help, def, choices.empty() ? "" : option_check::choices_str(choices)};
+    OptionInfo i{name, "string", help, def, choices.empty() ? "" : option_check::choices_str(choices), {}};
     return add(std::move(i), [f, name, choices](S& s, const nlohmann::json& v, const std::string& p) {
       s.*f = option_check::text(v, p + name, choices);
     }, [f, def](S& s) { s.*f = def; });
   }
   Options& integers(const char* name, std::vector<int64_t> S::*f, std::vector<int64_t> def, Range r,
                     const char* help) {
-    return add({name, "int list", help, def, r.str()}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
+    return add({name, "int list", help, def, r.str(), {}}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
       s.*f = option_check::integers(v, p + name, r);
     }, [f, def](S& s) { s.*f = def; });
   }
   Options& numbers(const char* name, std::vector<double> S::*f, std::vector<double> def, Range r,
                    const char* help) {
-    return add({name, "number list", help, def, r.str()}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
+    return add({name, "number list", help, def, r.str(), {}}, [f, name, r](S& s, const nlohmann::json& v, const std::string& p) {
       s.*f = option_check::numbers(v, p + name, r);
     }, [f, def](S& s) { s.*f = def; });
   }
   // Exactly `n` numbers (3 channels, a [min, max] pair); one number stands for all n.
   Options& numbers_n(const char* name, std::vector<double> S::*f, std::vector<double> def, size_t n, Range r,
                      const char* help) {
-    return add({name, std::to_string(n) + " numbers", help, def, r.str()},
+    return add({name, std::to_string(n) + " numbers", help, def, r.str(), {}},
                [f, name, n, r](S& s, const nlohmann::json& v, const std::string& p) {
                  s.*f = option_check::numbers_n(v, p + name, n, r);
                }, [f, def](S& s) { s.*f = def; });

@@ -175,6 +175,28 @@ TEST(Cli, BadConfigsGiveOneLineErrors) {
   expect_one_line_error(sprout("train --config " + cfg + " --set sparsity.method=magic --out " + d + "/o", d),
                         "magic");
   expect_one_line_error(sprout("train --config " + cfg + " --device tpu --out " + d + "/o", d), "tpu");
+  expect_one_line_error(sprout("train --config " + cfg + " --set sparsity.density=1.5 --out " + d + "/o", d),
+                        "sparsity.density must be in (0, 1], got 1.5");
+  expect_one_line_error(sprout("train --config " + cfg + " --set train.epochs=-1 --out " + d + "/o", d),
+                        "train.epochs must be in [1, 1e+06], got -1");
+  expect_one_line_error(sprout("train --config '' --out " + d + "/o", d), "--config is empty");
+  EXPECT_FALSE(fs::exists(d + "/o/checkpoint.safetensors"));
+}
+
+TEST(Cli, ConfigShowsAComponentsOptions) {
+  std::string d = temp_dir("config");
+  const std::string out = d + "/out.txt";
+  std::string cmd = std::string(SPROUT_BINARY_DIR) + "/bin/sprout config --show rigl >" + out + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string rigl = read_file(out);
+  for (const char* key : {"update_every", "drop_fraction", "end_fraction", "density", "(0, 1]"})
+    EXPECT_NE(rigl.find(key), std::string::npos) << key << " in:\n" << rigl;
+  cmd = std::string(SPROUT_BINARY_DIR) + "/bin/sprout config --defaults >" + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  Json defaults = Json::parse(read_file(out));
+  EXPECT_EQ(defaults["sparsity"]["update_every"], 100);
+  EXPECT_EQ(defaults["model"]["hidden"], Json::parse("[1000, 1000, 1000]"));
+  expect_one_line_error(sprout("config --show rigl2", d), "rigl2");
 }
 
 TEST(Cli, MissingAndTruncatedDataGiveOneLineErrors) {
