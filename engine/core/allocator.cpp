@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include "engine/core/block_cache.h"
 #include "engine/core/error.h"
@@ -38,11 +39,19 @@ Ledger& ledger(DeviceType t) {
   return t == DeviceType::CPU ? cpu : cuda;
 }
 
+// SPROUT_CUDA_ALLOC_EXACT=1: every tensor its own exact-size cudaMalloc, freed at once,
+// so compute-sanitizer sees each tensor's true bounds (slow; for checking only).
+bool exact_allocations() {
+  const char* v = std::getenv("SPROUT_CUDA_ALLOC_EXACT");
+  return v && v[0] != '\0' && std::string(v) != "0";
+}
+
 BlockCache& cuda_cache() {
   // Never destroyed: outlives static tensors.
-  static BlockCache* c = new BlockCache(BlockCache::Device{
-      [](size_t bytes) { return kernels::cuda::device_malloc(bytes); },
-      [](void* p) { kernels::cuda::device_free(p); }, [] { kernels::cuda::synchronize(); }});
+  static BlockCache* c = new BlockCache(
+      BlockCache::Device{[](size_t bytes) { return kernels::cuda::device_malloc(bytes); },
+                         [](void* p) { kernels::cuda::device_free(p); }, [] { kernels::cuda::synchronize(); }},
+      exact_allocations());
   return *c;
 }
 

@@ -10,9 +10,9 @@ size_t BlockCache::round(size_t bytes) {
 }
 
 void* BlockCache::get(size_t bytes) {
-  const size_t want = round(bytes);
+  const size_t want = exact_ ? (bytes ? bytes : 1) : round(bytes);
   const size_t most = want <= (1u << 20) ? want : want + want / 4;
-  {
+  if (!exact_) {
     std::lock_guard<std::mutex> g(mu_);
     auto it = free_.lower_bound(want);
     if (it != free_.end() && it->first <= most) {
@@ -39,6 +39,12 @@ void BlockCache::put(void* p) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = size_of_.find(p);
   if (it == size_of_.end()) return;  // not ours: nothing to cache
+  if (exact_) {
+    dev_.synchronize();  // queued work may still use the block
+    dev_.free(p);
+    size_of_.erase(it);
+    return;
+  }
   free_.emplace(it->second, p);
   cached_ += (int64_t)it->second;
 }

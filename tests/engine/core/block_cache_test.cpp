@@ -1,6 +1,6 @@
 // The CUDA allocator's caching policy on a fake device: reuse without device calls in a
 // steady state, bounded best fit, sizes remembered per block, and a full release (after
-// a sync) before a failed allocation is retried.
+// a sync) before a failed allocation is retried; and the exact mode compute-sanitizer uses.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -100,6 +100,39 @@ TEST(BlockCache, ReleasesTheCacheBeforeGivingUp) {
   c.release_all();
   EXPECT_TRUE(d.live.empty());
   EXPECT_EQ(d.used, 0);
+}
+
+}  // namespace
+}  // namespace sprout
+
+namespace sprout {
+namespace {
+
+// SPROUT_CUDA_ALLOC_EXACT's mode, for compute-sanitizer: each request its own device
+// allocation of exactly its size, freed (after a sync) as soon as it is put back.
+TEST(BlockCache, ExactModeAllocatesExactSizesAndFreesAtOnce) {
+  FakeDevice d(1 << 30);
+  BlockCache c(d.device(), /*exact=*/true);
+  EXPECT_TRUE(c.exact());
+  for (int step = 0; step < 3; ++step) {
+    void* a = c.get(1000);
+    void* b = c.get(3 * MiB + 7);
+    void* z = c.get(0);
+    EXPECT_EQ(d.sizes[a], 1000u);
+    EXPECT_EQ(d.sizes[b], 3 * MiB + 7);
+    EXPECT_EQ(d.sizes[z], 1u);
+    EXPECT_EQ(d.used, (int64_t)(1000 + 3 * MiB + 7 + 1));
+    c.put(a);
+    c.put(b);
+    c.put(z);
+    EXPECT_EQ(d.used, 0);
+    EXPECT_TRUE(d.live.empty());
+  }
+  EXPECT_EQ(d.mallocs, 9);  // no reuse
+  EXPECT_EQ(d.frees, 9);
+  EXPECT_EQ(d.syncs, 9);    // every free waits for queued work first
+  EXPECT_EQ(c.cached_bytes(), 0);
+  EXPECT_EQ(c.device_mallocs(), 9);
 }
 
 }  // namespace
