@@ -10,28 +10,7 @@ namespace {
 
 using nlohmann::json;
 using train::DataRequest;
-using train::DataSpec;
 using train::DataSplits;
-
-// A key of data.options, or `def` when absent (its type is checked by make_dataset).
-template <class T>
-T option(const json& data, const char* key, T def) {
-  const json& o = data["options"];
-  return o.is_object() && o.contains(key) && !o[key].is_null() ? o[key].get<T>() : def;
-}
-
-DataSpec describe(const std::string& name, const json& data) {
-  if (name == "fashion-mnist" || name == "mnist")
-    return {option(data, "flatten", false) ? Shape{784} : Shape{1, 28, 28}, 10};
-  if (name == "cifar10") return {Shape{3, 32, 32}, 10};
-  if (name == "cifar100") return {Shape{3, 32, 32}, option(data, "coarse", false) ? 20 : 100};
-  if (name == "imagenet") {
-    const int64_t side = option<int64_t>(data, "image_size", 224);
-    return {Shape{3, side, side}, 1000};  // the full data set's classes; a folder may hold fewer
-  }
-  DatasetPtr d = make_dataset(name, "", "train", data["options"]);  // synthetic: no files
-  return {d->sample_shape(), d->num_classes()};
-}
 
 DataSplits open(const std::string& name, const json& data, const DataRequest& req) {
   const std::string root = data["root"].get<std::string>();
@@ -64,7 +43,7 @@ void register_data_sets() {
   static const bool done = [] {
     for (const std::string& name : dataset_names()) {
       train::DataFactory f;
-      f.describe = [name](const json& data) { return describe(name, data); };
+      f.describe = [name](const json& data) { return describe_dataset(name, data["options"]); };
       f.open = [name](const json& data, const DataRequest& req) { return open(name, data, req); };
       train::data_sets().add({name, help(name), f, dataset_option_info(name)});
     }

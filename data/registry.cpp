@@ -188,6 +188,28 @@ DatasetPtr make_dataset(const std::string& name, const std::string& root, const 
   fail_unknown(name);
 }
 
+train::DataSpec describe_dataset(const std::string& name, const nlohmann::json& options) {
+  if (is_idx(name)) {
+    idx_options(name).check_known(options, where(name));
+    return {idx_options(name).read(options, kPrefix).flatten ? Shape{784} : Shape{1, 28, 28}, 10};
+  }
+  if (is_cifar(name)) {
+    const bool c100 = name == "cifar100";
+    cifar_options(c100).check_known(options, where(name));
+    return {Shape{3, 32, 32}, !c100 ? 10 : cifar_options(true).read(options, kPrefix).coarse ? 20 : 100};
+  }
+  if (name == "imagenet") {
+    imagenet_options().check_known(options, where(name));
+    const int64_t side = imagenet_options().read(options, kPrefix).image_size;
+    return {Shape{3, side, side}, 1000};  // the full data set's classes; a folder may hold fewer
+  }
+  if (name == "synthetic") {
+    DatasetPtr d = make_synthetic("train", options);  // no files to read
+    return {d->sample_shape(), d->num_classes()};
+  }
+  fail_unknown(name);
+}
+
 std::vector<OptionInfo> dataset_option_info(const std::string& name) {
   if (is_idx(name)) return idx_options(name).info();
   if (is_cifar(name)) return cifar_options(name == "cifar100").info();

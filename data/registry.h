@@ -28,6 +28,9 @@ DatasetPtr make_dataset(const std::string& name, const std::string& root, const 
 
 std::vector<std::string> dataset_names();
 
+// One sample's shape and the class count from the options alone (no file is read).
+train::DataSpec describe_dataset(const std::string& name, const nlohmann::json& options);
+
 // The options a data set reads from data.options, with defaults and help.
 std::vector<OptionInfo> dataset_option_info(const std::string& name);
 

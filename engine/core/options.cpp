@@ -134,6 +134,12 @@ void known(const nlohmann::json& section, const std::string& where, const std::v
 
 }  // namespace option_check
 
+bool same_declaration(const OptionInfo& a, const OptionInfo& b) {
+  return a.default_value == b.default_value &&
+         a.default_value.is_number_float() == b.default_value.is_number_float() && a.type == b.type &&
+         a.range == b.range;
+}
+
 void check_options(const nlohmann::json& section, const std::vector<OptionInfo>& opts, const std::string& prefix) {
   if (!section.is_object()) return;
   for (const auto& o : opts) {

@@ -176,6 +176,9 @@ class Options {
 // Options as one JSON object {name: default} (the config's defaults) and as lines of
 // help text ("  density  number  0.1  (0, 1]  fraction of weights kept").
 nlohmann::json option_defaults(const std::vector<OptionInfo>& opts);
+// Same default (an integer stays an integer), type and range: what two declarations of
+// one key must agree on.
+bool same_declaration(const OptionInfo& a, const OptionInfo& b);
 // Checks every declared option present in `section` (others are left to their owners).
 void check_options(const nlohmann::json& section, const std::vector<OptionInfo>& opts, const std::string& prefix);
 std::string option_help(const std::vector<OptionInfo>& opts);

@@ -2,7 +2,9 @@
 // schedules, models, data sets): name -> factory + declared options + one line of help.
 // Adding a component is its own file plus one registration line.
 #pragma once
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -53,16 +55,25 @@ class Registry {
   std::vector<Entry> entries_;
 };
 
-// Every entry's options in one JSON object {name: default} over `base` (the section's
-// defaults); entries that share a key must agree on its default.
+// A section's defaults {name: default}: `base` (keys no component declares, such as
+// the entry name), then `shared` (options every entry reads), then every entry's own.
+// A key declared more than once must agree on default, type and range; an error names
+// the key and both owners.
 template <class R>
-nlohmann::json registry_defaults(const R& r, const std::string& section, nlohmann::json base) {
+nlohmann::json registry_defaults(const R& r, const std::string& section, const std::vector<OptionInfo>& shared,
+                                 nlohmann::json base = nlohmann::json::object()) {
+  std::map<std::string, std::pair<std::string, OptionInfo>> first;  // key -> (owner, declaration)
+  auto add = [&](const std::string& owner, const OptionInfo& o) {
+    auto [it, added] = first.emplace(o.name, std::make_pair(owner, o));
+    const OptionInfo& was = it->second.second;
+    SPROUT_CHECK(added || same_declaration(was, o), section, ".", o.name, " is declared twice differently: ",
+                 it->second.first, " has ", was.type, " = ", was.default_value.dump(), " ", was.range, ", ", owner,
+                 " has ", o.type, " = ", o.default_value.dump(), " ", o.range);
+  };
+  for (const auto& o : shared) add("the shared options", o);
   for (const auto& e : r.entries())
-    for (const auto& o : e.options) {
-      SPROUT_CHECK(!base.contains(o.name) || base[o.name] == o.default_value, section, ".", o.name,
-                   " has two defaults: ", base[o.name].dump(), " and ", o.default_value.dump());
-      base[o.name] = o.default_value;
-    }
+    for (const auto& o : e.options) add(e.name, o);
+  for (const auto& [name, owned] : first) base[name] = owned.second.default_value;
   return base;
 }
 

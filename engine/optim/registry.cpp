@@ -119,7 +119,7 @@ const Registry<ScheduleFactory>& schedules() {
   return r;
 }
 
-nlohmann::json optimizer_defaults() { return registry_defaults(optimizers(), "optimizer", nlohmann::json::object()); }
-nlohmann::json schedule_defaults() { return registry_defaults(schedules(), "schedule", nlohmann::json::object()); }
+nlohmann::json optimizer_defaults() { return registry_defaults(optimizers(), "optimizer", {}); }
+nlohmann::json schedule_defaults() { return registry_defaults(schedules(), "schedule", {}); }
 
 }  // namespace sprout::optim

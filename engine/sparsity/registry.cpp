@@ -55,13 +55,6 @@ const Options<SparsifyOptions>& sparsify_options() {
   return o;
 }
 
-// Same default, type and range: what a shared key must agree on.
-bool same_declaration(const OptionInfo& a, const OptionInfo& b) {
-  return a.default_value == b.default_value &&
-         a.default_value.is_number_float() == b.default_value.is_number_float() && a.type == b.type &&
-         a.range == b.range;
-}
-
 }  // namespace
 
 SparsifyOptions read_sparsify_options(const nlohmann::json& sparsity) {
@@ -70,21 +63,7 @@ SparsifyOptions read_sparsify_options(const nlohmann::json& sparsity) {
 
 std::vector<OptionInfo> common_options() { return sparsify_options().info(); }
 
-nlohmann::json sparsity_defaults() {
-  std::map<std::string, std::pair<std::string, OptionInfo>> first;  // key -> (owner, declaration)
-  for (const OptionInfo& o : common_options()) first.emplace(o.name, std::make_pair("the common options", o));
-  for (const MethodEntry& e : methods().entries())
-    for (const OptionInfo& o : e.options) {
-      auto [it, added] = first.emplace(o.name, std::make_pair("method " + e.name, o));
-      const OptionInfo& was = it->second.second;
-      SPROUT_CHECK(added || same_declaration(was, o), kSparsityPrefix, o.name, " is declared twice differently: ",
-                   it->second.first, " has ", was.type, " = ", was.default_value.dump(), " ", was.range,
-                   ", method ", e.name, " has ", o.type, " = ", o.default_value.dump(), " ", o.range);
-    }
-  nlohmann::json d = nlohmann::json::object();
-  for (const auto& [name, owned] : first) d[name] = owned.second.default_value;
-  return d;
-}
+nlohmann::json sparsity_defaults() { return registry_defaults(methods(), "sparsity", common_options()); }
 
 SparsifierPtr seeded(SparsifierPtr method, uint64_t seed) {
   method->rng.seed_with(seed ^ 0x5eed5eedull);

@@ -48,11 +48,9 @@ namespace {
 void check_sections(const Json& cfg) {
   train_options().read(cfg["train"], "train.");
   const DataOptions d = data_options().read(cfg["data"], "data.");
-  if (const auto* e = data_sets().find(d.name)) check_options(cfg["data"]["options"], e->options, "data.options.");
-  else if (!data_sets().entries().empty()) data_sets().at(d.name);
-  const std::string model = cfg["model"]["name"].get<std::string>();
-  if (const auto* e = models().find(model)) check_options(cfg["model"], e->options, "model.");
-  else if (!models().entries().empty()) models().at(model);
+  check_options(cfg["data"]["options"], data_sets().at(d.name).options, "data.options.");
+  const auto& model = models().at(cfg["model"]["name"].get<std::string>());
+  check_options(cfg["model"], model.options, "model.");
   const auto& opt = optim::optimizers().at(cfg["optimizer"]["name"].get<std::string>());
   check_options(cfg["optimizer"], opt.options, "optimizer.");
   const auto& sch = optim::schedules().at(cfg["schedule"]["name"].get<std::string>());
@@ -65,7 +63,7 @@ void check_sections(const Json& cfg) {
 }  // namespace
 
 Json default_config() {
-  Json model = registry_defaults(models(), "model", Json{{"name", "mlp"}});
+  Json model = registry_defaults(models(), "model", {}, Json{{"name", "mlp"}});
   Json data = option_defaults(data_options().info());
   data["options"] = Json::object();
   return Json{{"model", model},
