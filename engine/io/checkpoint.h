@@ -20,10 +20,18 @@ struct RunCounters {
 
 void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
                      const sparsity::Sparsifier& method, const RunCounters& counters, const nlohmann::json& cfg);
-// Restores everything save_checkpoint wrote into a run built from the same config,
-// tensors placed on `device`. Throws naming the file and the tensor or key at fault.
+// Restores everything save_checkpoint wrote into a run built from `cfg` (the resolved
+// config the run was made from; method.ctx holds the run's length), tensors placed on
+// `device`. The whole file is checked first: its layout and checksums, the metadata
+// (counters integral and consistent with each other and the run's length; the method,
+// model and sparsity settings it was written with against `cfg`; the method's state
+// against the state this method writes), finite float tensors, every sparse structure.
+// Then the method's state loads (it may reshape the model), every tensor is matched to
+// the model and optimizer, and only then is anything replaced. Throws sprout::Error, one
+// line naming the file and the tensor or key at fault; the run is then unchanged, except
+// for the method's state when the tensors do not fit the model.
 RunCounters load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
-                            sparsity::Sparsifier& method, Device device);
+                            sparsity::Sparsifier& method, Device device, const nlohmann::json& cfg);
 // The model alone (parameters with their sparse structure, buffers).
 void save_model(const std::string& path, nn::Module& model);
 

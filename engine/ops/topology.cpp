@@ -11,6 +11,7 @@
 #include "engine/ops/gemm.h"
 #include "engine/sparse/matrix.h"
 #include "engine/sparse/parameter.h"
+#include "engine/sparse/validate.h"
 #include "kernels/cpu/topology.h"
 
 namespace sprout::ops {
@@ -189,6 +190,7 @@ int64_t edit_topology(sparse::SparseParameter& p, const std::vector<Tensor*>& st
   p.col_idx = m.col_idx;
   p.values = new_values;
   for (size_t i = 0; i < state.size(); ++i) *state[i] = new_state[i];
+  sparse::debug_validate(p, "edit_topology: the edited structure");
   return p.values.numel();
 }
 

@@ -89,9 +89,12 @@ void validate_structure(const Tensor& row_ptr_in, const Tensor& col_idx_in, int6
   SPROUT_CHECK(r[0] == 0, what, ": row_ptr[0] is ", r[0], ", not 0");
   SPROUT_CHECK(r[grid_rows] == nnz, what, ": row_ptr ends at ", r[grid_rows], " but there are ",
                nnz, " column indices");
+  // Monotone from 0 to nnz first, so no row below reads past col_idx.
+  for (int64_t i = 0; i < grid_rows; ++i)
+    SPROUT_CHECK(r[i] <= r[i + 1] && r[i + 1] <= nnz, what, ": row_ptr[", i + 1, "] is ", r[i + 1],
+                 r[i] > r[i + 1] ? ", row_ptr decreases at row " + std::to_string(i)
+                                 : ", past the " + std::to_string(nnz) + " column indices");
   for (int64_t i = 0; i < grid_rows; ++i) {
-    SPROUT_CHECK(r[i] <= r[i + 1], what, ": row_ptr decreases at row ", i, " (", r[i], " > ",
-                 r[i + 1], ")");
     for (int64_t j = r[i]; j < r[i + 1]; ++j) {
       SPROUT_CHECK(c[j] >= 0 && c[j] < grid_cols, what, ": row ", i, " has column ", c[j],
                    " outside [0, ", grid_cols, ")");

@@ -2,6 +2,7 @@
 #include "engine/sparse/parameter.h"
 
 #include "engine/core/error.h"
+#include "engine/sparse/validate.h"
 
 namespace sprout::sparse {
 
@@ -53,11 +54,6 @@ BsrMatrix bsr_view(const SparseParameter& p) {
   return m;
 }
 
-void validate(const SparseParameter& p) {
-  if (p.block > 1) bsr_view(p).validate();
-  else csr_view(p).validate();
-  SPROUT_CHECK(p.row_ptr.device() == p.values.device() && p.col_idx.device() == p.values.device(),
-               "sparse parameter: structure and values on different devices");
-}
+void validate(const SparseParameter& p) { validate(p, "sparse parameter"); }
 
 }  // namespace sprout::sparse

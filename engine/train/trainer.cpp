@@ -64,7 +64,8 @@ Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, boo
 }
 
 void Trainer::resume(const std::string& checkpoint) {
-  io::RunCounters c = io::load_checkpoint(checkpoint, *run_->model, *run_->optimizer, *run_->sparsifier, device_);
+  io::RunCounters c =
+      io::load_checkpoint(checkpoint, *run_->model, *run_->optimizer, *run_->sparsifier, device_, cfg_);
   run_->step_count = c.step;
   run_->epoch = c.epoch;
   run_->batch_in_epoch = c.batch_in_epoch;
