@@ -1,27 +1,33 @@
 // The metrics file and duration text.
 #include "engine/train/metrics.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "engine/core/error.h"
+#include "engine/train/run_folder.h"
 
 namespace sprout::train {
 
+MetricsLog::~MetricsLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 void MetricsLog::open(const std::string& path, bool append) {
+  if (fd_ >= 0) ::close(fd_);
   path_ = path;
-  f_.open(path, append ? std::ios::app : std::ios::trunc);
-  SPROUT_CHECK(f_.good(), "cannot write ", path);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
+  if (fd_ < 0) SPROUT_FAIL("cannot write ", path, ": ", std::strerror(errno));
 }
 
 void MetricsLog::write(const nlohmann::json& record) {
-  f_ << record.dump() << "\n";
-  SPROUT_CHECK(f_.good(), "cannot write ", path_);
-}
-
-void MetricsLog::flush() {
-  f_.flush();
-  SPROUT_CHECK(f_.good(), "cannot write ", path_);
+  SPROUT_CHECK(fd_ >= 0, "metrics log written before it was opened");
+  write_all(fd_, record.dump() + "\n", path_);
 }
 
 std::string format_duration(double s) {

@@ -1,7 +1,7 @@
-// metrics.jsonl: one JSON object per line, flushed as written, every write checked;
-// and the ETA text of progress lines.
+// metrics.jsonl: one JSON object per line, each line handed to the kernel in one write
+// and checked (a full disk is an error naming the file), and the ETA text of progress
+// lines.
 #pragma once
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -10,14 +10,17 @@ namespace sprout::train {
 
 class MetricsLog {
  public:
+  MetricsLog() = default;
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
   // Truncates the file, or appends to it when resuming.
   void open(const std::string& path, bool append);
   void write(const nlohmann::json& record);
-  void flush();
 
  private:
   std::string path_;
-  std::ofstream f_;
+  int fd_ = -1;
 };
 
 // "1h02m", "3m07s", or "?" for a negative or unknown duration.

@@ -7,6 +7,7 @@
 #include "engine/nn/init.h"
 #include "engine/ops/deferred.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/finite.h"
 #include "engine/ops/loss.h"
 #include "engine/optim/registry.h"
 #include "engine/sparse/parameter.h"
@@ -45,6 +46,7 @@ Run::Run(const Json& c, const DataSpec& data, int64_t spe, Device dev)
   optim::ScheduleContext sc{optim::peak_lr(o, opt.batch_size), steps_per_epoch, total_steps};
   schedule = optim::schedules().at(cfg["schedule"]["name"].get<std::string>()).make(cfg["schedule"], sc);
   sparsifier->ctx = sparsity::TrainContext{model.get(), optimizer.get(), total_steps, steps_per_epoch, opt.epochs};
+  health = ops::make_finite_flag(dev);
 }
 
 double Run::step(const Batch& b, bool read_loss) {
@@ -57,6 +59,8 @@ double Run::step(const Batch& b, bool read_loss) {
     loss = ops::cross_entropy(logits, b.y, opt.label_smoothing);
     Tensor extra = sparsifier->extra_loss();
     Tensor total = extra.defined() ? ops::add(loss, extra) : loss;
+    ops::mark_non_finite(total, step_count + 1, health);
+    if (!device.is_cuda()) check_health();  // cheap here: stop before the update
     total.backward();
   }
   if (!sparsifier->before_step(step_count)) optimizer->step(schedule.lr_at(step_count));
@@ -65,7 +69,15 @@ double Run::step(const Batch& b, bool read_loss) {
   if (!read_loss) return std::numeric_limits<double>::quiet_NaN();
   const double value = loss.item();  // synchronises: the GPU verdicts are ready too
   ops::check_deferred();
+  check_health();
   return value;
+}
+
+void Run::check_health() const {
+  const int64_t bad = ops::read_flag(health);
+  if (bad < 0) return;
+  SPROUT_FAIL("loss is not finite at step ", bad, " (epoch ", (bad - 1) / steps_per_epoch + 1,
+              "); the run stops and no checkpoint or model is written");
 }
 
 double Run::density() const {

@@ -1,5 +1,7 @@
 // One training run's state between steps: the model with its sparsity method,
-// optimizer and schedule, built from the config's sections, and the step itself.
+// optimizer and schedule, built from the config's sections, and the step itself. Every
+// step's loss marks a health flag on its device when it is NaN or infinite (no host
+// sync); the CPU checks it at once, the trainer reads it where it waits anyway.
 #pragma once
 #include <memory>
 
@@ -21,8 +23,12 @@ class Run {
   // `steps_per_epoch` x train.epochs steps. `cfg` is a resolved config (load_config).
   Run(const nlohmann::json& cfg, const DataSpec& data, int64_t steps_per_epoch, Device device);
 
-  // One optimisation step; the loss when `read_loss` (a device sync), else NaN.
+  // One optimisation step; the loss when `read_loss` (a device sync), else NaN. Throws
+  // when the loss is not finite, at once on the CPU and on read steps on the GPU.
   double step(const Batch& b, bool read_loss);
+  // Throws "loss is not finite at step N (epoch E)" once any step's loss was NaN or
+  // infinite. Reads the flag: a device sync on the GPU.
+  void check_health() const;
   // The learning rate the schedule gives the current step.
   double lr() const { return schedule.lr_at(step_count); }
   // Stored over dense-equivalent weights of the sparse layers (1 when none).
@@ -37,6 +43,8 @@ class Run {
   sparsity::SparsifierPtr sparsifier;
   int64_t steps_per_epoch = 1, total_steps = 1;
   int64_t step_count = 0, epoch = 0, batch_in_epoch = 0;
+  // The first step (1-based) whose loss was not finite, or -1 (ops/finite.h's flag).
+  Tensor health;
 };
 
 }  // namespace sprout::train

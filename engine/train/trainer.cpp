@@ -6,20 +6,20 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <limits>
 
 #include "engine/autograd/node.h"
 #include "engine/core/error.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/deferred.h"
+#include "engine/ops/finite.h"
 #include "engine/ops/loss.h"
+#include "engine/train/health.h"
 #include "engine/train/report.h"
 
 namespace sprout::train {
 
 using Json = nlohmann::json;
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 static double seconds_since(Clock::time_point t) {
@@ -34,8 +34,11 @@ EvalResult evaluate(nn::Module& model, BatchSource& source) {
   Batch b;
   double loss_sum = 0;
   int64_t correct = 0, correct5 = 0, n = 0;
+  Tensor non_finite;  // made on the first batch's device; read once, after the pass
   while (source.next(b)) {
     Tensor logits = model.forward(b.x);
+    if (!non_finite.defined()) non_finite = ops::make_finite_flag(logits.device());
+    ops::mark_non_finite(logits, 0, non_finite);
     Tensor loss = ops::cross_entropy(logits, b.y, 0.0);
     loss_sum += loss.item() * (double)b.size();
     correct += ops::count_correct(logits, b.y, 1);
@@ -49,18 +52,24 @@ EvalResult evaluate(nn::Module& model, BatchSource& source) {
   r.loss = n ? loss_sum / (double)n : 0;
   r.accuracy = n ? (double)correct / (double)n : 0;
   r.top5 = n ? (double)correct5 / (double)n : 0;
+  // NaN logits win no comparison, so they would count as correct: report NaN instead.
+  if (non_finite.defined() && ops::read_flag(non_finite) >= 0)
+    r.loss = r.accuracy = r.top5 = std::numeric_limits<double>::quiet_NaN();
   return r;
 }
 
 Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, bool quiet)
-    : cfg_(cfg), device_(device), out_(out_dir), quiet_(quiet) {
+    : cfg_(cfg), device_(device), out_(out_dir), quiet_(quiet), folder_(out_dir) {
+  if (!quiet_)
+    for (const auto& f : folder_.removed())
+      std::fprintf(stderr, "sprout train: removed %s, left in %s by a run that did not finish writing it\n",
+                   f.c_str(), out_.c_str());
   const TrainOptions t = train_options().read(cfg["train"], "train.");
   if (t.threads > 0) omp_set_num_threads((int)t.threads);
   const DataOptions d = data_options().read(cfg["data"], "data.");
   DataRequest req{t.batch_size, t.eval_batch_size, (uint64_t)t.seed, device};
   data_ = data_sets().at(d.name).make.open(cfg["data"], req);
   run_ = std::make_unique<Run>(cfg, data_.spec, data_.train->batches_per_epoch(), device);
-  fs::create_directories(out_);
 }
 
 void Trainer::resume(const std::string& checkpoint) {
@@ -80,16 +89,12 @@ void Trainer::write_events() {
 
 void Trainer::log_step(double loss, double dt, int64_t samples) {
   Run& r = *run_;
-  if (!std::isfinite(loss))
-    SPROUT_FAIL("loss is ", loss, " at step ", r.step_count, " (epoch ", r.epoch + 1,
-                "); stopping without overwriting the checkpoint");
   const double sps = dt > 0 ? (double)samples / dt : 0;
   const int64_t last = r.opt.max_steps > 0 ? std::min(r.opt.max_steps, r.total_steps) : r.total_steps;
   const double eta = sps > 0 ? (double)(last - r.step_count) * (double)r.opt.batch_size / sps : -1;
   const double lr = r.schedule.lr_at(r.step_count - 1);  // the rate of the step just taken
   metrics_.write(Json{{"step", r.step_count}, {"epoch", r.epoch + 1}, {"loss", loss}, {"lr", lr},
                       {"samples_per_second", sps}});
-  metrics_.flush();
   if (!quiet_)
     std::fprintf(stderr, "epoch %ld/%ld step %ld/%ld loss %.4f lr %.4g %.0f samples/s ETA %s\n",
                  (long)r.epoch + 1, (long)r.opt.epochs, (long)r.step_count, (long)r.total_steps, loss, lr, sps,
@@ -133,23 +138,56 @@ void Trainer::end_epoch(bool stopped, double epoch_seconds) {
     ++r.epoch;
     r.batch_in_epoch = 0;
   }
+  r.check_health();  // the GPU's flag, read where the host waits for evaluation anyway
   last_eval_ = evaluate(*r.model, *data_.test);
+  if (!std::isfinite(last_eval_.loss) || !std::isfinite(last_eval_.accuracy))
+    SPROUT_FAIL("evaluation after step ", r.step_count,
+                " gives non-finite logits; the run stops and no checkpoint or model is written");
   metrics_.write(Json{{"epoch", r.epoch}, {"step", r.step_count}, {"test_accuracy", last_eval_.accuracy},
                       {"test_loss", last_eval_.loss}, {"test_top5", last_eval_.top5},
                       {"epoch_seconds", epoch_seconds}, {"density", r.density()}});
-  metrics_.flush();
   if (!quiet_)
     std::fprintf(stderr, "epoch %ld done in %.1fs: test accuracy %.4f, test loss %.4f, density %.4f\n",
                  (long)r.epoch, epoch_seconds, last_eval_.accuracy, last_eval_.loss, r.density());
-  if (r.opt.checkpoint_every_epoch || stopped || r.epoch >= r.opt.epochs)
-    io::save_checkpoint((fs::path(out_) / "checkpoint.safetensors").string(), *r.model, *r.optimizer,
-                        *r.sparsifier, io::RunCounters{r.step_count, r.epoch, r.batch_in_epoch}, cfg_);
+  if (r.opt.checkpoint_every_epoch || stopped || r.epoch >= r.opt.epochs) save_checkpoint();
+}
+
+// Only finite parameters reach the file, and a failed write leaves no temporary behind.
+void Trainer::save_checkpoint() {
+  Run& r = *run_;
+  const std::string path = folder_.file("checkpoint.safetensors");
+  check_finite_model(*r.model, "step " + std::to_string(r.step_count) + ": not writing " + path);
+  without_leftovers(path, [&] {
+    io::save_checkpoint(path, *r.model, *r.optimizer, *r.sparsifier,
+                        io::RunCounters{r.step_count, r.epoch, r.batch_in_epoch}, cfg_);
+  });
+}
+
+Json Trainer::save_model_and_summary(double total_seconds) {
+  Run& r = *run_;
+  const std::string path = folder_.file("model.safetensors");
+  check_finite_model(*r.model, "step " + std::to_string(r.step_count) + ": not writing " + path);
+  without_leftovers(path, [&] { io::save_model(path, *r.model); });
+  Json s = summary(total_seconds);
+  write_file_atomic(folder_.file("summary.json"), s.dump(2) + "\n");
+  return s;
+}
+
+bool Trainer::finished() const {
+  const Run& r = *run_;
+  return r.epoch >= r.opt.epochs || (r.opt.max_steps > 0 && r.step_count >= r.opt.max_steps);
 }
 
 Json Trainer::fit() {
   const auto t_start = Clock::now();
   Run& r = *run_;
-  metrics_.open((fs::path(out_) / "metrics.jsonl").string(), resumed_);
+  if (resumed_ && finished()) {
+    std::fprintf(stderr, "sprout train: the resumed run is already finished (step %ld, epoch %ld of %ld); "
+                 "nothing to train, nothing in %s changed\n", (long)r.step_count, (long)r.epoch,
+                 (long)r.opt.epochs, out_.c_str());
+    return Json::object();
+  }
+  metrics_.open(folder_.file("metrics.jsonl"), resumed_);
   if (!quiet_)
     std::fprintf(stderr, "sprout train: %s on %s, %ld epochs x %ld steps, %s, density %.4f\n",
                  cfg_["model"]["name"].get<std::string>().c_str(), device_.str().c_str(), (long)r.opt.epochs,
@@ -161,16 +199,7 @@ Json Trainer::fit() {
     end_epoch(stopped, epoch_seconds);
   }
   r.sparsifier->finish();
-  io::save_model((fs::path(out_) / "model.safetensors").string(), *r.model);
-  Json s = summary(seconds_since(t_start));
-  const std::string path = (fs::path(out_) / "summary.json").string();
-  {
-    std::ofstream f(path + ".tmp");
-    f << s.dump(2) << "\n";
-    f.flush();
-    SPROUT_CHECK(f.good(), "cannot write ", path);
-  }
-  fs::rename(path + ".tmp", path);
+  Json s = save_model_and_summary(seconds_since(t_start));
   if (!quiet_)
     std::fprintf(stderr, "done: test accuracy %.4f, %ld steps, %.1f s; wrote %s\n", last_eval_.accuracy,
                  (long)r.step_count, seconds_since(t_start), out_.c_str());

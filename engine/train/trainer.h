@@ -3,7 +3,9 @@
 // the epoch loop with progress lines (steps, loss, samples/s, ETA), evaluation after
 // each epoch, and the run folder's files: metrics.jsonl (one JSON object per logged
 // step, topology update and epoch), checkpoint.safetensors, model.safetensors and
-// summary.json. A checkpoint resumes the run bit-identically on the CPU.
+// summary.json. A checkpoint resumes the run bit-identically on the CPU. The folder is
+// locked for the run's life (run_folder.h); a non-finite loss or evaluation stops the
+// run, and no file is ever written with a NaN or infinite parameter.
 #pragma once
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "engine/train/metrics.h"
 #include "engine/train/run.h"
+#include "engine/train/run_folder.h"
 
 namespace sprout::train {
 
@@ -20,16 +23,21 @@ struct EvalResult {
   int64_t samples = 0;
 };
 
-// Top-1/top-5 accuracy and mean loss of `model` over one pass of `source`.
+// Top-1/top-5 accuracy and mean loss of `model` over one pass of `source`; all three
+// NaN when any logit is NaN or infinite.
 EvalResult evaluate(nn::Module& model, BatchSource& source);
 
 class Trainer {
  public:
-  // `out_dir` receives the run's files; it is created. `quiet`: no progress lines.
+  // `out_dir` receives the run's files; it is created and locked at once (an error
+  // naming the holder when another run has it). `quiet`: no progress lines.
   Trainer(const nlohmann::json& cfg, Device device, const std::string& out_dir, bool quiet);
   // Continues from a checkpoint of the same config (counters, weights, state, RNGs).
   void resume(const std::string& checkpoint);
-  // Trains to the end (or train.max_steps) and writes the run's files; the summary.
+  // True when the counters are at the end: every epoch done, or train.max_steps reached.
+  bool finished() const;
+  // Trains to the end (or train.max_steps) and writes the run's files; the summary. A
+  // resumed run that is already finished says so, writes nothing and returns {}.
   nlohmann::json fit();
   Run& run() { return *run_; }
 
@@ -38,12 +46,15 @@ class Trainer {
   void log_step(double loss, double seconds_since_log, int64_t samples_since_log);
   void write_events();
   void end_epoch(bool epoch_done, double epoch_seconds);
+  void save_checkpoint();
+  nlohmann::json save_model_and_summary(double total_seconds);
   nlohmann::json summary(double total_seconds) const;
 
   nlohmann::json cfg_;
   Device device_;
   std::string out_;
   bool quiet_;
+  RunFolder folder_;  // first: locked before the data is opened or anything written
   DataSplits data_;
   std::unique_ptr<Run> run_;
   MetricsLog metrics_;

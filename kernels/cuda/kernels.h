@@ -1,6 +1,7 @@
 // Every CUDA kernel family's launcher declarations, for engine/core/dispatch.h.
 #pragma once
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/finite.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/loss.h"
 #include "kernels/cuda/optim.h"

@@ -1,19 +1,9 @@
 // The Trainer and the config it is built from: defaults assembled from every
 // component's declared options, errors that name the key, the run folder's files, and
 // a resumed run bit-identical to one that never stopped (in process, on the CPU).
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 
-#include "data/registry.h"
-#include "engine/core/error.h"
-#include "engine/train/options.h"
-#include "engine/train/trainer.h"
-#include "models/models.h"
+#include "engine/train/train_testing.h"
 
 namespace sprout::train {
 namespace {
@@ -21,42 +11,11 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public TrainTest {
  protected:
-  void SetUp() override {
-    models::register_models();
-    data::register_data_sets();
-    dir_ = fs::temp_directory_path() / ("sprout_trainer_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // A small RigL MLP on synthetic data: 8 steps per epoch, 2 epochs.
-  Json tiny(const std::vector<std::string>& sets = {}) {
-    const std::string path = (dir_ / "c.json").string();
-    std::ofstream(path) << Json{{"model", {{"name", "mlp"}, {"hidden", {16}}}},
-                                {"data", {{"name", "synthetic"}, {"workers", 0},
-                                          {"options", {{"shape", {12}}, {"classes", 3}, {"size", 64}}}}},
-                                {"train", {{"epochs", 2}, {"batch_size", 8}, {"eval_batch_size", 32}, {"log_every", 3}}},
-                                {"sparsity", {{"method", "rigl"}, {"density", 0.5}, {"distribution", "uniform"}, {"update_every", 3}}}}
-                                .dump();
-    return load_config(path, sets);
-  }
   std::string error_of(const std::vector<std::string>& sets) {
-    try {
-      tiny(sets);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
+    return TrainTest::error_of([&] { tiny(sets); });
   }
-  static std::string bytes_of(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
-  fs::path dir_;
 };
 
 TEST_F(TrainerTest, DefaultConfigHoldsEveryComponentsOptions) {
@@ -72,7 +31,12 @@ TEST_F(TrainerTest, DefaultConfigHoldsEveryComponentsOptions) {
 
 TEST_F(TrainerTest, ConfigErrorsNameTheKey) {
   EXPECT_NE(error_of({"train.epochs=-1"}).find("train.epochs must be in [1, 1e+06], got -1"), std::string::npos);
-  EXPECT_NE(error_of({"model.hidden=[1.7]"}).find("model.hidden"), std::string::npos);
+  EXPECT_NE(error_of({"model.hidden=[1.7]"}).find("model.hidden[0] must be an integer, got 1.7"), std::string::npos);
+  EXPECT_NE(error_of({"train.epochs=9000000000000000000"}).find("train.epochs must be in [1, 1e+06]"),
+            std::string::npos);
+  EXPECT_NE(error_of({"train.max_steps=-1000000000000"}).find("train.max_steps must be >= 0"), std::string::npos);
+  EXPECT_NE(error_of({"train.max_steps=9223372036854775807"}).find("train.max_steps is out of range"),
+            std::string::npos);
   EXPECT_NE(error_of({"optimizer.weight_decay=-1"}).find("optimizer.weight_decay must be >= 0"), std::string::npos);
   EXPECT_NE(error_of({"sparsity.density=1.5"}).find("sparsity.density must be in (0, 1], got 1.5"), std::string::npos);
   EXPECT_NE(error_of({"model.name=resnet51"}).find("model.name: unknown 'resnet51' (known: mlp"), std::string::npos);
@@ -115,13 +79,57 @@ TEST_F(TrainerTest, FitWritesTheRunFiles) {
 TEST_F(TrainerTest, ResumedRunIsBitIdentical) {
   Trainer whole(tiny(), Device::cpu(), (dir_ / "whole").string(), true);
   Json a = whole.fit();
-  Trainer first(tiny({"train.max_steps=11"}), Device::cpu(), (dir_ / "part").string(), true);
-  first.fit();
+  {
+    Trainer first(tiny({"train.max_steps=11"}), Device::cpu(), (dir_ / "part").string(), true);
+    first.fit();
+  }  // the run ends, and with it its lock on the folder
   Trainer rest(tiny(), Device::cpu(), (dir_ / "part").string(), true);
   rest.resume((dir_ / "part" / "checkpoint.safetensors").string());
   Json b = rest.fit();
   EXPECT_EQ(a["test_loss"], b["test_loss"]);
   EXPECT_EQ(bytes_of(dir_ / "whole" / "model.safetensors"), bytes_of(dir_ / "part" / "model.safetensors"));
+}
+
+// A finished run resumed from its last checkpoint trains nothing and leaves every file
+// of its folder byte for byte as it was (its summary is not rewritten with no evaluation).
+TEST_F(TrainerTest, ResumingAFinishedRunChangesNothing) {
+  const fs::path run = dir_ / "run";
+  {
+    Trainer t(tiny(), Device::cpu(), run.string(), true);
+    ASSERT_GT(t.fit()["test_accuracy"].get<double>(), 0.0);
+  }
+  std::vector<std::string> before;
+  for (const auto& name : names_in(run)) before.push_back(bytes_of(run / name));
+  Trainer again(tiny(), Device::cpu(), run.string(), true);
+  again.resume((run / "checkpoint.safetensors").string());
+  EXPECT_TRUE(again.finished());
+  EXPECT_EQ(again.fit(), Json::object());
+  std::vector<std::string> after;
+  for (const auto& name : names_in(run)) after.push_back(bytes_of(run / name));
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(again.run().step_count, 16);
+}
+
+// A run stopped by train.max_steps is finished for the same config, not for one without
+// the limit.
+TEST_F(TrainerTest, FinishedFollowsEpochsAndMaxSteps) {
+  const fs::path run = dir_ / "run";
+  {
+    Trainer t(tiny({"train.max_steps=5"}), Device::cpu(), run.string(), true);
+    EXPECT_FALSE(t.finished());
+    t.fit();
+    EXPECT_TRUE(t.finished());
+  }
+  Trainer same(tiny({"train.max_steps=5"}), Device::cpu(), run.string(), true);
+  same.resume((run / "checkpoint.safetensors").string());
+  EXPECT_TRUE(same.finished());
+}
+
+TEST_F(TrainerTest, MoreStepsThanAnInt64HoldsIsAnError) {
+  const Json cfg = tiny({"train.epochs=1000000"});
+  EXPECT_NE(TrainTest::error_of([&] { train::Run(cfg, DataSpec{{12}, 3}, int64_t{1} << 50, Device::cpu()); })
+                .find("overflows the step count"),
+            std::string::npos);
 }
 
 }  // namespace
