@@ -54,9 +54,36 @@ endif()
 find_package(benchmark QUIET)
 set(SPROUT_HAVE_BENCHMARK ${benchmark_FOUND})
 
+# NVIDIA libraries as Python wheels install them (nvidia-cudnn-cu13, nvidia-nccl-cu13:
+# site-packages/nvidia/<pkg>/{include,lib}), or under SPROUT_CUDNN_ROOT / SPROUT_NCCL_ROOT:
+# the folders to search after the toolkit's.
+function(sprout_wheel_dirs pkg root include_var lib_var)
+  set(roots ${root})
+  find_program(SPROUT_PYTHON3 python3)
+  if(SPROUT_PYTHON3)
+    execute_process(COMMAND ${SPROUT_PYTHON3} -c "import site, sysconfig; print(';'.join([sysconfig.get_paths()['purelib']] + site.getsitepackages()))"
+                    OUTPUT_VARIABLE sites OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    foreach(s ${sites})
+      file(GLOB found LIST_DIRECTORIES true ${s}/nvidia/${pkg} ${s}/nvidia/cu*/${pkg})
+      list(APPEND roots ${found})
+    endforeach()
+  endif()
+  set(inc)
+  set(lib)
+  foreach(r ${roots})
+    list(APPEND inc ${r}/include)
+    list(APPEND lib ${r}/lib ${r}/lib64)
+  endforeach()
+  set(${include_var} ${inc} PARENT_SCOPE)
+  set(${lib_var} ${lib} PARENT_SCOPE)
+endfunction()
+set(SPROUT_CUDNN_ROOT "" CACHE PATH "A cuDNN folder with include/ and lib/ (e.g. a wheel's nvidia/cudnn) when it is not beside CUDA")
+set(SPROUT_NCCL_ROOT "" CACHE PATH "An NCCL folder with include/ and lib/ when it is not beside CUDA")
+
 # CUDA
 set(SPROUT_WITH_CUDA OFF)
 set(SPROUT_HAVE_CUDNN OFF)
+set(SPROUT_HAVE_NCCL OFF)
 if(NOT SPROUT_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
@@ -69,13 +96,25 @@ if(NOT SPROUT_CUDA STREQUAL "OFF")
     find_package(CUDAToolkit REQUIRED)
     set(CMAKE_CUDA_STANDARD 17)
     set(SPROUT_WITH_CUDA ON)
-    find_path(SPROUT_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include /usr/include/x86_64-linux-gnu)
-    find_library(SPROUT_CUDNN_LIB NAMES cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+    sprout_wheel_dirs(cudnn "${SPROUT_CUDNN_ROOT}" wheel_include wheel_lib)
+    find_path(SPROUT_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include /usr/include/x86_64-linux-gnu
+              ${wheel_include})
+    # A wheel ships only the versioned library (libcudnn.so.9), so that name is tried too.
+    find_library(SPROUT_CUDNN_LIB NAMES cudnn libcudnn.so.9 HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu
+                 ${wheel_lib})
     if(SPROUT_CUDNN_INCLUDE AND SPROUT_CUDNN_LIB)
       set(SPROUT_HAVE_CUDNN ON)
       add_library(sprout::cudnn INTERFACE IMPORTED)
       set_target_properties(sprout::cudnn PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${SPROUT_CUDNN_INCLUDE}
                             INTERFACE_LINK_LIBRARIES ${SPROUT_CUDNN_LIB})
+    endif()
+    # NCCL: found and reported (multi-GPU collectives build on it).
+    sprout_wheel_dirs(nccl "${SPROUT_NCCL_ROOT}" nccl_include nccl_lib)
+    find_path(SPROUT_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include ${nccl_include})
+    find_library(SPROUT_NCCL_LIB NAMES nccl libnccl.so.2 HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu
+                 ${nccl_lib})
+    if(SPROUT_NCCL_INCLUDE AND SPROUT_NCCL_LIB)
+      set(SPROUT_HAVE_NCCL ON)
     endif()
   elseif(SPROUT_CUDA STREQUAL "ON")
     message(FATAL_ERROR "SPROUT_CUDA=ON but no CUDA compiler was found")

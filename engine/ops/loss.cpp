@@ -72,6 +72,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double eps) {
 int64_t count_correct(const Tensor& logits, const Tensor& labels, int k) {
   SPROUT_CHECK(logits.dim() == 2 && labels.numel() == logits.size(0), "count_correct: logits ",
                shape_str(logits.shape()), " labels ", shape_str(labels.shape()));
+  SPROUT_CHECK(labels.dtype() == DType::I32, "count_correct: labels must be int32, got ", dtype_name(labels.dtype()));
+  SPROUT_CHECK(labels.device() == logits.device(), "count_correct: labels on ", labels.device().str(), ", logits on ",
+               logits.device().str());
   int64_t n = logits.size(0), c = logits.size(1);
   if (logits.is_cuda()) {
     Tensor counter = Tensor::zeros({1}, DType::I64, logits.device(), MemCategory::Workspace);

@@ -60,6 +60,8 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
       if (gx) dx = Tensor::zeros(saved.shape(), saved.dtype(), saved.device());
       if (gv) dv = Tensor::empty(values.shape(), values.dtype(), values.device());
       if (hook) dense = Tensor::zeros({O, K}, saved.dtype(), saved.device(), MemCategory::Workspace);
+      // The CSC view for every chunk's W^T product, built once per pass.
+      const sparse::SparseParameter st = gx ? with_transpose(s, saved.device()) : s;
       for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
         const int64_t nb = std::min(chunk, g.N - n0);
         Tensor gc = Tensor::empty({O, nb * P}, gy.dtype(), gy.device(), MemCategory::Workspace);
@@ -69,7 +71,7 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
         if (gv) sddmm_into(s, gc, cols, dv, n0 > 0);
         if (hook) gemm_into(false, true, gc, cols, dense, 1.0);
         if (gx) {
-          spmm_into(s, values, true, gc, cols);  // cols now holds d(cols)
+          spmm_into(st, values, true, gc, cols);  // cols now holds d(cols)
           fold_add(cols, g, n0, nb, dx);
         }
       }

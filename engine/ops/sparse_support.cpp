@@ -14,6 +14,13 @@ sparse::SparseParameter structure_of(const sparse::SparseParameter& w) {
   return s;
 }
 
+sparse::SparseParameter with_transpose(const sparse::SparseParameter& s, Device dev) {
+  sparse::SparseParameter t = s;
+  if (!t.transposed && pick(s, dev, nullptr).needs_transpose_view)
+    t.transposed = sparse::cached_transpose(s.row_ptr, s.col_idx, sparse::grid_rows(s), sparse::grid_cols(s));
+  return t;
+}
+
 const kernels::SparseKernel& pick(const sparse::SparseParameter& w, Device dev, const kernels::SparseKernel* k) {
   const kernels::SparseKernel& kk = k ? *k : kernels::selected_sparse_kernel(
       dev.is_cuda() ? kernels::KernelDevice::Cuda : kernels::KernelDevice::Cpu, sparse::format_of(w));

@@ -39,7 +39,8 @@ static void run_spmm(const sparse::SparseParameter& w, const Tensor& values, boo
   }
   std::shared_ptr<const sparse::TransposedStructure> t;
   if (transpose_w && kk.needs_transpose_view)
-    t = sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w));
+    t = w.transposed ? w.transposed
+                     : sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w));
   for_dtype(values, "spmm", [&](auto tag) {
     using T = decltype(tag);
     const auto& f = fns_of<T>(kk);

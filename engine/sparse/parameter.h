@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "engine/core/tensor.h"
 #include "engine/sparse/matrix.h"
@@ -28,11 +29,15 @@ struct SparseParameter {
   // category), calls this once with it, and frees it at once, so at most one layer's
   // dense gradient exists at a time.
   std::function<void(const Tensor& dense_grad)> dense_grad_hook;
+  // The CSC view, attached by a backward pass that multiplies by W^T several times (the
+  // chunks of a convolution) so it is built once; null: each product finds its own.
+  std::shared_ptr<const TransposedStructure> transposed;
   int64_t nnz() const { return values.defined() ? values.numel() : 0; }
   int64_t dense_numel() const { return rows * cols; }
   double density() const { return dense_numel() ? (double)nnz() / (double)dense_numel() : 0.0; }
   void to(Device dev) {
     if (values.device() == dev) return;
+    transposed.reset();
     row_ptr = row_ptr.to(dev, MemCategory::Indices);
     col_idx = col_idx.to(dev, MemCategory::Indices);
     Tensor v = values.to(dev, MemCategory::Weights);

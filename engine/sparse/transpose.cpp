@@ -13,8 +13,15 @@
 
 namespace sprout::sparse {
 
+namespace {
+std::atomic<int64_t> g_built{0};
+}  // namespace
+
+int64_t transposes_built() { return g_built; }
+
 TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& col_idx_in,
                                         int64_t grid_rows, int64_t grid_cols, MemCategory cat) {
+  ++g_built;
   SPROUT_CHECK(row_ptr_in.numel() == grid_rows + 1, "transpose_structure: row_ptr has ",
                row_ptr_in.numel(), " entries for ", grid_rows, " rows");
   if (row_ptr_in.is_cuda()) {

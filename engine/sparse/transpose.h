@@ -22,6 +22,10 @@ TransposedStructure transpose_structure(const Tensor& row_ptr, const Tensor& col
                                         int64_t grid_rows, int64_t grid_cols,
                                         MemCategory cat = MemCategory::Indices);
 
+// How many transposed structures this process has built (a statistic for tests and
+// profiles: a backward pass should build at most one per layer).
+int64_t transposes_built();
+
 // Whether transposed structures are kept between steps (3 more int32 per entry,
 // counted under "indices") or rebuilt at each use in O(nnz) as transient workspace.
 // Off by default: the index memory of a sparse layer stays one int32 per entry.

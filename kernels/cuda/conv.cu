@@ -73,16 +73,18 @@ bool tensor_op(cudnnMathType_t m) {
 }
 
 // The best-ranked algorithm that succeeded heuristically, fits the workspace cap and
-// is exact FP32 arithmetic; failing that, the best-ranked one that fits. Tensor-op
-// entries never: the convolution descriptor stays in FMA math.
+// is exact FP32 arithmetic and deterministic (no atomics: runs repeat bit for bit);
+// failing that, exact; failing that, the best-ranked one that fits. Tensor-op entries
+// never: the convolution descriptor stays in FMA math. The workspace size is asked of
+// cuDNN for the chosen algorithm afterwards, not taken from the heuristic.
 template <class Perf>
-void pick(const Perf* perf, int n, decltype(Perf::algo)* algo, size_t* bytes, const char* what) {
-  for (int pass = 0; pass < 2; ++pass)
+void pick(const Perf* perf, int n, decltype(Perf::algo)* algo, const char* what) {
+  for (int pass = 0; pass < 3; ++pass)
     for (int i = 0; i < n; ++i) {
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
-      if (tensor_op(perf[i].mathType) || (pass == 0 && approximate(perf[i].algo))) continue;
+      if (tensor_op(perf[i].mathType) || (pass < 2 && approximate(perf[i].algo))) continue;
+      if (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
       *algo = perf[i].algo;
-      *bytes = perf[i].memory;
       return;
     }
   throw std::runtime_error(std::string("cuDNN: no usable ") + what + " algorithm");
@@ -117,15 +119,20 @@ const Plan& plan_for(const ConvGeometry& g) {
   cudnnConvolutionFwdAlgoPerf_t fperf[kMax];
   SPROUT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle(), p.x, p.w, p.conv, p.y, kMax,
                                                             &found, fperf));
-  pick(fperf, found, &p.fwd, &p.fwd_bytes, "forward");
+  pick(fperf, found, &p.fwd, "forward");
+  SPROUT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle(), p.x, p.w, p.conv, p.y, p.fwd, &p.fwd_bytes));
   cudnnConvolutionBwdDataAlgoPerf_t dperf[kMax];
   SPROUT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle(), p.w, p.y, p.conv, p.x,
                                                                  kMax, &found, dperf));
-  pick(dperf, found, &p.bwd_data, &p.bwd_data_bytes, "backward-data");
+  pick(dperf, found, &p.bwd_data, "backward-data");
+  SPROUT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), p.w, p.y, p.conv, p.x, p.bwd_data,
+                                                                  &p.bwd_data_bytes));
   cudnnConvolutionBwdFilterAlgoPerf_t wperf[kMax];
   SPROUT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle(), p.x, p.y, p.conv, p.w,
                                                                    kMax, &found, wperf));
-  pick(wperf, found, &p.bwd_filter, &p.bwd_filter_bytes, "backward-filter");
+  pick(wperf, found, &p.bwd_filter, "backward-filter");
+  SPROUT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle(), p.x, p.y, p.conv, p.w, p.bwd_filter,
+                                                                    &p.bwd_filter_bytes));
   return plans.emplace(key, p).first->second;
 }
 

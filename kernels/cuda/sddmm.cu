@@ -1,6 +1,6 @@
-// GPU SDDMM (float32): cuSPARSE's generic SDDMM for CSR (batch items accumulate with
-// beta = 1), and a warp-per-value kernel for CSR and BSR whose lanes stride along n
-// and reduce with shuffles; each value is written once, so no atomics.
+// GPU SDDMM (float32): cuSPARSE's generic SDDMM for one CSR product (batches go to the
+// warp kernel), and a warp-per-value kernel for CSR and BSR whose lanes stride along n
+// (and the batch) and reduce with shuffles; each value is written once, so no atomics.
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/sddmm.h"
 
@@ -72,6 +72,7 @@ __global__ void sddmm_warp_k(SddmmArgs<float> a, int64_t values) {
 
 size_t sddmm_cusparse_workspace(const SddmmArgs<float>& a) {
   if (a.a.nnz_blocks == 0 || a.batch == 0 || a.n == 0) return 0;  // the product's own early returns
+  if (a.batch > 1) return 0;  // the warp kernel takes batches
   CusparseSddmm d(a, 0);
   const float alpha = 1.f, beta = 1.f;
   size_t bytes = 0;
@@ -84,6 +85,9 @@ size_t sddmm_cusparse_workspace(const SddmmArgs<float>& a) {
 void sddmm_cusparse(const SddmmArgs<float>& a) {
   if (a.a.block != 1) throw std::invalid_argument("cuda_cusparse: CSR only");
   if (a.a.nnz_blocks == 0) return;
+  // A batch summed into one gradient (a 1x1 convolution's images) is one launch of the
+  // warp kernel, which loops over the items itself, not one cuSPARSE call per item.
+  if (a.batch > 1) return sddmm_warp(a);
   if (a.batch == 0 || a.n == 0) {
     if (!a.accumulate) SPROUT_CUDA_CHECK(cudaMemsetAsync(a.out, 0, (size_t)a.a.nnz_blocks * sizeof(float), a.stream));
     return;

@@ -1,5 +1,6 @@
-// GPU SpMM (float32): cuSPARSE's generic SpMM for CSR, an own row-split kernel (one
-// warp per output row, lanes across 128 columns of the row) for CSR and BSR, the
+// GPU SpMM (float32): cuSPARSE's generic SpMM for one CSR product, an own row-split
+// kernel (one warp per output row, lanes across 128 columns of the row, batch items
+// over grid.z, so a batch is one launch) for CSR and BSR and every batch, the
 // dense transpose, and the registry entries that pair each SpMM with an SDDMM.
 // A^T products read the CSC view (t_row_ptr / t_col_idx / t_perm) in every kernel,
 // so they are as deterministic and as fast as plain ones.
@@ -179,6 +180,7 @@ size_t cusparse_spmm_buffer(const SpmmArgs<float>& x, const float* values) {
 size_t spmm_cusparse_workspace(const SpmmArgs<float>& x) {
   const int64_t m = x.transpose_a ? x.a.cols : x.a.rows;
   if (m == 0 || x.n == 0 || x.batch == 0 || x.a.nnz_blocks == 0) return 0;  // the product's own early returns
+  if (x.batch > 1) return 0;  // the row-split kernel takes batches
   const size_t gathered = x.transpose_a ? align_up((size_t)x.a.nnz_blocks * sizeof(float)) : 0;
   return gathered + cusparse_spmm_buffer(x, x.a.values);
 }
@@ -186,6 +188,9 @@ size_t spmm_cusparse_workspace(const SpmmArgs<float>& x) {
 void spmm_cusparse(const SpmmArgs<float>& x) {
   refuse_output_options(x);
   if (x.a.block != 1) throw std::invalid_argument("cuda_cusparse: CSR only");
+  // A batch sharing A (every image of a 1x1 convolution) is one launch of the row-split
+  // kernel over grid.z, not one cuSPARSE call, descriptor set and memset per item.
+  if (x.batch > 1) return spmm_rowsplit(x);
   const int64_t m = x.transpose_a ? x.a.cols : x.a.rows;
   if (m == 0 || x.n == 0 || x.batch == 0) return;
   if (x.a.nnz_blocks == 0) {  // nothing stored: C = 0 (or unchanged)

@@ -18,5 +18,14 @@ TEST(Accuracy, TopOneAndTopKCounts) {
   EXPECT_EQ(ops::count_correct(logits, labels, 6), 3);
 }
 
+// Labels of the wrong type are refused, not read as int32 (on a GPU, labels left on the
+// host would hand the kernel a host pointer: the same check refuses them).
+TEST(Accuracy, LabelsMustBeInt32OnTheLogitsDevice) {
+  Tensor logits = Tensor::from_vector<float>({0.1f, 0.9f, 0.8f, 0.2f}, {2, 2});
+  EXPECT_THROW(ops::count_correct(logits, Tensor::from_vector<float>({1.f, 0.f}, {2}), 1), Error);
+  EXPECT_THROW(ops::count_correct(logits, Tensor::from_vector<int64_t>({1, 0}, {2}), 1), Error);
+  EXPECT_EQ(ops::count_correct(logits, Tensor::from_vector<int32_t>({1, 0}, {2}), 1), 2);
+}
+
 }  // namespace
 }  // namespace sprout

@@ -65,6 +65,27 @@ TEST_P(SparseConv, MatchesDenseConvWithMaskedWeight) {
   }
 }
 
+// The backward pass builds W's transposed (CSC) structure once, however many chunks
+// of images it runs: five chunks here, one transpose.
+TEST_P(SparseConv, BackwardTransposesOncePerPass) {
+  SPROUT_SKIP_IF_NO_DEVICE(GetParam());
+  nn::Conv2d dense(4, 6, 3, 1, 1, false);
+  auto s = nn::SparseConv2d::from_dense(dense, mask_tensor(edge_mask("conv", 6, 36, 0.3, 14)), 1);
+  s->to(GetParam());
+  Tensor x = randn({5, 4, 9, 7}, 15, DType::F32).to(GetParam());
+  x.set_requires_grad(true);
+  const size_t saved = ops::conv_workspace_bytes();
+  ops::set_conv_workspace_bytes(4000);  // one image per chunk
+  Tensor y = ops::sparse_conv2d(x, s->weight, Tensor(), 3, 1, 1);
+  const int64_t before = sparse::transposes_built();
+  y.backward(randn(y.shape(), 16, DType::F32).to(GetParam()));
+  const int64_t chunk = ops::conv_chunk_images(5, (36 + 6) * 9 * 7 * sizeof(float));
+  ops::set_conv_workspace_bytes(saved);
+  ASSERT_EQ(chunk, 1);
+  EXPECT_EQ(sparse::transposes_built() - before, 1);
+  EXPECT_TRUE(x.grad().defined());
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, SparseConv, ::testing::ValuesIn(devices_under_test()), device_param_name);
 
 }  // namespace
