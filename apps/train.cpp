@@ -8,7 +8,7 @@
 namespace sprout::app {
 
 int run_train(const TrainArgs& a) {
-  SPROUT_CHECK(!a.config.empty(), "--config is empty: name a JSON run config");
+  if (a.config.empty()) SPROUT_FAIL("--config is empty: name a JSON run config");
   const nlohmann::json cfg = train::load_config(a.config, a.sets);
   const Device dev = parse_device(a.device);
   train::Trainer trainer(cfg, dev, a.out, a.quiet);

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -103,7 +104,10 @@ bool ImageNetDataset::load(int64_t index, float* x, Rng& rng, std::string* why) 
     return false;
   }
   JpegHeader header;
-  if (!jpeg_read_header(bytes.data(), bytes.size(), header, why)) return false;
+  if (!jpeg_read_header(bytes.data(), bytes.size(), header, why, options_.max_pixels)) {
+    if (why) *why = file + ": " + *why;
+    return false;
+  }
 
   const int size = options_.image_size;
   bool random = train_transform();
@@ -115,7 +119,10 @@ bool ImageNetDataset::load(int64_t index, float* x, Rng& rng, std::string* why) 
   // val this is the resized image's resolution: the box spans image_size of it).
   int num = 1, denom = 1;
   if (options_.scaled_decode) jpeg_pick_scale(header, box.w, box.h, size, size, num, denom);
-  if (!jpeg_decode(bytes.data(), bytes.size(), header, num, denom, image, why)) return false;
+  if (!jpeg_decode(bytes.data(), bytes.size(), header, num, denom, image, why)) {
+    if (why) *why = file + ": " + *why;
+    return false;
+  }
   CropBox scaled = scale_box(box, header.width, header.height, image.width, image.height);
   resample_bilinear_chw(image, scaled, size, size, flip, options_.norm, x);
   return true;
@@ -132,8 +139,11 @@ void ImageNetDataset::get(int64_t index, float* x, int32_t* label, Rng& rng) con
       *label = labels_[(size_t)i];
       return;
     }
-    // Count each file once, however many threads or epochs meet it.
-    if (bad_[(size_t)i].exchange(1) == 0) skipped_.fetch_add(1);
+    // Count and report each file once, however many threads or epochs meet it.
+    if (bad_[(size_t)i].exchange(1) == 0) {
+      skipped_.fetch_add(1);
+      std::fprintf(stderr, "warning: skipping %s\n", why.c_str());
+    }
   }
   fail_reading(split_dir_, "no readable JPEG among " + std::to_string(n) + " files (last error: " + why + ")");
 }

@@ -1,6 +1,7 @@
 // ImageNet-style JPEG folders: root/<split>/<class>/*.JPEG, classes = sorted folder
 // names. Train samples get RandomResizedCrop + horizontal flip, val samples Resize +
-// CenterCrop, both normalised. Unreadable files are skipped and counted, never fatal.
+// CenterCrop, both normalised. Unreadable files, and files whose header claims more
+// than max_pixels pixels, are skipped (a warning names each once) and counted, never fatal.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/jpeg.h"
 #include "data/transforms.h"
 
 namespace sprout::data {
@@ -18,6 +20,7 @@ struct ImageNetOptions {
   bool augment = true;   // train only: random resized crop + flip (else the val transform)
   RandomResizedCropParams crop;
   bool scaled_decode = true;  // let the JPEG decoder shrink large images by k/8
+  int64_t max_pixels = kDefaultMaxPixels;  // a larger header is skipped, never decoded
   Normalization norm{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
 };
 

@@ -45,7 +45,8 @@ std::string fail_and_reset(tjhandle h) {
 
 bool jpeg_supported() { return true; }
 
-bool jpeg_read_header(const uint8_t* data, size_t bytes, JpegHeader& header, std::string* why) {
+bool jpeg_read_header(const uint8_t* data, size_t bytes, JpegHeader& header, std::string* why,
+                      int64_t max_pixels) {
   tjhandle h = decoder();
   if (!h) {
     if (why) *why = "cannot create a TurboJPEG decompressor";
@@ -59,6 +60,12 @@ bool jpeg_read_header(const uint8_t* data, size_t bytes, JpegHeader& header, std
   }
   if (w <= 0 || ht <= 0) {
     if (why) *why = "empty image";
+    return false;
+  }
+  if ((int64_t)w * ht > max_pixels) {
+    if (why)
+      *why = "header claims " + std::to_string(w) + " x " + std::to_string(ht) + " pixels, more than max_pixels " +
+             std::to_string(max_pixels);
     return false;
   }
   header.width = w;
@@ -117,7 +124,7 @@ static const char* kNoJpeg = "sprout was built without libturbojpeg (install lib
 
 bool jpeg_supported() { return false; }
 
-bool jpeg_read_header(const uint8_t*, size_t, JpegHeader&, std::string* why) {
+bool jpeg_read_header(const uint8_t*, size_t, JpegHeader&, std::string* why, int64_t) {
   if (why) *why = kNoJpeg;
   return false;
 }

@@ -20,6 +20,8 @@ using option_check::decimal;
 
 // Errors name the key as a config writes it: "data.options.padding must be >= 0, got -1".
 const std::string kPrefix = "data.options.";
+// One synthetic sample's values at most (2^30: 4 GB of float32).
+constexpr int64_t kMaxSampleValues = int64_t{1} << 30;
 
 std::string where(const std::string& name) { return "dataset '" + name + "'"; }
 
@@ -74,7 +76,7 @@ const Options<CifarRead>& cifar_options(bool cifar100) {
     const CifarOptions d = cifar_defaults(c100);
     Options<CifarRead> o;
     o.flag("augment", &CifarRead::augment, d.augment, "train split: random crop with padding and horizontal flip")
-        .integer("padding", &CifarRead::padding, d.padding, Range::at_least(0), "pixels of padding for the random crop")
+        .integer("padding", &CifarRead::padding, d.padding, Range::closed(0, 32), "pixels of padding for the random crop")
         .flag("check_counts", &CifarRead::check_counts, d.check_counts,
               "the files must hold the published record counts");
     declare_normalization(o, d.norm);
@@ -105,13 +107,16 @@ const Options<ImageNetRead>& imagenet_options() {
   static const Options<ImageNetRead> o = [] {
     const ImageNetOptions d{};
     Options<ImageNetRead> o;
-    o.integer("image_size", &ImageNetRead::image_size, d.image_size, Range::at_least(1), "side of the square samples")
-        .integer("resize_size", &ImageNetRead::resize_size, d.resize_size, Range::at_least(0),
+    o.integer("image_size", &ImageNetRead::image_size, d.image_size, Range::closed(1, 8192), "side of the square samples")
+        .integer("resize_size", &ImageNetRead::resize_size, d.resize_size, Range::closed(0, 65535),
                  "val: shorter side before the centre crop (0: image_size / 0.875)")
         .flag("augment", &ImageNetRead::augment, d.augment,
               "train split: random resized crop and horizontal flip (else the val transform)")
         .flag("scaled_decode", &ImageNetRead::scaled_decode, d.scaled_decode,
               "let the JPEG decoder shrink large images by k/8")
+        .integer("max_pixels", &ImageNetRead::max_pixels, d.max_pixels, Range::closed(1, 4294967296.0),
+                 "a file whose JPEG header claims more pixels (width x height) is skipped with a warning, "
+                 "never decoded")
         .numbers_n("scale", &ImageNetRead::scale, {d.crop.scale_min, d.crop.scale_max}, 2, Range::above(0),
                    "random resized crop: [min, max] fraction of the image's area")
         .numbers_n("ratio", &ImageNetRead::ratio, {d.crop.ratio_min, d.crop.ratio_max}, 2, Range::above(0),
@@ -142,9 +147,9 @@ const Options<SyntheticOptions>& synthetic_options() {
   static const Options<SyntheticOptions> o = [] {
     const SyntheticOptions d{};
     return Options<SyntheticOptions>()
-        .integers("shape", &SyntheticOptions::shape, d.shape, Range::at_least(1), "sample shape")
-        .integer("classes", &SyntheticOptions::classes, d.classes, Range::at_least(1), "number of classes")
-        .integer("size", &SyntheticOptions::size, d.size, Range::at_least(1), "samples per split")
+        .integers("shape", &SyntheticOptions::shape, d.shape, Range::closed(1, (double)kMaxSampleValues), "sample shape")
+        .integer("classes", &SyntheticOptions::classes, d.classes, Range::closed(1, 1e7), "number of classes")
+        .integer("size", &SyntheticOptions::size, d.size, Range::closed(1, 1e12), "samples per split")
         .integer("seed", &SyntheticOptions::seed, (int64_t)d.seed, Range::at_least(0),
                  "seeds the samples (the test split draws from another seed)")
         .number("noise", &SyntheticOptions::noise, d.noise, Range::at_least(0),
@@ -157,6 +162,10 @@ DatasetPtr make_synthetic(const std::string& split, const json& options) {
   synthetic_options().check_known(options, where("synthetic"));
   SyntheticOptions o = synthetic_options().read(options, kPrefix);
   if (o.shape.empty()) SPROUT_FAIL(kPrefix, "shape must be a non-empty list of positive integers, got []");
+  double values = 1;  // in double: the product of unchecked sides may overflow int64
+  for (int64_t side : o.shape) values *= (double)side;
+  if (values > (double)kMaxSampleValues)
+    SPROUT_FAIL(kPrefix, "shape holds ", values, " values per sample, more than ", kMaxSampleValues);
   if (split != "train" && split != "test" && split != "val")
     SPROUT_FAIL("unknown split '", split, "' for synthetic (expected train or test)");
   // The test split is another draw, so train and test samples differ.

@@ -18,7 +18,8 @@ namespace sprout::data {
 //   cifar10, cifar100:    augment (true), padding (4), check_counts (true), mean, std
 //                         (3 numbers), coarse (cifar100 only: 20 superclasses)
 //   imagenet:             image_size (224), resize_size (0: image_size / 0.875), augment,
-//                         scaled_decode (true), scale [0.08, 1], ratio [0.75, 1.3333],
+//                         scaled_decode (true), max_pixels (2^26: a larger JPEG header is
+//                         skipped with a warning), scale [0.08, 1], ratio [0.75, 1.3333],
 //                         mean, std (3 numbers)
 //   synthetic:            shape ([3, 224, 224]), classes (1000), size (50000), seed (0),
 //                         noise (1.0)

@@ -1,12 +1,45 @@
-// Checked merging of a config over its defaults.
+// Bounded parsing of user JSON, and checked merging of a config over its defaults.
 #include "engine/io/config.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "engine/core/error.h"
 
 namespace sprout::io {
+
+size_t line_too_deep(const std::string& text, int max_depth) {
+  size_t line = 1;
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (c == '\n') ++line;
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return line;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return 0;
+}
+
+Json parse_json(const std::string& text, const std::string& where) {
+  if (size_t line = line_too_deep(text, kMaxJsonDepth))
+    SPROUT_FAIL(where, ": JSON nested deeper than ", kMaxJsonDepth, " levels at line ", line);
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    SPROUT_FAIL("malformed JSON in ", where, ": ", e.what());
+  }
+}
 
 static const char* type_name(const Json& j) {
   if (j.is_boolean()) return "boolean";
@@ -49,6 +82,8 @@ void apply_override(Json& cfg, const std::string& assignment) {
   auto eq = assignment.find('=');
   SPROUT_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment, "': expected key=value");
   std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  if (line_too_deep(text, kMaxJsonDepth))
+    SPROUT_FAIL("--set ", key, ": JSON nested deeper than ", kMaxJsonDepth, " levels");
   Json value = Json::parse(text, nullptr, false);
   if (value.is_discarded()) value = text;
   // Build {"a": {"b": value}} and merge it with the same checks as a file.
@@ -56,6 +91,8 @@ void apply_override(Json& cfg, const std::string& assignment) {
   std::vector<std::string> parts;
   std::stringstream ss(key);
   for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  if (parts.size() > (size_t)kMaxJsonDepth)
+    SPROUT_FAIL("--set: key nested deeper than ", kMaxJsonDepth, " levels");
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) patch = Json{{*it, patch}};
   merge_checked(cfg, patch, "--set " + key);
 }
@@ -64,16 +101,10 @@ Json load_config(const std::string& path, const std::vector<std::string>& overri
   Json cfg = defaults;
   if (!path.empty()) {
     std::ifstream f(path);
-    SPROUT_CHECK(f.good(), "cannot read config ", path);
+    if (!f.good()) SPROUT_FAIL("cannot read config ", path, ": ", std::strerror(errno));
     std::stringstream buf;
     buf << f.rdbuf();
-    Json user;
-    try {
-      user = Json::parse(buf.str());
-    } catch (const Json::parse_error& e) {
-      SPROUT_FAIL("malformed JSON in ", path, ": ", e.what());
-    }
-    merge_checked(cfg, user, path);
+    merge_checked(cfg, parse_json(buf.str(), path), path);
   }
   for (const auto& o : overrides) apply_override(cfg, o);
   return cfg;

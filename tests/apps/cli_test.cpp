@@ -1,11 +1,16 @@
 // The run contract, through the real `sprout` binary: outputs, exact resume, and a
-// one-line "error:" with a non-zero exit (and no checkpoint overwritten) on bad input.
+// one-line "error:" with a non-zero exit (and no checkpoint overwritten) on bad input,
+// a diverged run, or a run folder another run holds.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -180,6 +185,19 @@ TEST(Cli, BadConfigsGiveOneLineErrors) {
   expect_one_line_error(sprout("train --config " + cfg + " --set train.epochs=-1 --out " + d + "/o", d),
                         "train.epochs must be in [1, 1e+06], got -1");
   expect_one_line_error(sprout("train --config '' --out " + d + "/o", d), "--config is empty");
+  EXPECT_EQ(sprout("train --config '' --out " + d + "/o", d).err, "error: --config is empty: name a JSON run config\n");
+  write_file(d + "/width.json", R"({"model": {"hidden": [1.7]}})");
+  expect_one_line_error(sprout("train --config " + d + "/width.json --out " + d + "/o", d),
+                        "model.hidden[0] must be an integer, got 1.7");
+  write_file(d + "/epochs.json", R"({"train": {"epochs": 9000000000000000000}})");
+  expect_one_line_error(sprout("train --config " + d + "/epochs.json --out " + d + "/o", d),
+                        "train.epochs must be in [1, 1e+06], got 9000000000000000000");
+  write_file(d + "/steps.json", R"({"train": {"max_steps": -1e12}})");
+  expect_one_line_error(sprout("train --config " + d + "/steps.json --out " + d + "/o", d), "train.max_steps");
+  // ~150,000 levels of nesting: an error, not a stack overflow.
+  write_file(d + "/deep.json", "{\"model\": {\"hidden\": " + std::string(150000, '[') + std::string(150000, ']') + "}}");
+  expect_one_line_error(sprout("train --config " + d + "/deep.json --out " + d + "/o", d),
+                        "deep.json: JSON nested deeper than 64 levels at line 1");
   EXPECT_FALSE(fs::exists(d + "/o/checkpoint.safetensors"));
 }
 
@@ -276,6 +294,63 @@ TEST(Cli, MemoryMeasuresAConfigsMethod) {
   EXPECT_GE(m["sparse"]["workspace_peak"].get<int64_t>(), 48 * 784 * 4);
   EXPECT_NE(sprout("memory --config " + d + "/missing.json", d).err.find("error: cannot read config"),
             std::string::npos);
+}
+
+// NaN between logged steps (log_every 100, stopped by max_steps at 6): the run fails
+// naming the step, and the good checkpoint, model and summary stay as they were.
+TEST(Cli, ADivergedRunFailsEvenBetweenLoggedSteps) {
+  std::string d = temp_dir("diverged");
+  std::string cfg = tiny_config(d);
+  ASSERT_EQ(sprout("train --config " + cfg + " --set train.epochs=1 --quiet --out " + d + "/run", d).code, 0);
+  std::vector<std::string> kept;
+  for (const char* f : {"checkpoint.safetensors", "model.safetensors", "summary.json"})
+    kept.push_back(read_file(d + "/run/" + f));
+  expect_one_line_error(sprout("train --config " + cfg + " --set optimizer.lr=1e30 --set train.log_every=100 "
+                               "--set train.max_steps=6 --quiet --out " + d + "/run", d),
+                        "loss is not finite at step 2 (epoch 1)");
+  int i = 0;
+  for (const char* f : {"checkpoint.safetensors", "model.safetensors", "summary.json"})
+    EXPECT_EQ(read_file(d + "/run/" + f), kept[i++]) << f << " was overwritten";
+}
+
+// Another process holds the folder's lock: the run fails at once naming it and writes
+// nothing there.
+TEST(Cli, ASecondRunOnAHeldFolderFailsNamingTheHolder) {
+  std::string d = temp_dir("locked");
+  fs::create_directories(d + "/run");
+  const int fd = ::open((d + "/run/run.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ASSERT_EQ(::write(fd, "pid 4242 on host elsewhere\n", 27), 27);
+  expect_one_line_error(sprout("train --config " + tiny_config(d) + " --quiet --out " + d + "/run", d),
+                        "run folder " + d + "/run is in use by another run (pid 4242 on host elsewhere");
+  ::close(fd);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(d + "/run")) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"run.lock"});
+}
+
+// Resuming a finished run says so, exits 0 and changes no byte of its folder.
+TEST(Cli, ResumingAFinishedRunChangesNothing) {
+  std::string d = temp_dir("finished");
+  std::string cfg = tiny_config(d);
+  ASSERT_EQ(sprout("train --config " + cfg + " --quiet --out " + d + "/run", d).code, 0);
+  // Every file but the lock, which names the process holding it.
+  auto files = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(d + "/run"))
+      if (e.path().filename() != "run.lock") out[e.path().filename().string()] = read_file(e.path().string());
+    return out;
+  };
+  const std::map<std::string, std::string> before = files();
+  ASSERT_EQ(before.size(), 4u);
+  Result r = sprout("train --config " + cfg + " --quiet --out " + d + "/run --resume " + d +
+                    "/run/checkpoint.safetensors", d);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("already finished (step 16, epoch 2 of 2)"), std::string::npos) << r.err;
+  const std::map<std::string, std::string> after = files();
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [name, bytes] : before) EXPECT_TRUE(after.at(name) == bytes) << name << " changed";
 }
 
 }  // namespace

@@ -152,19 +152,25 @@ TEST(Registry, WrongTypeNamesTheKey) {
 
 TEST(Registry, RangeErrorsNameTheKey) {
   EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"classes", 0}}); }),
-            "data.options.classes must be >= 1, got 0");
+            "data.options.classes must be in [1, 1e+07], got 0");
   EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"classes", 1e10}}); }),
-            "data.options.classes is out of range, got 10000000000");
+            "data.options.classes must be in [1, 1e+07], got 10000000000.0");
   EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"shape", {3, 0, 8}}}); }),
-            "data.options.shape[1] must be >= 1, got 0");
+            "data.options.shape[1] must be in [1, 1.07374e+09], got 0");
+  EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"shape", {10000000, 10000000, 10000000}}}); }),
+            "data.options.shape holds 1e+21 values per sample, more than 1073741824");
+  EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"shape", {100000, 100000}}}); }),
+            "data.options.shape holds 1e+10 values per sample, more than 1073741824");
+  EXPECT_EQ(error_of([] { make_dataset("imagenet", "/x", "train", {{"image_size", 1000000000}}); }),
+            "data.options.image_size must be in [1, 8192], got 1000000000");
   EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"shape", json::array()}}); }),
             "data.options.shape must be a non-empty list of positive integers, got []");
   EXPECT_EQ(error_of([] { make_dataset("synthetic", "", "train", {{"seed", -1}}); }),
             "data.options.seed must be >= 0, got -1");
   EXPECT_EQ(error_of([] { make_dataset("imagenet", "/x", "train", {{"image_size", -5}}); }),
-            "data.options.image_size must be >= 1, got -5");
+            "data.options.image_size must be in [1, 8192], got -5");
   EXPECT_EQ(error_of([] { make_dataset("cifar10", "/x", "train", {{"padding", -1}}); }),
-            "data.options.padding must be >= 0, got -1");
+            "data.options.padding must be in [0, 32], got -1");
   EXPECT_EQ(error_of([] { make_dataset("cifar100", "/x", "train", {{"std", {0.2, 0, 0.2}}}); }),
             "data.options.std[1] must be > 0, got 0");
   EXPECT_EQ(error_of([] { make_dataset("mnist", "/x", "train", {{"std", -0.5}}); }),
@@ -183,14 +189,14 @@ TEST(Registry, OptionInfoListsTodaysDefaults) {
   EXPECT_EQ(defaults_of("cifar100"), json::parse(R"([["augment", true], ["padding", 4], ["check_counts", true],
       ["mean", [0.5071, 0.4865, 0.4409]], ["std", [0.2673, 0.2564, 0.2762]], ["coarse", false]])"));
   json imagenet = json::parse(R"([["image_size", 224], ["resize_size", 0], ["augment", true],
-      ["scaled_decode", true], ["scale", [0.08, 1.0]], ["ratio", [0.75, 0]],
+      ["scaled_decode", true], ["max_pixels", 67108864], ["scale", [0.08, 1.0]], ["ratio", [0.75, 0]],
       ["mean", [0.485, 0.456, 0.406]], ["std", [0.229, 0.224, 0.225]]])");
-  imagenet[5][1][1] = 4.0 / 3.0;
+  imagenet[6][1][1] = 4.0 / 3.0;
   EXPECT_EQ(defaults_of("imagenet"), imagenet);
   EXPECT_EQ(defaults_of("synthetic"), json::parse(R"([["shape", [3, 224, 224]], ["classes", 1000],
       ["size", 50000], ["seed", 0], ["noise", 1.0]])"));
   for (const auto& o : dataset_option_info("imagenet")) EXPECT_FALSE(o.help.empty()) << o.name;
-  EXPECT_EQ(dataset_option_info("cifar10")[1].range, ">= 0");
+  EXPECT_EQ(dataset_option_info("cifar10")[1].range, "[0, 32]");
   EXPECT_EQ(dataset_option_info("cifar10")[3].type, "3 numbers");
 }
 
