@@ -10,6 +10,7 @@
 
 #include "engine/autograd/node.h"
 #include "engine/core/dispatch.h"
+#include "engine/core/flops.h"
 #include "engine/ops/im2col.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
@@ -212,12 +213,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   }
   if (x.is_cuda()) check_cuda_f32(x, "conv2d");
   Tensor y = conv_forward_raw(g, x, w, bias);
+  const double flops = 2.0 * (double)g.N * (double)g.HW() * (double)g.O * (double)(g.C * g.kh * g.kw);
+  count_flops(FlopPass::Forward, flops, flops);
   if (autograd::needs_grad({&x, &w, &bias})) {
     Tensor sx = x.detach(), sw = w.detach();
     bool gx = x.requires_grad(), gw = w.requires_grad();
     bool gb = bias.defined() && bias.requires_grad();
     autograd::record(y, std::make_shared<autograd::FunctionNode>("conv2d",
-        [g, sx, sw, gx, gw, gb](const Tensor& dy) {
+        [g, sx, sw, gx, gw, gb, flops](const Tensor& dy) {
+      if (gx) count_flops(FlopPass::InputGrad, flops, flops);
+      if (gw) count_flops(FlopPass::WeightGrad, flops, flops);
       return conv_backward_raw(g, sx, sw, dy, gx, gw, gb);
     }), {&x, &w, &bias});
   }

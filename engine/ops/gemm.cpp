@@ -3,6 +3,7 @@
 
 #include "engine/autograd/node.h"
 #include "engine/core/dispatch.h"
+#include "engine/core/flops.h"
 #include "engine/ops/elementwise.h"
 #include "kernels/cpu/gemm.h"
 
@@ -57,11 +58,15 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                shape_str(x.shape()), " and weight ", shape_str(w.shape()));
   Tensor y = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
   gemm_into(false, true, x, w, y);
+  const double flops = 2.0 * (double)x.size(0) * (double)w.size(0) * (double)w.size(1);
+  count_flops(FlopPass::Forward, flops, flops);
   if (autograd::needs_grad({&x, &w})) {
     Tensor sx = x.detach(), sw = w.detach();
     bool gx = x.requires_grad(), gw = w.requires_grad();
-    autograd::record(y, std::make_shared<FunctionNode>("linear", [sx, sw, gx, gw](const Tensor& g) {
+    autograd::record(y, std::make_shared<FunctionNode>("linear", [sx, sw, gx, gw, flops](const Tensor& g) {
       Tensor dx, dw;
+      if (gx) count_flops(FlopPass::InputGrad, flops, flops);
+      if (gw) count_flops(FlopPass::WeightGrad, flops, flops);
       if (gx) { dx = Tensor::empty(sx.shape(), sx.dtype(), sx.device()); gemm_into(false, false, g, sw, dx); }
       if (gw) { dw = Tensor::empty(sw.shape(), sw.dtype(), sw.device()); gemm_into(true, false, g, sx, dw); }
       return std::vector<Tensor>{dx, dw};

@@ -49,12 +49,14 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
     spmm_into(s, w.values, false, cols, yc);
     cnhw_to_nchw(yc, Tensor(), g, n0, nb, y);
   }
+  const double columns = (double)g.N * (double)P;
+  count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&x, &w.values})) {
     Tensor values = w.values.detach(), saved = x.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_conv2d",
-        [s, values, saved, gx, gv, hook, g, chunk](const Tensor& gy) {
+        [s, values, saved, gx, gv, hook, g, chunk, columns](const Tensor& gy) {
       const int64_t K = s.cols, O = s.rows, P = g.HW();
       Tensor dx, dv, dense;
       if (gx) dx = Tensor::zeros(saved.shape(), saved.dtype(), saved.device());
@@ -75,7 +77,12 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
           fold_add(cols, g, n0, nb, dx);
         }
       }
-      if (hook) hook(dense);
+      if (gx) count_sparse_flops(FlopPass::InputGrad, s, columns);
+      if (gv) count_sparse_flops(FlopPass::WeightGrad, s, columns);
+      if (hook) {
+        hook(dense);
+        count_hook_flops(s, columns);
+      }
       return std::vector<Tensor>{dx, dv};
     }), {&x, &w.values});
   }

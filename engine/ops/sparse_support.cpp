@@ -46,6 +46,15 @@ void batch_dims(const Tensor& t, int64_t* batch, int64_t* k, int64_t* n, const c
   *n = t.size(-1);
 }
 
+void count_sparse_flops(FlopPass pass, const sparse::SparseParameter& w, double columns) {
+  const double nnz = (double)(w.col_idx.numel() * w.block * w.block);
+  count_flops(pass, 2.0 * nnz * columns, 2.0 * (double)w.rows * (double)w.cols * columns);
+}
+
+void count_hook_flops(const sparse::SparseParameter& w, double columns) {
+  count_flops(FlopPass::WeightGrad, 2.0 * (double)w.rows * (double)w.cols * columns, 0.0);
+}
+
 void check_values(const sparse::SparseParameter& w, const Tensor& values, const char* op) {
   SPROUT_CHECK(w.row_ptr.defined() && w.col_idx.defined() && values.defined(), op,
                ": sparse weight has no structure or values");

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "engine/core/dispatch.h"
+#include "engine/core/flops.h"
 #include "engine/sparse/parameter.h"
 #include "kernels/sparse_registry.h"
 
@@ -23,6 +24,11 @@ const kernels::SparseKernel& pick(const sparse::SparseParameter& w, Device dev, 
 void* workspace(size_t bytes, Device dev, Tensor& holder);
 // Splits a [K, n] or [B, K, n] tensor into (batch, K, n).
 void batch_dims(const Tensor& t, int64_t* batch, int64_t* k, int64_t* n, const char* op);
+// Counts one product of W (or W^T, or the SDDMM at W's entries) with `columns` dense
+// columns: 2 nnz columns FLOPs done, 2 rows cols columns for the dense layer.
+void count_sparse_flops(FlopPass pass, const sparse::SparseParameter& w, double columns);
+// The dense weight gradient a regrowth hook asks for: work the dense layer has no twin of.
+void count_hook_flops(const sparse::SparseParameter& w, double columns);
 // Throws unless `values` fits w's structure and device.
 void check_values(const sparse::SparseParameter& w, const Tensor& values, const char* op);
 

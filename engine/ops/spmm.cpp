@@ -140,17 +140,23 @@ Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   // x^T is kept for the weight gradient, so it counts as an activation when saved.
   Tensor xt = transpose2d(x, grad ? current_mem_category() : MemCategory::Workspace);
   Tensor y = spmm_transposed(w, w.values, false, xt, current_mem_category(), bias);
+  const double n = (double)x.size(0);
+  count_sparse_flops(FlopPass::Forward, w, n);
   if (grad) {
     sparse::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad(), gb = bias.defined() && bias.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_linear",
-        [s, values, xt, gx, gv, gb, hook](const Tensor& g) {
+        [s, values, xt, gx, gv, gb, hook, n](const Tensor& g) {
       Tensor gt = transpose2d(g, MemCategory::Workspace);
       Tensor dx, dv, db;
-      if (gx) dx = spmm_transposed(s, values, true, gt, current_mem_category());
+      if (gx) {
+        dx = spmm_transposed(s, values, true, gt, current_mem_category());
+        count_sparse_flops(FlopPass::InputGrad, s, n);
+      }
       if (gv) {
+        count_sparse_flops(FlopPass::WeightGrad, s, n);
         dv = Tensor::empty(values.shape(), values.dtype(), values.device());
         sddmm_into(s, gt, xt, dv);
       }
@@ -158,6 +164,7 @@ Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
       if (hook) {
         Tensor dense = Tensor::empty({s.rows, s.cols}, gt.dtype(), gt.device(), MemCategory::Workspace);
         gemm_into(false, true, gt, xt, dense);
+        count_hook_flops(s, n);
         hook(dense);
       }
       return std::vector<Tensor>{dx, dv, db};
@@ -200,23 +207,30 @@ Tensor sparse_matmul_cols(sparse::SparseParameter& w, const Tensor& cols) {
   Shape out_shape = cols.dim() == 3 ? Shape{batch, w.rows, n} : Shape{w.rows, n};
   Tensor y = Tensor::empty(out_shape, cols.dtype(), cols.device());
   spmm_into(w, w.values, false, cols, y);
+  const double columns = (double)batch * (double)n;
+  count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&cols, &w.values})) {
     sparse::SparseParameter s = structure_of(w);
     Tensor values = w.values.detach(), saved = cols.detach();
     const bool gc = cols.requires_grad(), gv = w.values.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_matmul_cols",
-        [s, values, saved, gc, gv, hook](const Tensor& g) {
+        [s, values, saved, gc, gv, hook, columns](const Tensor& g) {
       Tensor dc, dv;
       if (gc) {
         dc = Tensor::empty(saved.shape(), saved.dtype(), saved.device());
         spmm_into(s, values, true, g, dc);
+        count_sparse_flops(FlopPass::InputGrad, s, columns);
       }
       if (gv) {
         dv = Tensor::empty(values.shape(), values.dtype(), values.device());
         sddmm_into(s, g, saved, dv);
+        count_sparse_flops(FlopPass::WeightGrad, s, columns);
       }
-      if (hook) hook(dense_grad_cols(s, g, saved));
+      if (hook) {
+        hook(dense_grad_cols(s, g, saved));
+        count_hook_flops(s, columns);
+      }
       return std::vector<Tensor>{dc, dv};
     }), {&cols, &w.values});
   }

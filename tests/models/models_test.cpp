@@ -1,6 +1,7 @@
 // Model zoo: parameter counts against torchvision's published numbers, names, and
 // output shapes.
 #include "engine/autograd/node.h"
+#include "engine/core/flops.h"
 #include "engine/nn/layers.h"
 #include "models/models.h"
 #include "models/resnet.h"
@@ -48,6 +49,20 @@ TEST(Models, SmallResNetAndVggForwardShapes) {
   EXPECT_EQ(r50->forward(testing::randn({1, 3, 32, 32}, 6, DType::F32)).shape(), (Shape{1, 7}));
   auto v = vgg(16, 10);
   EXPECT_EQ(v->num_parameters(), 14728266);  // VGG-16-BN CIFAR variant with a 512->10 head
+}
+
+// torchvision lists ResNet-50 at 4.09 GFLOPS (multiply-adds of its convolutions and fc
+// layer) for one 224x224 image; the FLOP accounting counts a multiply-add as 2.
+TEST(Models, ResNet50ForwardFlopsMatchTorchvision) {
+  autograd::NoGradGuard ng;
+  auto m = resnet(50, 1000);
+  m->eval();
+  const FlopCount before = flops_counted();
+  m->forward(Tensor::zeros({1, 3, 224, 224}));
+  const FlopCount f = flops_counted() - before;
+  EXPECT_NEAR(f.done[0] / 2, 4.09e9, 0.005e9);
+  EXPECT_EQ(f.done[0], f.dense[0]);
+  EXPECT_EQ(f.total_done(), f.done[0]);  // no backward under NoGradGuard
 }
 
 }  // namespace
