@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engine/core/error.h"
+#include "engine/io/config.h"
 #include "engine/io/safetensors.h"
 #include "engine/nn/init.h"
 #include "engine/ops/deferred.h"
@@ -58,6 +59,8 @@ struct Reader {
     return it->second;
   }
   Json meta_json(const std::string& k) const {
+    SPROUT_CHECK(!line_too_deep(meta(k), kMaxJsonDepth), at(), "metadata '", k, "' is JSON nested deeper than ",
+                 kMaxJsonDepth, " levels");
     Json j = Json::parse(meta(k), nullptr, false);
     SPROUT_CHECK(!j.is_discarded(), at(), "metadata '", k, "' is not JSON");
     return j;

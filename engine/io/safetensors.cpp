@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "engine/io/config.h"
 
 namespace sprout::io {
 
@@ -134,6 +135,9 @@ Json read_header(std::ifstream& f, const std::string& path, uint64_t size, uint6
   std::string text(hlen, '\0');
   f.read(text.data(), (std::streamsize)hlen);
   SPROUT_CHECK(f.good(), "corrupt checkpoint ", path, ": cannot read the ", hlen, "-byte header");
+  // Bounded before parsing: every use of a parsed value (compare, dump) recurses.
+  SPROUT_CHECK(!line_too_deep(text, kMaxJsonDepth), "corrupt checkpoint ", path, ": header JSON nested deeper than ",
+               kMaxJsonDepth, " levels");
   Json header = Json::parse(text, nullptr, false);
   SPROUT_CHECK(!header.is_discarded() && header.is_object(), "corrupt checkpoint ", path,
                ": header is not a JSON object");
@@ -210,7 +214,7 @@ void check_layout(const std::string& path, std::vector<Entry> entries, uint64_t 
 void verify_checksums(const std::string& path, SafetensorsFile& out) {
   auto it = out.metadata.find(kChecksumsKey);
   if (it == out.metadata.end()) return;
-  const Json sums = Json::parse(it->second, nullptr, false);
+  const Json sums = line_too_deep(it->second, 2) ? Json() : Json::parse(it->second, nullptr, false);
   out.metadata.erase(it);
   SPROUT_CHECK(sums.is_object() && sums.size() == out.tensors.size() + 1, "corrupt checkpoint ", path,
                ": the checksums do not list every tensor and the metadata once");

@@ -33,12 +33,9 @@ template <class T> const T& pick(Gen& g, const std::vector<T>& v) { return v[g()
 
 // The safetensors layout of a checkpoint's bytes.
 struct Layout {
-  uint64_t hlen = 0;
+  uint64_t hlen;
   Json header;
-  explicit Layout(const std::string& b) {
-    for (int i = 0; i < 8; ++i) hlen |= (uint64_t)(unsigned char)b[i] << (8 * i);
-    header = Json::parse(b.substr(8, hlen));
-  }
+  explicit Layout(const std::string& b) : hlen(header_length(b)), header(header_of(b)) {}
   std::vector<std::string> tensors() const {
     std::vector<std::string> out;
     for (auto it = header.begin(); it != header.end(); ++it)
@@ -52,16 +49,12 @@ struct Layout {
   }
 };
 
-// `bytes` with its header text replaced (the data section kept as it was).
-std::string with_header_text(const std::string& bytes, std::string text) {
-  const Layout l(bytes);
+// `bytes` with its header replaced by `h`, padded as save_safetensors pads it.
+std::string with_header(const std::string& bytes, const Json& h) {
+  std::string text = h.dump();
   while ((text.size() + 8) % 8) text += ' ';
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = (char)(unsigned char)((uint64_t)text.size() >> (8 * i));
-  return out + text + bytes.substr(8 + l.hlen);
+  return with_header_text(bytes, text);
 }
-
-std::string with_header(const std::string& bytes, const Json& h) { return with_header_text(bytes, h.dump()); }
 
 // ---- raw mutations: the checksums are left as they were ----------------------------
 

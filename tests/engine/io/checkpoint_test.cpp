@@ -189,5 +189,70 @@ TEST_F(CheckpointLoad, RejectsBitRotInATensor) {
   expect_rejected(out("rot.safetensors"), {"checksum"});
 }
 
+TEST_F(CheckpointLoad, RejectsTensorsWithoutAPlaceAndMissingOnes) {
+  CheckpointEdit c(csr_);
+  c.tensors["model.extra"] = Tensor::zeros({2}, DType::F32);
+  expect_rejected(c.save(out("extra.safetensors")), {"'model.extra' has no place in this run"});
+  CheckpointEdit d(csr_);
+  const std::string layer = d.layer_with_cols(12);
+  d.tensors.erase("optim." + layer + ".momentum");
+  expect_rejected(d.save(out("missing.safetensors")), {"no tensor 'optim." + layer + ".momentum'"});
+  CheckpointEdit e(csr_);
+  e.tensors["model." + layer + ".values"] = Tensor::zeros({3, 2}, DType::F32);
+  expect_rejected(e.save(out("values2d.safetensors")), {layer, "values has shape [3, 2]"});
+}
+
+TEST_F(CheckpointLoad, RejectsBrokenRngAndMethodState) {
+  CheckpointEdit c(csr_);
+  c.meta["init_rng"] = "[0,0,0,0]";
+  expect_rejected(c.save(out("rng0.safetensors")), {"init_rng", "not all zero"});
+  CheckpointEdit d(csr_);
+  d.meta["sparsifier"] = R"({"rng": [1, 2, 3]})";
+  expect_rejected(d.save(out("rng3.safetensors")), {"sparsifier", "rigl.rng"});
+  d.meta["sparsifier"] = R"({"rng": [1, 2, 3, 4], "extra": 1})";
+  expect_rejected(d.save(out("rngx.safetensors")), {"sparsifier"});
+  d.meta["sparsifier"] = std::string(100000, '[') + std::string(100000, ']');
+  expect_rejected(d.save(out("deep.safetensors")), {"sparsifier", "nested deeper than"});
+}
+
+TEST_F(CheckpointLoad, ARejectedCheckpointLeavesTheRunUnchanged) {
+  train::Trainer t(rigl(), Device::cpu(), (dir_ / "unchanged").string(), true);
+  auto snapshot = [&] {
+    std::vector<std::vector<float>> v;
+    for (auto& p : t.run().model->parameters()) v.push_back(p.tensor->to_vector<float>());
+    for (auto& [name, s] : t.run().optimizer->named_state()) v.push_back(s->to_vector<float>());
+    return v;
+  };
+  const auto before = snapshot();
+  CheckpointEdit c(csr_);
+  c.tensors["model.extra"] = Tensor::zeros({2}, DType::F32);  // found only after every tensor is matched
+  EXPECT_THROW(t.resume(c.save(out("late.safetensors"))), Error);
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(t.run().step_count, 0);
+}
+
+TEST_F(CheckpointLoad, LoadsAnOlderCheckpointWithoutChecksums) {
+  // The format before checksums, written as it was: no "checksums" metadata at all.
+  const std::string bytes = file_bytes(csr_);
+  Json h = header_of(bytes);
+  h["__metadata__"].erase(io::kChecksumsKey);
+  h["__metadata__"]["format"] = "sprout-checkpoint-v1";
+  write_bytes(out("v1.safetensors"), with_header_text(bytes, h.dump()));
+  EXPECT_EQ(error_of(out("v1.safetensors")), "");
+  // The current format always carries them.
+  h["__metadata__"]["format"] = "sprout-checkpoint-v2";
+  write_bytes(out("v2.safetensors"), with_header_text(bytes, h.dump()));
+  expect_rejected(out("v2.safetensors"), {"no checksums"});
+}
+
+TEST_F(CheckpointLoad, AcceptsACheckpointFromTheEndOfARun) {
+  const std::string end = write_checkpoint(rigl(), dir_ / "end");
+  EXPECT_EQ(error_of(end), "");
+  CheckpointEdit c(end);
+  c.meta["batch_in_epoch"] = "1";
+  c.meta["step"] = "17";
+  expect_rejected(c.save(out("past_end.safetensors")), {"batch_in_epoch"});
+}
+
 }  // namespace
 }  // namespace sprout::testing

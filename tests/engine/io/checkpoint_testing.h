@@ -56,6 +56,20 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
   f.write(bytes.data(), (std::streamsize)bytes.size());
 }
 
+// A safetensors file's bytes: the header's length, the header, and the bytes with the
+// header's text replaced (the data section kept as it was).
+inline uint64_t header_length(const std::string& bytes) {
+  uint64_t hlen = 0;
+  for (int i = 0; i < 8; ++i) hlen |= (uint64_t)(unsigned char)bytes[i] << (8 * i);
+  return hlen;
+}
+inline Json header_of(const std::string& bytes) { return Json::parse(bytes.substr(8, header_length(bytes))); }
+inline std::string with_header_text(const std::string& bytes, const std::string& text) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = (char)(unsigned char)((uint64_t)text.size() >> (8 * i));
+  return out + text + bytes.substr(8 + header_length(bytes));
+}
+
 // A checkpoint's tensors and metadata, editable, and written back well-formed (so
 // only the edit itself is wrong).
 struct CheckpointEdit {

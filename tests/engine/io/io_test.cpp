@@ -1,14 +1,14 @@
-// Config merging and the safetensors format: round trips, corruption detection,
-// and a read by the reference Python `safetensors` package.
+// Config merging and the safetensors format: round trips, corruption detection (the
+// layout, checksums), and a read by the reference Python `safetensors` package.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint_testing.h"
 #include "engine/core/error.h"
 #include "engine/io/config.h"
 #include "engine/io/safetensors.h"
-#include "testing.h"
 
 namespace sprout {
 namespace {
@@ -95,8 +95,7 @@ TEST(Safetensors, DetectsTruncationAndCorruption) {
   std::string dir = temp_dir("stbad");
   std::string path = dir + "/x.safetensors";
   io::save_safetensors(path, sample_tensors(), {});
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = testing::file_bytes(path);
   // Truncated data section.
   write_text(dir + "/trunc.safetensors", bytes.substr(0, bytes.size() - 5));
   EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/trunc.safetensors"); }).find("outside the"), std::string::npos);
@@ -114,6 +113,83 @@ TEST(Safetensors, DetectsTruncationAndCorruption) {
   write_text(dir + "/garbage.safetensors", garbage);
   EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/garbage.safetensors"); }).find("not a JSON object"), std::string::npos);
   EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/none.safetensors"); }).find("cannot read checkpoint"), std::string::npos);
+}
+
+// `bytes` (a file save_safetensors wrote) with `from` replaced by `to` in its header.
+std::string edit_header(const std::string& bytes, const std::string& from, const std::string& to) {
+  std::string header = bytes.substr(8, testing::header_length(bytes));
+  const size_t at = header.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  header.replace(at, from.size(), to);
+  return testing::with_header_text(bytes, header);
+}
+
+TEST(Safetensors, RejectsLayoutsThatDoNotTileTheData) {
+  std::string dir = temp_dir("stlayout");
+  io::save_safetensors(dir + "/x.safetensors", {{"a", Tensor::from_vector<int32_t>({1, 2}, {2})},
+                                                {"b", Tensor::from_vector<int32_t>({3, 4}, {2})}}, {});
+  const std::string bytes = testing::file_bytes(dir + "/x.safetensors");
+  auto error = [&](const std::string& from, const std::string& to) {
+    write_text(dir + "/e.safetensors", edit_header(bytes, from, to));
+    return error_of([&] { io::load_safetensors(dir + "/e.safetensors"); });
+  };
+  EXPECT_NE(error("\"data_offsets\":[8,16]", "\"data_offsets\":[4,12]").find("overlap"), std::string::npos);
+  EXPECT_NE(error("\"data_offsets\":[0,8]", "\"data_offsets\":[0,4]").find("shape [2] and dtype I32 need 8"),
+            std::string::npos);
+  EXPECT_NE(error("\"data_offsets\":[0,8],\"dtype\":\"I32\",\"shape\":[2]",
+                  "\"data_offsets\":[0,0],\"dtype\":\"I32\",\"shape\":[0]")
+                .find("data bytes [0, 8) before tensor 'b' belong to no tensor"),
+            std::string::npos);
+  EXPECT_NE(error("\"shape\":[2]", "\"shape\":[4611686018427387904,4]").find("overflows"), std::string::npos);
+  EXPECT_NE(error("\"shape\":[2]", "\"shape\":[-2]").find("not a non-negative"), std::string::npos);
+  EXPECT_NE(error("\"dtype\":\"I32\"", "\"dtype\":\"F16\"").find("unsupported dtype"), std::string::npos);
+  // An untrusted name stays on one line in the error.
+  const std::string e = error("\"b\":{", "\"b\\nc\":{\"dtype\":1},\"b\":{");
+  EXPECT_NE(e.find("'b\\nc'"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
+TEST(Safetensors, ChecksumsCatchBitRot) {
+  std::string dir = temp_dir("stsum");
+  io::save_safetensors(dir + "/x.safetensors", sample_tensors(), {{"step", "12"}});
+  io::SafetensorsFile f = io::load_safetensors(dir + "/x.safetensors");
+  EXPECT_TRUE(f.checksummed);
+  EXPECT_FALSE(f.metadata.count(io::kChecksumsKey));  // verified, then dropped
+  std::string bytes = testing::file_bytes(dir + "/x.safetensors");
+  std::string rot = bytes;
+  rot[rot.size() - 9] ^= 0x10;  // inside tensor "d"
+  write_text(dir + "/rot.safetensors", rot);
+  EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/rot.safetensors"); }).find("tensor 'd' fails its checksum"),
+            std::string::npos);
+  write_text(dir + "/meta.safetensors", edit_header(bytes, "\"step\":\"12\"", "\"step\":\"13\""));
+  EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/meta.safetensors"); }).find("the metadata fails its checksum"),
+            std::string::npos);
+  // A dtype or shape edit that keeps the byte count is caught too.
+  write_text(dir + "/shape.safetensors", edit_header(bytes, "\"shape\":[2,3]", "\"shape\":[3,2]"));
+  EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/shape.safetensors"); }).find("tensor 'a' fails"),
+            std::string::npos);
+  EXPECT_THROW(io::save_safetensors(dir + "/y.safetensors", {}, {{io::kChecksumsKey, "x"}}), Error);
+}
+
+TEST(Safetensors, FilesWithoutChecksumsLoadUnverified) {
+  std::string dir = temp_dir("stnosum");
+  io::save_safetensors(dir + "/x.safetensors", sample_tensors(), {{"step", "12"}});
+  const std::string bytes = testing::file_bytes(dir + "/x.safetensors");
+  io::Json h = testing::header_of(bytes);
+  h["__metadata__"].erase(io::kChecksumsKey);
+  write_text(dir + "/old.safetensors", testing::with_header_text(bytes, h.dump()));
+  io::SafetensorsFile f = io::load_safetensors(dir + "/old.safetensors");
+  EXPECT_FALSE(f.checksummed);
+  EXPECT_EQ(f.metadata.at("step"), "12");
+  EXPECT_EQ(f.tensors.at("a").to_vector<float>()[2], 3.25f);
+}
+
+TEST(Safetensors, AHeaderNestedTooDeepIsAnErrorNotACrash) {
+  std::string dir = temp_dir("stdeep");
+  const std::string header = "{\"a\":" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  write_text(dir + "/deep.safetensors", testing::with_header_text(std::string(8, '\0'), header));
+  EXPECT_NE(error_of([&] { io::load_safetensors(dir + "/deep.safetensors"); }).find("nested deeper than"),
+            std::string::npos);
 }
 
 TEST(Safetensors, ReadByThePythonReference) {
