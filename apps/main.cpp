@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "data/registry.h"
 #include "engine/core/error.h"
+#include "engine/core/threads.h"
 #include "models/models.h"
 
 namespace {
@@ -88,6 +89,10 @@ int run_bench(BenchArgs& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A short OpenMP spin (re-executing once to set it) and as many threads as this
+  // process may use: training degrades to its fair share on a shared machine.
+  sprout::apply_cpu_wait_policy(argv);
+  sprout::set_cpu_threads(0);
   CLI::App app{"sprout: truly sparse training"};
   app.require_subcommand(1);
   TrainArgs ta;
