@@ -10,11 +10,41 @@
 #include "apps/bench_model.h"
 #include "apps/commands.h"
 #include "engine/core/error.h"
+#include "engine/core/flops.h"
 #include "engine/train/run.h"
 
 namespace sprout::app {
 
 using Json = nlohmann::json;
+
+namespace {
+
+// One step's FLOPs of the weight layers, done and dense-equivalent, per pass.
+Json flops_row(const FlopCount& c, int steps) {
+  Json j;
+  for (int p = 0; p < kFlopPasses; ++p) {
+    j[std::string(flop_pass_name((FlopPass)p))] = c.done[p] / steps;
+    j[std::string("dense_") + flop_pass_name((FlopPass)p)] = c.dense[p] / steps;
+  }
+  j["total"] = c.total_done() / steps;
+  j["dense_total"] = c.total_dense() / steps;
+  return j;
+}
+
+// Each sparse row beside the dense one (density 1) of the same run: the measured
+// speedup and its ideal, the weight layers' FLOP ratio.
+void add_speedups(Json& rows) {
+  const Json* dense = nullptr;
+  for (const Json& r : rows)
+    if (r["density_target"].get<double>() == 1.0) dense = &r;
+  if (!dense) return;
+  for (Json& r : rows) {
+    r["speedup_vs_dense"] = (*dense)["step_ms_median"].get<double>() / r["step_ms_median"].get<double>();
+    r["ideal_speedup_flops"] = (*dense)["flops"]["total"].get<double>() / r["flops"]["total"].get<double>();
+  }
+}
+
+}  // namespace
 
 int run_step_bench(const StepBenchArgs& a) {
   Device dev = parse_device(a.device);
@@ -40,12 +70,14 @@ int run_step_bench(const StepBenchArgs& a) {
       Allocator::reset_peaks(dev.type);
       int64_t mallocs_before = Allocator::stats(dev.type).device_mallocs;
       std::vector<double> ms;
+      const FlopCount flops_before = flops_counted();
       for (int i = 0; i < a.steps; ++i) {
         auto t0 = std::chrono::steady_clock::now();
         run.step(b, false);
         cuda_synchronize();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
+      const FlopCount flops = flops_counted() - flops_before;
       std::sort(ms.begin(), ms.end());
       MemStats s = Allocator::stats(dev.type);
       double med = ms[ms.size() / 2];
@@ -60,12 +92,21 @@ int run_step_bench(const StepBenchArgs& a) {
              {"activations_peak_bytes", s.pk(MemCategory::Activations) - base.cur(MemCategory::Activations)},
              {"workspace_peak_bytes", s.pk(MemCategory::Workspace) - base.cur(MemCategory::Workspace)},
              {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
+             {"flops", flops_row(flops, a.steps)},
+             {"flop_ratio", flops.total_done() / flops.total_dense()},
              {"device", dev.is_cuda() ? device_name(dev) : "cpu"}};
     }
     std::printf("%s\n", row.dump().c_str());
     std::fflush(stdout);
     rows.push_back(row);
   }
+  add_speedups(rows);
+  for (const Json& r : rows)
+    if (r.contains("speedup_vs_dense") && r["density_target"].get<double>() < 1.0)
+      std::printf("density %.3f: %.2fx faster than dense, ideal %.2fx (weight-layer FLOPs %.3g of %.3g per step)\n",
+                  r["density_target"].get<double>(), r["speedup_vs_dense"].get<double>(),
+                  r["ideal_speedup_flops"].get<double>(), r["flops"]["total"].get<double>(),
+                  r["flops"]["dense_total"].get<double>());
   if (!a.json_out.empty()) {
     std::ofstream f(a.json_out);
     f << Json{{"bench", "step"}, {"rows", rows}}.dump(2) << "\n";
