@@ -30,9 +30,9 @@ fi
 if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy" 2>/dev/null; then
   python3 -m pip install -q safetensors numpy >/dev/null 2>&1 || echo "setup: pip could not install safetensors (its test will skip)" >&2
 fi
-if [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null 2>&1 \
-    || echo "setup: python3-torch not installed (PyTorch cross-checks will skip)" >&2
+if [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Status}' python3-torchvision 2>/dev/null | grep -q "install ok installed"; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch python3-torchvision \
+    python3-numpy >/dev/null 2>&1 || echo "setup: python3-torch/torchvision not installed (PyTorch cross-checks will skip)" >&2
 fi
 
 jobs=$(nproc)
