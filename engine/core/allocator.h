@@ -22,8 +22,8 @@ struct MemStats {
   std::array<int64_t, kNumMemCategories> peak{};
   int64_t total_current = 0;
   int64_t total_peak = 0;
-  int64_t cached = 0;         // CUDA: bytes held by the cache, free for reuse
-  int64_t device_mallocs = 0; // CUDA: cudaMalloc calls so far (flat in steady state)
+  int64_t cached = 0;         // bytes held by the cache, free for reuse (CPU: tensors of 1 MiB and more)
+  int64_t device_mallocs = 0; // allocations the cache asked of the system / driver (flat in steady state)
   int64_t cur(MemCategory c) const { return current[(int)c]; }
   int64_t pk(MemCategory c) const { return peak[(int)c]; }
 };
@@ -36,7 +36,7 @@ class Allocator {
   static MemStats stats(DeviceType t);
   // Peaks restart from the current figures.
   static void reset_peaks(DeviceType t);
-  // Returns cached CUDA blocks to the driver.
+  // Returns cached blocks to the system (CPU) and the driver (CUDA).
   static void empty_cache();
 };
 
