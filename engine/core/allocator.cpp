@@ -60,12 +60,22 @@ BlockCache& cuda_cache() {
 // per 4 KiB of every activation and gradient.
 constexpr size_t kCpuCacheMin = size_t(1) << 20;
 
-BlockCache& cpu_cache() {
+// AddressSanitizer builds (GCC's macro, clang's feature test) give every CPU tensor its
+// own allocation, so the sanitizer sees each one's bounds and lifetime.
 #if defined(__SANITIZE_ADDRESS__)
-  const bool exact = true;  // AddressSanitizer sees every tensor's own bounds and lifetime
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
 #else
-  const bool exact = false;
+constexpr bool kAsan = false;
 #endif
+#else
+constexpr bool kAsan = false;
+#endif
+
+BlockCache& cpu_cache() {
+  const bool exact = kAsan;
   static BlockCache* c = new BlockCache(
       BlockCache::Device{[](size_t bytes) { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); },
                          [](void* p) { std::free(p); }, [] {}},
@@ -125,6 +135,8 @@ void Allocator::reset_peaks(DeviceType t) {
   l.s.peak = l.s.current;
   l.s.total_peak = l.s.total_current;
 }
+
+bool Allocator::cpu_caching() { return !cpu_cache().exact(); }
 
 void Allocator::empty_cache() {
   cpu_cache().release_all();

@@ -36,6 +36,8 @@ class Allocator {
   static MemStats stats(DeviceType t);
   // Peaks restart from the current figures.
   static void reset_peaks(DeviceType t);
+  // Whether large CPU tensors are cached (off in AddressSanitizer builds).
+  static bool cpu_caching();
   // Returns cached blocks to the system (CPU) and the driver (CUDA).
   static void empty_cache();
 };
