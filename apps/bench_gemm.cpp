@@ -2,7 +2,6 @@
 // own sgemm, the engine's linear op (forward + both gradients, i.e. the three GEMMs plus
 // allocation and dispatch), and the built-in fallback GEMM, as GFLOP/s and fractions.
 #include <cstdio>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +11,7 @@
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
 #include "engine/ops/gemm.h"
+#include "engine/train/run_folder.h"
 #include "kernels/cpu/gemm.h"
 
 namespace sprout::app {
@@ -61,10 +61,9 @@ int run_gemm_bench(const std::string& json_out, double min_seconds) {
   }
   if (!kernels::cpu::have_openblas())
     std::printf("note: built without OpenBLAS; the 'sgemm' column is the built-in GEMM\n");
-  if (!json_out.empty()) {
-    std::ofstream f(json_out);
-    f << Json{{"bench", "gemm"}, {"openblas", kernels::cpu::have_openblas()}, {"rows", rows}}.dump(2) << "\n";
-  }
+  if (!json_out.empty())
+    train::write_file_atomic(
+        json_out, Json{{"bench", "gemm"}, {"openblas", kernels::cpu::have_openblas()}, {"rows", rows}}.dump(2) + "\n");
   return 0;
 }
 

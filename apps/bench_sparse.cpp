@@ -29,6 +29,7 @@
 #include "engine/ops/topology.h"
 #include "engine/optim/optimizer.h"
 #include "engine/sparse/parameter.h"
+#include "engine/train/run_folder.h"
 #include "kernels/sparse_registry.h"
 
 namespace {
@@ -433,9 +434,7 @@ int run_sparse_bench(const std::string& which, const std::string& device, const 
   if (which == "sparse_linear" || which == "all") bench_linear(dev, roofs, min_seconds, out);
   if (which == "topology" || which == "all") bench_topology(dev, min_seconds, out);
   if (!json_out.empty()) {
-    std::ofstream f(json_out);
-    SPROUT_CHECK(f.good(), "bench: cannot write ", json_out);
-    f << out.dump(2) << "\n";
+    train::write_file_atomic(json_out, out.dump(2) + "\n");
     std::printf("\nwrote %s\n", json_out.c_str());
   }
   return out["failures"].empty() ? 0 : 1;

@@ -3,7 +3,6 @@
 // optimizer of the peer baseline (SGD, Nesterov momentum 0.9) for side-by-side runs.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 
 #include <algorithm>
 
@@ -12,6 +11,7 @@
 #include "engine/core/error.h"
 #include "engine/core/flops.h"
 #include "engine/train/run.h"
+#include "engine/train/run_folder.h"
 
 namespace sprout::app {
 
@@ -44,6 +44,56 @@ void add_speedups(Json& rows) {
   }
 }
 
+// The timed steps of `a.model` at one density: one row of the output.
+Json measure_density(const StepBenchArgs& a, Device dev, double density) {
+  BenchModel bm = bench_model(a.model, a.image_size);
+  bm.cfg["train"]["batch_size"] = a.batch;
+  bm.cfg["optimizer"]["lr"] = 0.1;
+  bm.cfg["optimizer"]["nesterov"] = true;
+  bm.cfg["optimizer"]["weight_decay"] = 5e-5;
+  bm.cfg["schedule"]["name"] = "constant";
+  bm.cfg["sparsity"]["method"] = density < 1.0 ? "static" : "dense";
+  bm.cfg["sparsity"]["density"] = density;
+  Allocator::empty_cache();
+  MemStats base = Allocator::stats(dev.type);
+  Json row;
+  {
+    train::Run run(bm.cfg, bm.data, 1, dev);
+    Batch b = random_batch(bm.data, a.batch, dev, 1);
+    for (int i = 0; i < a.warmup; ++i) run.step(b, false);
+    cuda_synchronize();
+    Allocator::reset_peaks(dev.type);
+    int64_t mallocs_before = Allocator::stats(dev.type).device_mallocs;
+    std::vector<double> ms;
+    const FlopCount flops_before = flops_counted();
+    for (int i = 0; i < a.steps; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      run.step(b, false);
+      cuda_synchronize();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const FlopCount flops = flops_counted() - flops_before;
+    std::sort(ms.begin(), ms.end());
+    MemStats s = Allocator::stats(dev.type);
+    double med = ms[ms.size() / 2];
+    row = {{"model", a.model}, {"batch", a.batch}, {"density_target", density},
+           {"density_actual", run.density()}, {"step_ms_median", med}, {"step_ms_min", ms.front()},
+           {"images_per_s", (double)a.batch / (med / 1000.0)},
+           {"peak_bytes", s.total_peak - base.total_current},
+           {"param_bytes", s.cur(MemCategory::Weights) - base.cur(MemCategory::Weights)},
+           {"index_bytes", s.cur(MemCategory::Indices) - base.cur(MemCategory::Indices)},
+           {"grad_bytes", s.cur(MemCategory::Gradients) - base.cur(MemCategory::Gradients)},
+           {"optimizer_bytes", s.cur(MemCategory::Optimizer) - base.cur(MemCategory::Optimizer)},
+           {"activations_peak_bytes", s.pk(MemCategory::Activations) - base.cur(MemCategory::Activations)},
+           {"workspace_peak_bytes", s.pk(MemCategory::Workspace) - base.cur(MemCategory::Workspace)},
+           {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
+           {"flops", flops_row(flops, a.steps)},
+           {"flop_ratio", flops.total_done() / flops.total_dense()},
+           {"device", dev.is_cuda() ? device_name(dev) : "cpu"}};
+  }
+  return row;
+}
+
 }  // namespace
 
 int run_step_bench(const StepBenchArgs& a) {
@@ -51,51 +101,7 @@ int run_step_bench(const StepBenchArgs& a) {
   Json rows = Json::array();
   for (double density : a.densities) {
     SPROUT_CHECK(density > 0 && density <= 1, "density ", density, " not in (0, 1]");
-    BenchModel bm = bench_model(a.model, a.image_size);
-    bm.cfg["train"]["batch_size"] = a.batch;
-    bm.cfg["optimizer"]["lr"] = 0.1;
-    bm.cfg["optimizer"]["nesterov"] = true;
-    bm.cfg["optimizer"]["weight_decay"] = 5e-5;
-    bm.cfg["schedule"]["name"] = "constant";
-    bm.cfg["sparsity"]["method"] = density < 1.0 ? "static" : "dense";
-    bm.cfg["sparsity"]["density"] = density;
-    Allocator::empty_cache();
-    MemStats base = Allocator::stats(dev.type);
-    Json row;
-    {
-      train::Run run(bm.cfg, bm.data, 1, dev);
-      Batch b = random_batch(bm.data, a.batch, dev, 1);
-      for (int i = 0; i < a.warmup; ++i) run.step(b, false);
-      cuda_synchronize();
-      Allocator::reset_peaks(dev.type);
-      int64_t mallocs_before = Allocator::stats(dev.type).device_mallocs;
-      std::vector<double> ms;
-      const FlopCount flops_before = flops_counted();
-      for (int i = 0; i < a.steps; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        run.step(b, false);
-        cuda_synchronize();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      }
-      const FlopCount flops = flops_counted() - flops_before;
-      std::sort(ms.begin(), ms.end());
-      MemStats s = Allocator::stats(dev.type);
-      double med = ms[ms.size() / 2];
-      row = {{"model", a.model}, {"batch", a.batch}, {"density_target", density},
-             {"density_actual", run.density()}, {"step_ms_median", med}, {"step_ms_min", ms.front()},
-             {"images_per_s", (double)a.batch / (med / 1000.0)},
-             {"peak_bytes", s.total_peak - base.total_current},
-             {"param_bytes", s.cur(MemCategory::Weights) - base.cur(MemCategory::Weights)},
-             {"index_bytes", s.cur(MemCategory::Indices) - base.cur(MemCategory::Indices)},
-             {"grad_bytes", s.cur(MemCategory::Gradients) - base.cur(MemCategory::Gradients)},
-             {"optimizer_bytes", s.cur(MemCategory::Optimizer) - base.cur(MemCategory::Optimizer)},
-             {"activations_peak_bytes", s.pk(MemCategory::Activations) - base.cur(MemCategory::Activations)},
-             {"workspace_peak_bytes", s.pk(MemCategory::Workspace) - base.cur(MemCategory::Workspace)},
-             {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
-             {"flops", flops_row(flops, a.steps)},
-             {"flop_ratio", flops.total_done() / flops.total_dense()},
-             {"device", dev.is_cuda() ? device_name(dev) : "cpu"}};
-    }
+    const Json row = measure_density(a, dev, density);
     std::printf("%s\n", row.dump().c_str());
     std::fflush(stdout);
     rows.push_back(row);
@@ -107,10 +113,7 @@ int run_step_bench(const StepBenchArgs& a) {
                   r["density_target"].get<double>(), r["speedup_vs_dense"].get<double>(),
                   r["ideal_speedup_flops"].get<double>(), r["flops"]["total"].get<double>(),
                   r["flops"]["dense_total"].get<double>());
-  if (!a.json_out.empty()) {
-    std::ofstream f(a.json_out);
-    f << Json{{"bench", "step"}, {"rows", rows}}.dump(2) << "\n";
-  }
+  if (!a.json_out.empty()) train::write_file_atomic(a.json_out, Json{{"bench", "step"}, {"rows", rows}}.dump(2) + "\n");
   return 0;
 }
 
