@@ -38,6 +38,14 @@ struct StepBenchArgs {
 };
 int run_step_bench(const StepBenchArgs& a);
 int run_gemm_bench(const std::string& json_out, double min_seconds);
+struct ConvBenchArgs {
+  std::vector<double> densities{0.2, 0.1, 0.05};
+  int64_t batch = 8;
+  std::string device = "cpu";
+  double min_seconds = 0.2;
+  std::string json_out;
+};
+int run_conv_bench(const ConvBenchArgs& a);
 
 struct ConfigArgs {
   std::string show;  // a section or a component's name

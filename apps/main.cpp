@@ -53,17 +53,19 @@ struct BenchArgs {
   std::string which, device = "cpu", json;
   double seconds = 0.2;
   StepBenchArgs step;
+  CLI::Option* densities = nullptr;  // given on the command line or not (conv has its own defaults)
+  CLI::Option* batch = nullptr;
 };
 
 CLI::App* add_bench(CLI::App& app, BenchArgs& b) {
   auto* bench = app.add_subcommand("bench", "benchmark sparse kernels against dense library calls");
-  bench->add_option("which", b.which, "gemm|step|spmm|sddmm|sparse_linear|topology|all")->required();
+  bench->add_option("which", b.which, "gemm|step|conv|spmm|sddmm|sparse_linear|topology|all")->required();
   bench->add_option("--device", b.device, "cpu|cuda")->capture_default_str();
   bench->add_option("--json", b.json, "write results to this JSON file");
   bench->add_option("--min-seconds", b.seconds, "time per measurement")->capture_default_str();
   bench->add_option("--model", b.step.model, "step: model name")->capture_default_str();
-  bench->add_option("--densities", b.step.densities, "step: densities to time")->delimiter(',');
-  bench->add_option("--batch", b.step.batch, "step: batch size")->capture_default_str();
+  b.densities = bench->add_option("--densities", b.step.densities, "step, conv: densities to time")->delimiter(',');
+  b.batch = bench->add_option("--batch", b.step.batch, "step, conv: batch size (conv: default 8)")->capture_default_str();
   bench->add_option("--image-size", b.step.image_size, "step: image side")->capture_default_str();
   bench->add_option("--steps", b.step.steps, "step: timed steps")->capture_default_str();
   return bench;
@@ -83,6 +85,15 @@ int run_bench(BenchArgs& b) {
     return run_step_bench(b.step);
   }
   if (b.which == "gemm") return run_gemm_bench(b.json, b.seconds);
+  if (b.which == "conv") {
+    ConvBenchArgs c;
+    if (b.densities->count()) c.densities = b.step.densities;
+    if (b.batch->count()) c.batch = b.step.batch;
+    c.device = b.device;
+    c.min_seconds = b.seconds;
+    c.json_out = b.json;
+    return run_conv_bench(c);
+  }
   return run_sparse_bench(b.which, b.device, b.json, b.seconds);
 }
 
