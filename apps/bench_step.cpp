@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "engine/core/error.h"
 #include "engine/core/flops.h"
+#include "engine/train/report.h"
 #include "engine/train/run.h"
 #include "engine/train/run_folder.h"
 
@@ -18,18 +19,6 @@ namespace sprout::app {
 using Json = nlohmann::json;
 
 namespace {
-
-// One step's FLOPs of the weight layers, done and dense-equivalent, per pass.
-Json flops_row(const FlopCount& c, int steps) {
-  Json j;
-  for (int p = 0; p < kFlopPasses; ++p) {
-    j[std::string(flop_pass_name((FlopPass)p))] = c.done[p] / steps;
-    j[std::string("dense_") + flop_pass_name((FlopPass)p)] = c.dense[p] / steps;
-  }
-  j["total"] = c.total_done() / steps;
-  j["dense_total"] = c.total_dense() / steps;
-  return j;
-}
 
 // Each sparse row beside the dense one (density 1) of the same run: the measured
 // speedup and its ideal, the weight layers' FLOP ratio.
@@ -87,7 +76,7 @@ Json measure_density(const StepBenchArgs& a, Device dev, double density) {
            {"activations_peak_bytes", s.pk(MemCategory::Activations) - base.cur(MemCategory::Activations)},
            {"workspace_peak_bytes", s.pk(MemCategory::Workspace) - base.cur(MemCategory::Workspace)},
            {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
-           {"flops", flops_row(flops, a.steps)},
+           {"flops", train::flops_report(flops, a.steps)},
            {"flop_ratio", flops.total_done() / flops.total_dense()},
            {"device", dev.is_cuda() ? device_name(dev) : "cpu"}};
   }

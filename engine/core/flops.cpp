@@ -28,6 +28,14 @@ FlopCount FlopCount::operator-(const FlopCount& o) const {
   return r;
 }
 
+FlopCount& FlopCount::operator+=(const FlopCount& o) {
+  for (int i = 0; i < kFlopPasses; ++i) {
+    done[i] += o.done[i];
+    dense[i] += o.dense[i];
+  }
+  return *this;
+}
+
 void count_flops(FlopPass pass, double done, double dense) {
   g_done[(int)pass] += (int64_t)done;
   g_dense[(int)pass] += (int64_t)dense;

@@ -18,6 +18,7 @@ struct FlopCount {
   double total_done() const { return done[0] + done[1] + done[2]; }
   double total_dense() const { return dense[0] + dense[1] + dense[2]; }
   FlopCount operator-(const FlopCount& o) const;
+  FlopCount& operator+=(const FlopCount& o);
 };
 
 // Adds one product's FLOPs to the process-wide count (thread-safe).

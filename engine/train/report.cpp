@@ -26,6 +26,19 @@ Json memory_report(nn::Module& model, optim::Optimizer* opt, Device dev) {
   return m;
 }
 
+Json flops_report(const FlopCount& c, double steps) {
+  Json j = Json::object();
+  if (steps <= 0) return j;
+  for (int p = 0; p < kFlopPasses; ++p) {
+    j[std::string(flop_pass_name((FlopPass)p))] = c.done[p] / steps;
+    j[std::string("dense_") + flop_pass_name((FlopPass)p)] = c.dense[p] / steps;
+  }
+  j["total"] = c.total_done() / steps;
+  j["dense_total"] = c.total_dense() / steps;
+  j["ratio"] = c.total_dense() > 0 ? c.total_done() / c.total_dense() : 0.0;
+  return j;
+}
+
 Json layer_report(nn::Module& model) {
   Json layers = Json::array();
   int64_t dense_params = 0, stored = 0;

@@ -87,14 +87,15 @@ void Trainer::write_events() {
                         {"grown", ev.grown}, {"nnz", ev.nnz}, {"density", ev.density}});
 }
 
-void Trainer::log_step(double loss, double dt, int64_t samples) {
+void Trainer::log_step(double loss, double dt, int64_t samples, int64_t steps) {
   Run& r = *run_;
   const double sps = dt > 0 ? (double)samples / dt : 0;
   const int64_t last = r.opt.max_steps > 0 ? std::min(r.opt.max_steps, r.total_steps) : r.total_steps;
   const double eta = sps > 0 ? (double)(last - r.step_count) * (double)r.opt.batch_size / sps : -1;
   const double lr = r.schedule.lr_at(r.step_count - 1);  // the rate of the step just taken
   metrics_.write(Json{{"step", r.step_count}, {"epoch", r.epoch + 1}, {"loss", loss}, {"lr", lr},
-                      {"samples_per_second", sps}});
+                      {"samples_per_second", sps}, {"flops_per_step", flops_report(log_flops_, (double)steps)}});
+  log_flops_ = FlopCount();
   if (!quiet_)
     std::fprintf(stderr, "epoch %ld/%ld step %ld/%ld loss %.4f lr %.4g %.0f samples/s ETA %s\n",
                  (long)r.epoch + 1, (long)r.opt.epochs, (long)r.step_count, (long)r.total_steps, loss, lr, sps,
@@ -108,18 +109,25 @@ bool Trainer::train_epoch(double* epoch_seconds) {
   if (r.batch_in_epoch > 0) data_.train->skip(r.batch_in_epoch);
   const auto t_epoch = Clock::now();
   auto t_log = t_epoch;
-  int64_t samples_since_log = 0;
+  int64_t samples_since_log = 0, steps_since_log = 0;
   bool stopped = false;
   Batch b;
   while (data_.train->next(b)) {
     const bool log_now = (r.step_count + 1) % r.opt.log_every == 0 || r.batch_in_epoch + 1 == r.steps_per_epoch;
+    const FlopCount f0 = flops_counted();
     const double loss = r.step(b, log_now);
+    const FlopCount step_flops = flops_counted() - f0;
+    train_flops_ += step_flops;
+    log_flops_ += step_flops;
+    ++flop_steps_;
     samples_since_log += b.size();
+    ++steps_since_log;
     samples_seen_ += b.size();
     ++r.batch_in_epoch;
     write_events();
     if (log_now) {
-      log_step(loss, seconds_since(t_log), samples_since_log);
+      log_step(loss, seconds_since(t_log), samples_since_log, steps_since_log);
+      steps_since_log = 0;
       t_log = Clock::now();
       samples_since_log = 0;
     }
@@ -223,6 +231,7 @@ Json Trainer::summary(double total_seconds) const {
   s["time"] = {{"seconds_total", total_seconds}, {"seconds_training", train_seconds_},
                {"samples_per_second", train_seconds_ > 0 ? (double)samples_seen_ / train_seconds_ : 0.0},
                {"seconds_per_epoch", per_epoch}};
+  s["flops_per_step"] = flops_report(train_flops_, (double)flop_steps_);
   Json method = r.sparsifier->summary();
   if (!method.is_null() && !method.empty()) s["method"] = method;
   s["config"] = cfg_;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/core/flops.h"
 #include "engine/train/metrics.h"
 #include "engine/train/run.h"
 #include "engine/train/run_folder.h"
@@ -43,7 +44,7 @@ class Trainer {
 
  private:
   bool train_epoch(double* epoch_seconds);
-  void log_step(double loss, double seconds_since_log, int64_t samples_since_log);
+  void log_step(double loss, double seconds_since_log, int64_t samples_since_log, int64_t steps_since_log);
   void write_events();
   void end_epoch(bool epoch_done, double epoch_seconds);
   void save_checkpoint();
@@ -60,6 +61,8 @@ class Trainer {
   MetricsLog metrics_;
   EvalResult last_eval_;
   double train_seconds_ = 0;
+  FlopCount train_flops_, log_flops_;  // training steps only: the run's, and since the last log line
+  int64_t flop_steps_ = 0;
   int64_t samples_seen_ = 0;
   bool resumed_ = false;
 };

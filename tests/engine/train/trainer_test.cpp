@@ -13,6 +13,16 @@ using Json = nlohmann::json;
 
 class TrainerTest : public TrainTest {
  protected:
+  // The step lines (those with a loss) of a run's metrics.jsonl.
+  std::vector<Json> step_lines(const std::string& run) {
+    std::vector<Json> out;
+    std::ifstream m(dir_ / run / "metrics.jsonl");
+    for (std::string line; std::getline(m, line);) {
+      Json r = Json::parse(line);
+      if (r.contains("loss")) out.push_back(r);
+    }
+    return out;
+  }
   std::string error_of(const std::vector<std::string>& sets) {
     return TrainTest::error_of([&] { tiny(sets); });
   }
@@ -64,16 +74,34 @@ TEST_F(TrainerTest, FitWritesTheRunFiles) {
   for (const char* f : {"summary.json", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors"})
     EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
   // Logged steps 3, 6, ... and each epoch's last; the lr is the cosine schedule's.
-  std::ifstream m(dir_ / "run" / "metrics.jsonl");
-  int logged = 0;
-  for (std::string line; std::getline(m, line);) {
-    Json r = Json::parse(line);
-    if (!r.contains("loss")) continue;
-    ++logged;
+  const std::vector<Json> lines = step_lines("run");
+  for (const Json& r : lines) {
     const double step = r["step"].get<double>() - 1;
     EXPECT_NEAR(r["lr"].get<double>(), 0.5 * 0.05 * (1 + std::cos(M_PI * step / 16)), 1e-12);
   }
-  EXPECT_EQ(logged, 7);  // steps 3, 6, 9, 12, 15 (log_every) and 8, 16 (each epoch's last)
+  EXPECT_EQ(lines.size(), 7u);  // steps 3, 6, 9, 12, 15 (log_every) and 8, 16 (each epoch's last)
+}
+
+// FLOPs per step in summary.json and every logged line: the dense 12-16-3 MLP at batch 8
+// is 2 * 8 * (12 * 16 + 16 * 3) per forward pass, the input gradient only for the second
+// layer (the first reads the data), and the sparse forward 2 * 8 * the stored weights.
+TEST_F(TrainerTest, ReportsFlopsPerStepBesideTheDenseModel) {
+  Trainer t(tiny(), Device::cpu(), (dir_ / "run").string(), true);
+  Json s = t.fit();
+  const Json& f = s["flops_per_step"];
+  EXPECT_EQ(f["dense_forward"].get<double>(), 3840);
+  EXPECT_EQ(f["dense_input_grad"].get<double>(), 768);
+  EXPECT_EQ(f["dense_weight_grad"].get<double>(), 3840);
+  double stored = 0;
+  for (const Json& l : s["layers"]) stored += l["nnz"].get<double>();
+  EXPECT_EQ(f["forward"].get<double>(), 2 * 8 * stored);
+  EXPECT_LT(f["ratio"].get<double>(), 1.0);
+  // RigL's update steps also form the dense gradient: more weight-gradient work than the
+  // stored entries alone.
+  EXPECT_GT(f["weight_grad"].get<double>(), 2 * 8 * stored);
+  const std::vector<Json> lines = step_lines("run");
+  for (const Json& r : lines) EXPECT_EQ(r["flops_per_step"]["dense_forward"].get<double>(), 3840) << r.dump();
+  EXPECT_EQ(lines.size(), 7u);
 }
 
 TEST_F(TrainerTest, ResumedRunIsBitIdentical) {
