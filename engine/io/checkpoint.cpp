@@ -205,8 +205,11 @@ Json read_method_state(const Reader& r, const sparsity::Sparsifier& method) {
 void check_finite(const Reader& r) {
   for (const auto& [name, t] : r.f.tensors) {
     if (!is_floating(t.dtype())) continue;
+    const bool f32 = t.dtype() == DType::F32;
+    const float* f = f32 ? t.data<float>() : nullptr;
+    const double* d = f32 ? nullptr : t.data<double>();
     for (int64_t i = 0; i < t.numel(); ++i) {
-      const double v = t.dtype() == DType::F32 ? t.data<float>()[i] : t.data<double>()[i];
+      const double v = f32 ? f[i] : d[i];
       SPROUT_CHECK(std::isfinite(v), r.at(), "tensor ", quoted(name), " holds a non-finite value (", v,
                    ") at index ", i);
     }

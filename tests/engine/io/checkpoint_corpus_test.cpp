@@ -20,7 +20,15 @@
 namespace sprout::testing {
 namespace {
 
-enum Outcome : int { kRejected = 10, kIdentical = 11, kDifferent = 12, kOtherException = 13, kBadMessage = 14 };
+enum Outcome : int {
+  kRejected = 10, kIdentical = 11, kDifferent = 12, kOtherException = 13, kBadMessage = 14, kTrainFailed = 15
+};
+
+// The run that wrote the checkpoint (stopped by train.max_steps), and the same run
+// without the stop, which trains on from a resumed checkpoint through the kernels.
+struct Runs {
+  Json stopped, whole;
+};
 
 struct Mutation {
   std::string name, bytes;
@@ -255,19 +263,22 @@ std::vector<Mutation> harmless_mutations(const std::string& orig) {
 // ---- loading one, in a child process -------------------------------------------------
 
 // Runs in the child: resume, compare the state with the original by saving it again,
-// and train on when `train_on` (the config stops one step later).
-[[noreturn]] void load_in_child(const Json& cfg, const std::string& path, const std::string& original,
+// and when `train_on`, resume again and train to the end.
+[[noreturn]] void load_in_child(const Runs& runs, const std::string& path, const std::string& original,
                                 bool train_on, const fs::path& dir) {
   ::alarm(60);
   try {
-    train::Trainer t(cfg, Device::cpu(), (dir / "resumed").string(), true);
+    train::Trainer t(runs.stopped, Device::cpu(), (dir / "resumed").string(), true);
     t.resume(path);
     train::Run& r = t.run();
     const std::string again = (dir / "again.safetensors").string();
     io::save_checkpoint(again, *r.model, *r.optimizer, *r.sparsifier, {r.step_count, r.epoch, r.batch_in_epoch}, r.cfg);
     const bool same = file_bytes(again) == original;
     if (train_on) {
-      try { t.fit(); } catch (const Error&) {}
+      train::Trainer on(runs.whole, Device::cpu(), (dir / "trained").string(), true);
+      on.resume(path);
+      try { on.fit(); } catch (const Error&) { ::_exit(kTrainFailed); }
+      if (on.run().step_count != on.run().total_steps) ::_exit(kTrainFailed);
     }
     ::_exit(same ? kIdentical : kDifferent);
   } catch (const Error& e) {
@@ -279,14 +290,14 @@ std::vector<Mutation> harmless_mutations(const std::string& orig) {
 }
 
 // The outcome's code, or -1 for a crash (a signal, a sanitizer's exit, a hang).
-int load_isolated(const Json& cfg, const std::string& path, const std::string& original, bool train_on,
+int load_isolated(const Runs& runs, const std::string& path, const std::string& original, bool train_on,
                   const fs::path& dir) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
-  if (pid == 0) load_in_child(cfg, path, original, train_on, dir);
+  if (pid == 0) load_in_child(runs, path, original, train_on, dir);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) >= kRejected && WEXITSTATUS(status) <= kBadMessage)
+  if (WIFEXITED(status) && WEXITSTATUS(status) >= kRejected && WEXITSTATUS(status) <= kTrainFailed)
     return WEXITSTATUS(status);
   return -1;
 }
@@ -296,8 +307,9 @@ TEST(CheckpointCorpus, EveryMutationIsRejectedOrChangesNothing) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   // One thread: the children fork from this process and train on.
-  const Json cfg = tiny_run_config(dir, "rigl", {"train.max_steps=11", "train.threads=1"});
-  const std::string ckpt = write_checkpoint(cfg, dir / "run");
+  const Runs runs{tiny_run_config(dir, "rigl", {"train.max_steps=11", "train.threads=1"}),
+                  tiny_run_config(dir, "rigl", {"train.threads=1"})};
+  const std::string ckpt = write_checkpoint(runs.stopped, dir / "run");
   const std::string orig = file_bytes(ckpt);
   Gen g(20240613);
   std::vector<Mutation> corpus = byte_mutations(orig, g);
@@ -307,21 +319,22 @@ TEST(CheckpointCorpus, EveryMutationIsRejectedOrChangesNothing) {
   ASSERT_GE(corpus.size(), 300u);
   const std::string path = (dir / "mutated.safetensors").string();
   write_bytes(path, orig);
-  ASSERT_EQ(load_isolated(cfg, path, orig, true, dir), kIdentical) << "the original does not load as itself";
+  ASSERT_EQ(load_isolated(runs, path, orig, true, dir), kIdentical) << "the original does not load as itself";
 
   std::map<int, int> counts;
   for (size_t i = 0; i < corpus.size(); ++i) {
     write_bytes(path, corpus[i].bytes);
-    const int o = load_isolated(cfg, path, orig, i % 10 == 0 || corpus[i].must_reject, dir);
+    const int o = load_isolated(runs, path, orig, i % 10 == 0 || corpus[i].must_reject || corpus[i].must_accept, dir);
     ++counts[o];
     const bool ok = corpus[i].must_accept ? o == kIdentical
                                           : o == kRejected || (o == kIdentical && !corpus[i].must_reject);
     EXPECT_TRUE(ok) << corpus[i].name << ": outcome " << o;
   }
   std::printf("checkpoint corpus: %zu mutations, %d rejected, %d accepted identical, %d accepted different "
-              "(invalid), %d crashes, %d other exceptions, %d errors not naming the file in one line\n",
+              "(invalid), %d crashes, %d other exceptions, %d errors not naming the file in one line, "
+              "%d resumed runs that could not train on\n",
               corpus.size(), counts[kRejected], counts[kIdentical], counts[kDifferent], counts[-1],
-              counts[kOtherException], counts[kBadMessage]);
+              counts[kOtherException], counts[kBadMessage], counts[kTrainFailed]);
   EXPECT_EQ(counts[-1], 0);
   EXPECT_EQ(counts[kDifferent], 0);
   fs::remove_all(dir);

@@ -17,7 +17,7 @@ class CheckpointLoad : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("sprout_ckpt_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    fs::create_directories(dir_ / "edits");
     csr_ = write_checkpoint(tiny_run_config(dir_, "rigl", {"train.max_steps=11"}), dir_ / "csr");
     bsr_ = write_checkpoint(tiny_run_config(dir_, "rigl", {"train.max_steps=11", "sparsity.format=bsr"}),
                             dir_ / "bsr");
@@ -32,7 +32,6 @@ class CheckpointLoad : public ::testing::Test {
   }
   static std::string out(const std::string& name) { return (dir_ / "edits" / name).string(); }
   static std::string error_of(const std::string& checkpoint, bool bsr = false) {
-    fs::create_directories(dir_ / "edits");
     return resume_error(rigl(bsr), checkpoint, dir_ / "resumed");
   }
   // Resuming `checkpoint` fails with one line naming the file and every needle.
