@@ -323,6 +323,7 @@ void commit(Staged& s) {
   for (auto& [dst, n] : s.sparse) {
     dst->row_ptr = n.row_ptr;
     dst->col_idx = n.col_idx;
+    dst->transposed.reset();  // a CSC view of the old structure
     n.values.set_requires_grad(true);
     dst->values = n.values;
   }
