@@ -20,6 +20,69 @@ using autograd::FunctionNode;
 using kernels::SparseKernel;
 using namespace detail;
 
+// What the backward pass of one unfolded sparse convolution keeps.
+struct SparseConvSaved {
+  sparse::SparseParameter s;  // the structure
+  Tensor values, x;
+  bool gx, gv;
+  DenseGradHook hook;
+  ConvGeometry g;
+  int64_t chunk;    // images per unfolded chunk
+  double columns;   // N * Hout * Wout: the product's dense columns
+};
+
+// dx and dv chunk by chunk: the columns are unfolded again (never saved), the SDDMM
+// gives the values' gradient, W^T times the output gradient folds back into dx.
+static std::vector<Tensor> sparse_conv_backward(const SparseConvSaved& c, const Tensor& gy) {
+  const sparse::SparseParameter& s = c.s;
+  const ConvGeometry& g = c.g;
+  const Tensor& x = c.x;
+  const int64_t K = s.cols, O = s.rows, P = g.HW();
+  Tensor dx, dv, dense;
+  if (c.gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
+  if (c.gv) dv = Tensor::empty(c.values.shape(), c.values.dtype(), c.values.device());
+  if (c.hook) dense = Tensor::zeros({O, K}, x.dtype(), x.device(), MemCategory::Workspace);
+  // The CSC view for every chunk's W^T product, built once per pass.
+  const sparse::SparseParameter st = c.gx ? with_transpose(s, x.device()) : s;
+  for (int64_t n0 = 0; n0 < g.N; n0 += c.chunk) {
+    const int64_t nb = std::min(c.chunk, g.N - n0);
+    Tensor gc = Tensor::empty({O, nb * P}, gy.dtype(), gy.device(), MemCategory::Workspace);
+    nchw_to_cnhw(gy, g, n0, nb, gc);
+    Tensor cols = Tensor::empty({K, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+    if (c.gv || c.hook) unfold(x, g, n0, nb, cols);
+    if (c.gv) sddmm_into(s, gc, cols, dv, n0 > 0);
+    if (c.hook) gemm_into(false, true, gc, cols, dense, 1.0);
+    if (c.gx) {
+      spmm_into(st, c.values, true, gc, cols);  // cols now holds d(cols)
+      fold_add(cols, g, n0, nb, dx);
+    }
+  }
+  if (c.gx) count_sparse_flops(FlopPass::InputGrad, s, c.columns);
+  if (c.gv) count_sparse_flops(FlopPass::WeightGrad, s, c.columns);
+  if (c.hook) {
+    c.hook(dense);
+    count_hook_flops(s, c.columns);
+  }
+  return {dx, dv};
+}
+
+// Y = W im2col(x), chunk by chunk of images, back to NCHW.
+static Tensor sparse_conv_forward(const Tensor& x, const sparse::SparseParameter& w, const ConvGeometry& g,
+                                  int64_t chunk) {
+  const int64_t K = w.cols, P = g.HW(), O = w.rows;
+  Tensor y = Tensor::empty({g.N, O, g.Hout, g.Wout}, x.dtype(), x.device());
+  const sparse::SparseParameter s = structure_of(w);
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.N - n0);
+    Tensor cols = Tensor::empty({K, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+    Tensor yc = Tensor::empty({O, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
+    unfold(x, g, n0, nb, cols);
+    spmm_into(s, w.values, false, cols, yc);
+    cnhw_to_nchw(yc, Tensor(), g, n0, nb, y);
+  }
+  return y;
+}
+
 Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& bias, int64_t kernel,
                      int64_t stride, int64_t pad) {
   SPROUT_CHECK(x.dim() == 4, "sparse_conv2d: input must be [N, C, H, W], got ", shape_str(x.shape()));
@@ -36,55 +99,16 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   }
   check_values(w, w.values, "sparse_conv2d");
   check_same(x, w.values, "sparse_conv2d");
-  const int64_t K = w.cols, P = g.HW(), O = w.rows;
-  const int64_t chunk = conv_chunk_images(g.N, (size_t)(K + O) * (size_t)P * dtype_size(x.dtype()));
-  Tensor y = Tensor::empty({g.N, O, g.Hout, g.Wout}, x.dtype(), x.device());
-  sparse::SparseParameter s = structure_of(w);
-  // Forward, chunk by chunk: cols = im2col(x chunk), Y = W cols, then back to NCHW.
-  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.N - n0);
-    Tensor cols = Tensor::empty({K, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
-    Tensor yc = Tensor::empty({O, nb * P}, x.dtype(), x.device(), MemCategory::Workspace);
-    unfold(x, g, n0, nb, cols);
-    spmm_into(s, w.values, false, cols, yc);
-    cnhw_to_nchw(yc, Tensor(), g, n0, nb, y);
-  }
-  const double columns = (double)g.N * (double)P;
+  const int64_t chunk = conv_chunk_images(g.N, (size_t)(w.cols + w.rows) * (size_t)g.HW() * dtype_size(x.dtype()));
+  Tensor y = sparse_conv_forward(x, w, g, chunk);
+  const double columns = (double)g.N * (double)g.HW();
   count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&x, &w.values})) {
-    Tensor values = w.values.detach(), saved = x.detach();
-    const bool gx = x.requires_grad(), gv = w.values.requires_grad();
-    DenseGradHook hook = w.dense_grad_hook;
-    autograd::record(y, std::make_shared<FunctionNode>("sparse_conv2d",
-        [s, values, saved, gx, gv, hook, g, chunk, columns](const Tensor& gy) {
-      const int64_t K = s.cols, O = s.rows, P = g.HW();
-      Tensor dx, dv, dense;
-      if (gx) dx = Tensor::zeros(saved.shape(), saved.dtype(), saved.device());
-      if (gv) dv = Tensor::empty(values.shape(), values.dtype(), values.device());
-      if (hook) dense = Tensor::zeros({O, K}, saved.dtype(), saved.device(), MemCategory::Workspace);
-      // The CSC view for every chunk's W^T product, built once per pass.
-      const sparse::SparseParameter st = gx ? with_transpose(s, saved.device()) : s;
-      for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-        const int64_t nb = std::min(chunk, g.N - n0);
-        Tensor gc = Tensor::empty({O, nb * P}, gy.dtype(), gy.device(), MemCategory::Workspace);
-        nchw_to_cnhw(gy, g, n0, nb, gc);
-        Tensor cols = Tensor::empty({K, nb * P}, saved.dtype(), saved.device(), MemCategory::Workspace);
-        if (gv || hook) unfold(saved, g, n0, nb, cols);  // recomputed: columns are never saved
-        if (gv) sddmm_into(s, gc, cols, dv, n0 > 0);
-        if (hook) gemm_into(false, true, gc, cols, dense, 1.0);
-        if (gx) {
-          spmm_into(st, values, true, gc, cols);  // cols now holds d(cols)
-          fold_add(cols, g, n0, nb, dx);
-        }
-      }
-      if (gx) count_sparse_flops(FlopPass::InputGrad, s, columns);
-      if (gv) count_sparse_flops(FlopPass::WeightGrad, s, columns);
-      if (hook) {
-        hook(dense);
-        count_hook_flops(s, columns);
-      }
-      return std::vector<Tensor>{dx, dv};
-    }), {&x, &w.values});
+    SparseConvSaved c{structure_of(w), w.values.detach(), x.detach(), x.requires_grad(), w.values.requires_grad(),
+                      w.dense_grad_hook, g, chunk, columns};
+    autograd::record(y, std::make_shared<FunctionNode>(
+                            "sparse_conv2d", [c](const Tensor& gy) { return sparse_conv_backward(c, gy); }),
+                     {&x, &w.values});
   }
   return bias.defined() ? add_bias(y, bias) : y;
 }

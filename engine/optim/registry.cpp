@@ -11,7 +11,7 @@ const Options<SgdOptions>& sgd_options() {
   static const Options<SgdOptions> o = Options<SgdOptions>()
       .number("momentum", &SgdOptions::momentum, 0.9, Range::closed_open(0, 1), "momentum factor (0: plain SGD)")
       .flag("nesterov", &SgdOptions::nesterov, false, "Nesterov momentum")
-      .number("weight_decay", &SgdOptions::weight_decay, 0.0005, Range::at_least(0),
+      .number("weight_decay", &SgdOptions::weight_decay, 0.0005, Range::closed(0, 1),
               "L2 penalty added to the gradient");
   return o;
 }
@@ -21,7 +21,7 @@ const Options<AdamWOptions>& adamw_options() {
       .number("beta1", &AdamWOptions::beta1, 0.9, Range::closed_open(0, 1), "first-moment decay")
       .number("beta2", &AdamWOptions::beta2, 0.999, Range::closed_open(0, 1), "second-moment decay")
       .number("eps", &AdamWOptions::eps, 1e-8, Range::above(0), "denominator term")
-      .number("weight_decay", &AdamWOptions::weight_decay, 0.0005, Range::at_least(0),
+      .number("weight_decay", &AdamWOptions::weight_decay, 0.0005, Range::closed(0, 1),
               "decoupled weight decay");
   return o;
 }

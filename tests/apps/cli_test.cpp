@@ -69,11 +69,13 @@ std::string tiny_config(const std::string& dir, const std::string& sparsity = R"
   return path;
 }
 
-// Everything but timing and memory (whose peaks legitimately differ across processes).
+// Everything but timing, memory (whose peaks legitimately differ across processes) and
+// FLOPs per step (an average over the steps this process trained, like the timing).
 Json comparable(const std::string& summary_path) {
   Json s = Json::parse(read_file(summary_path));
   s.erase("time");
   s.erase("memory");
+  s.erase("flops_per_step");
   return s;
 }
 

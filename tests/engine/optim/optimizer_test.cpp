@@ -192,7 +192,7 @@ TEST(OptimizerRegistry, RangeErrorsNameTheKey) {
   const Case cases[] = {
       {"sgd", "momentum", 1.5, "optimizer.momentum must be in [0, 1), got 1.5"},
       {"sgd", "momentum", -0.1, "optimizer.momentum must be in [0, 1), got -0.1"},
-      {"sgd", "weight_decay", -1, "optimizer.weight_decay must be >= 0, got -1"},
+      {"sgd", "weight_decay", -1, "optimizer.weight_decay must be in [0, 1], got -1"},
       {"sgd", "nesterov", "yes", "optimizer.nesterov must be true or false, got \"yes\""},
       {"adamw", "beta1", 1.0, "optimizer.beta1 must be in [0, 1), got 1.0"},
       {"adamw", "beta2", 1.2, "optimizer.beta2 must be in [0, 1), got 1.2"},

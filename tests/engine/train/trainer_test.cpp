@@ -47,7 +47,10 @@ TEST_F(TrainerTest, ConfigErrorsNameTheKey) {
   EXPECT_NE(error_of({"train.max_steps=-1000000000000"}).find("train.max_steps must be >= 0"), std::string::npos);
   EXPECT_NE(error_of({"train.max_steps=9223372036854775807"}).find("train.max_steps is out of range"),
             std::string::npos);
-  EXPECT_NE(error_of({"optimizer.weight_decay=-1"}).find("optimizer.weight_decay must be >= 0"), std::string::npos);
+  EXPECT_NE(error_of({"optimizer.weight_decay=-1"}).find("optimizer.weight_decay must be in [0, 1], got -1"),
+            std::string::npos);
+  EXPECT_NE(error_of({"optimizer.weight_decay=9223372036854775808"}).find("optimizer.weight_decay must be in [0, 1]"),
+            std::string::npos);
   EXPECT_NE(error_of({"sparsity.density=1.5"}).find("sparsity.density must be in (0, 1], got 1.5"), std::string::npos);
   EXPECT_NE(error_of({"model.name=resnet51"}).find("model.name: unknown 'resnet51' (known: mlp"), std::string::npos);
   EXPECT_NE(error_of({"sparsity.method=rigl2"}).find("unknown 'rigl2'"), std::string::npos);
