@@ -3,6 +3,7 @@
 // with the file named, not mid-training.
 #include "data/cifar.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "data/byte_source.h"
@@ -65,7 +66,9 @@ void read_records(const CifarFiles& files, const CifarOptions& o, int classes, u
                   std::vector<int32_t>& labels) {
   const int64_t label_bytes = o.cifar100 ? 2 : 1;
   const int64_t record = label_bytes + 3072;
-  std::vector<uint8_t> buf((size_t)record * 1000);
+  int64_t most = 0;
+  for (const auto& f : files) most = std::max(most, f.second);
+  std::vector<uint8_t> buf((size_t)(record * std::min<int64_t>(1000, most)));
   int64_t at = 0;
   for (const auto& [p, count] : files) {
     ByteSource src(p);

@@ -3,6 +3,7 @@
 // extents (the usual symptom of an interrupted download).
 #include "data/idx.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -20,10 +21,32 @@ uint32_t read_be32(ByteSource& src, const char* what) {
   return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
+// The most payload bytes the file can hold after its header: exact for a plain file;
+// for a .gz file, deflate's largest expansion (1032:1) of its compressed size. A header
+// claiming more is refused before its tensor is allocated. -1: the size is unknown.
+int64_t payload_bound(const ByteSource& src, int64_t header_bytes) {
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(src.path(), ec);
+  if (ec) return -1;
+  if (src.gzipped()) return (int64_t)bytes * 1032;
+  return std::max<int64_t>(0, (int64_t)bytes - header_bytes);
+}
+
 std::string dims_str(const std::vector<int64_t>& dims) {
   std::string s;
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
   return s;
+}
+
+void check_payload_fits(const ByteSource& src, int64_t header_bytes, const std::vector<int64_t>& dims,
+                        int64_t count, const char* noun) {
+  const int64_t bound = payload_bound(src, header_bytes);
+  if (bound < 0 || count <= bound) return;
+  if (src.gzipped())
+    fail_reading(src.path(), detail::concat("truncated: header says ", dims_str(dims), " (", count, " bytes of ",
+                                            noun, "), more than a ", bound / 1032, "-byte gzip file can hold"));
+  fail_reading(src.path(),
+               detail::concat("truncated: header says ", dims_str(dims), ", file holds ", bound, " bytes of ", noun));
 }
 
 }  // namespace
@@ -40,17 +63,20 @@ IdxArray read_idx(const std::string& path, int expected_rank) {
   }
   IdxArray out;
   int64_t count = 1;
+  const int64_t max_bytes = int64_t(1) << 36;
   for (int d = 0; d < expected_rank; ++d) {
     uint32_t extent = read_be32(src, "dimensions");
     if (extent == 0) fail_reading(path, detail::concat("dimension ", d, " is zero"));
     out.dims.push_back((int64_t)extent);
+    // Checked before multiplying, so the count never overflows.
+    if ((int64_t)extent > max_bytes / count) fail_reading(path, "header claims more than 64 GiB of data");
     count *= (int64_t)extent;
-    if (count > (int64_t(1) << 36)) fail_reading(path, "header claims more than 64 GiB of data");
   }
+  const char* noun = expected_rank == 1 ? "labels" : "pixels";
+  check_payload_fits(src, 4 * (int64_t)(expected_rank + 1), out.dims, count, noun);
   out.values = Tensor::empty(Shape(out.dims.begin(), out.dims.end()), DType::U8, Device::cpu(),
                              MemCategory::Data);
   size_t got = src.read(out.values.raw_data(), (size_t)count);
-  const char* noun = expected_rank == 1 ? "labels" : "pixels";
   if ((int64_t)got != count)
     fail_reading(path, detail::concat("truncated: header says ", dims_str(out.dims), ", file holds ", got,
                                       " bytes of ", noun));

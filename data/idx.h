@@ -17,7 +17,8 @@ struct IdxArray {
 
 // Reads an IDX file of unsigned bytes with `expected_rank` dimensions (3 for images,
 // 1 for labels), gzip-compressed when the path ends in .gz. Checks the magic number,
-// the extents and that the payload is exactly as long as the header says; errors
+// the extents and that the payload is exactly as long as the header says (a header
+// claiming more than the file can hold is refused before anything is allocated); errors
 // read "error reading <path>: <what is wrong>".
 IdxArray read_idx(const std::string& path, int expected_rank);
 

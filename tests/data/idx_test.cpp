@@ -130,6 +130,27 @@ TEST(Idx, TruncatedGzip) {
 #endif
 }
 
+TEST(Idx, HeaderLargerThanTheFileIsRefusedBeforeAllocating) {
+  TempDir dir;
+  // 32 GiB claimed by a 26-byte file: refused from the file's size, nothing allocated.
+  write_file(dir / "big-idx3-ubyte", idx_bytes(0x803, {32768, 1024, 1024}, pattern(10, 1)));
+  EXPECT_EQ(error_of([&] { read_idx(dir / "big-idx3-ubyte", 3); }),
+            "error reading " + (dir / "big-idx3-ubyte") +
+                ": truncated: header says 32768x1024x1024, file holds 10 bytes of pixels");
+  // Extents whose product overflows 64 bits stop at the 64 GiB limit.
+  write_file(dir / "wide-idx3-ubyte", idx_bytes(0x803, {0xffffffffu, 0xffffffffu, 1}, {}));
+  EXPECT_NE(error_of([&] { read_idx(dir / "wide-idx3-ubyte", 3); }).find("header claims more than 64 GiB of data"),
+            std::string::npos);
+#if SPROUT_WITH_ZLIB
+  // A gzip file can expand at most 1032-fold, so 16 MiB cannot come from a few bytes.
+  write_file(dir / "big-idx3-ubyte.gz", idx_bytes(0x803, {1, 4096, 4096}, {}));
+  std::string msg = error_of([&] { read_idx(dir / "big-idx3-ubyte.gz", 3); });
+  EXPECT_NE(msg.find("truncated: header says 1x4096x4096 (16777216 bytes of pixels), more than a "),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("-byte gzip file can hold"), std::string::npos) << msg;
+#endif
+}
+
 TEST(Idx, TruncatedHeader) {
   TempDir dir;
   write_file(dir / "h-idx3-ubyte", {0, 0, 8, 3, 0, 0});
