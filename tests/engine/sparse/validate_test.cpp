@@ -127,7 +127,7 @@ TEST(SparseValidate, DebugBuildsCheckEveryTopologyEdit) {
   sparse::SparseParameter p = small();
   EXPECT_EQ(ops::edit_topology(p, {}, {1, 0, 1}, {4}), 3);  // through debug_validate
   EXPECT_NO_THROW(sparse::validate(p, "edited"));
-  p.col_idx = Tensor::from_vector<int32_t>({0, 0, 1}, {3});
+  p.col_idx = Tensor::from_vector<int32_t>({0, 1, 3}, {3});  // column 3 of 3
 #ifdef NDEBUG
   EXPECT_NO_THROW(sparse::debug_validate(p, "edit"));  // release builds skip the read-back
 #else
