@@ -125,6 +125,7 @@ class GradualPruning : public Sparsifier {
   void load_state(const nlohmann::json& s) override {
     Sparsifier::load_state(s);
     if (s.contains("nnz0")) nnz0_ = s["nnz0"].get<std::vector<int64_t>>();
+    for (int64_t n : nnz0_) SPROUT_CHECK(n >= 0, "granet: state has a negative initial layer size ", n);
   }
 
  private:
@@ -146,6 +147,8 @@ class GradualPruning : public Sparsifier {
     if (step > tf_ * ctx.steps_per_epoch) return;
     const double d = target_density(step);
     if (layerwise_) {
+      SPROUT_CHECK(nnz0_.size() == layers_.size(), "granet: state has ", nnz0_.size(), " initial layer sizes for ",
+                   layers_.size(), " sparse layers");
       for (size_t i = 0; i < layers_.size(); ++i) {
         const int64_t want = (int64_t)std::llround((double)nnz0_[i] * d / d_i_);
         plans_[i].survivors = std::min(plans_[i].survivors, std::max<int64_t>(want, 1));
