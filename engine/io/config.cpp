@@ -36,7 +36,7 @@ Json parse_json(const std::string& text, const std::string& where) {
     SPROUT_FAIL(where, ": JSON nested deeper than ", kMaxJsonDepth, " levels at line ", line);
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse errors, and numbers out of range (1e999)
     SPROUT_FAIL("malformed JSON in ", where, ": ", e.what());
   }
 }

@@ -78,5 +78,15 @@ TEST_F(ConfigDepth, MalformedJsonNamesTheFile) {
   EXPECT_EQ(error_of([&] { io::load_config(path, {}, defaults_); }).rfind("malformed JSON in " + path + ": ", 0), 0u);
 }
 
+// A number no double holds (found by fuzz/fuzz_config) is an error naming the file, not
+// an uncaught exception.
+TEST_F(ConfigDepth, ANumberOutOfRangeIsAnErrorNotACrash) {
+  for (const char* number : {"1e999", "-22e9999999999999999", "88800000000204369609716621494888888888e300"}) {
+    const std::string path = write("big.json", std::string("{\"model\": ") + number + "}");
+    EXPECT_EQ(error_of([&] { io::load_config(path, {}, defaults_); }).rfind("malformed JSON in " + path + ": ", 0), 0u)
+        << number;
+  }
+}
+
 }  // namespace
 }  // namespace sprout
