@@ -15,30 +15,9 @@ if [ ${#harnesses[@]} -eq 0 ]; then
   for f in fuzz/fuzz_*.cpp; do harnesses+=("$(basename "$f" .cpp | sed 's/^fuzz_//')"); done
 fi
 
-# Beyond what setup.sh installs, the fuzz build needs clang with its libFuzzer runtime
-# and OpenMP; installed the way setup.sh installs its packages.
-FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev cmake ninja-build nlohmann-json3-dev libcli11-dev
-               libopenblas-dev libopenblas-openmp-dev zlib1g-dev libturbojpeg0-dev)
-missing=()
-for p in "${FUZZ_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "fuzz: missing packages; run as root: apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "fuzz: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
-  -DCMAKE_CXX_COMPILER=clang++-14 -DSPROUT_FUZZ=ON -DSPROUT_CUDA=OFF -DSPROUT_BUILD_TESTS=OFF \
-  "${launcher[@]}" >/dev/null
+source scripts/setup-clang.sh
+cmake -S . -B build-fuzz "${SPROUT_CLANG_ARGS[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPROUT_FUZZ=ON \
+  -DSPROUT_BUILD_TESTS=OFF >/dev/null
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 ninja -C build-fuzz -j "$(nproc)" "${targets[@]}"
