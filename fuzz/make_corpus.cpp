@@ -2,14 +2,16 @@
 // format in the harnesses' framing (file bytes, then the mode byte where a harness
 // takes one), so fuzzing starts from files the readers accept. Run from the fuzz build:
 //   build-fuzz/bin/fuzz_make_corpus fuzz/corpus
-#include <turbojpeg.h>
-
 #include <fstream>
 #include <iostream>
 
 #include "engine/io/checkpoint.h"
 #include "engine/io/safetensors.h"
 #include "tiny_run.h"
+
+#if SPROUT_WITH_JPEG
+#include <turbojpeg.h>
+#endif
 
 using namespace sprout;
 namespace fs = std::filesystem;
@@ -81,6 +83,7 @@ void cifar_seeds() {
   write_seed("cifar", "cifar100_coarse_train", framed(cifar_records(1, {19, 99}), {1 | 2 | 4 | 8 | 2 << 4}));
 }
 
+#if SPROUT_WITH_JPEG
 Bytes encode_jpeg(int w, int h, int format, int subsamp, int flags) {
   const int channels = tjPixelSize[format];
   Bytes px = pattern((size_t)w * h * channels, 5);
@@ -104,6 +107,9 @@ void jpeg_seeds() {
   write_seed("jpeg", "progressive_val",
              framed(encode_jpeg(24, 16, TJPF_RGB, TJSAMP_422, TJFLAG_PROGRESSIVE), {0}));
 }
+#else
+void jpeg_seeds() { std::cerr << "built without libturbojpeg: no JPEG seeds written\n"; }
+#endif
 
 void config_seeds(const fs::path& configs) {
   for (const char* name : {"fashion_rigl.json", "fashion_east.json", "cifar10_resnet18_rigl90.json",
