@@ -58,6 +58,8 @@ std::shared_ptr<Node> edge_for(const Tensor& t) {
 bool grad_enabled() { return tl_grad_enabled; }
 NoGradGuard::NoGradGuard() : saved_(tl_grad_enabled) { tl_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { tl_grad_enabled = saved_; }
+EnableGradGuard::EnableGradGuard() : saved_(tl_grad_enabled) { tl_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { tl_grad_enabled = saved_; }
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!tl_grad_enabled) return false;

@@ -26,6 +26,11 @@ struct Node {
   // Frees saved tensors once the node has run.
   virtual void release() {}
   virtual const char* name() const = 0;
+  // A node that can recompute its output from what it saved anyway (an elementwise
+  // op after a kept input) says so; then a consumer keeps the node, not the output
+  // (see saved.h). rebuild() is called before this node runs, never after.
+  virtual bool can_rebuild() const { return false; }
+  virtual Tensor rebuild() const { return Tensor(); }
   std::vector<Edge> next;
 };
 
@@ -57,6 +62,17 @@ class NoGradGuard {
   ~NoGradGuard();
   NoGradGuard(const NoGradGuard&) = delete;
   NoGradGuard& operator=(const NoGradGuard&) = delete;
+ private:
+  bool saved_;
+};
+
+// Grad mode on again inside a NoGradGuard: backward recomputing a checkpointed block.
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
  private:
   bool saved_;
 };

@@ -1,10 +1,12 @@
-// batch_norm2d: checks, dispatch, and the backward node. The forward pass saves the
-// mean and 1/std it normalised with, so backward never recomputes statistics.
+// batch_norm2d and the fused batch_norm_act2d: checks, dispatch, and one backward node
+// for both. The forward pass saves the mean and 1/std it normalised with, so backward
+// never recomputes statistics; the node can rebuild its output from its input.
 #include "engine/ops/batchnorm.h"
 
-#include "engine/autograd/node.h"
+#include "engine/autograd/saved.h"
 #include "engine/core/dispatch.h"
 #include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/bn_act.h"
 
 namespace sprout::ops {
 
@@ -75,51 +77,137 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
   }
 }
 
-// The backward node holds the saved statistics, so backward never recomputes them.
-void record_batch_norm_backward(Tensor& y, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                const Tensor& save_mean, const Tensor& save_invstd, bool training) {
-  int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
-  Tensor sx = x.detach(), sg = gamma.defined() ? gamma.detach() : Tensor();
-  bool gx = x.requires_grad();
-  bool gg = gamma.defined() && gamma.requires_grad();
-  bool gb = beta.defined() && beta.requires_grad();
-  autograd::record(y, std::make_shared<autograd::FunctionNode>("batch_norm2d",
-      [sx, sg, save_mean, save_invstd, training, gx, gg, gb, N, C, HW](const Tensor& dy) {
+// y = act(x * a + b [+ r]) from the statistics: the fused forward's output, and the
+// same bits again when a consumer asks the node to rebuild it.
+void apply_act(const Tensor& x, const Tensor& r, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+               const Tensor& beta, bool relu, const Tensor& y) {
+  const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  if (x.is_cuda()) {
+    SPROUT_ON_CUDA(kernels::cuda::bn_act_apply(x.data<float>(), ptr_or_null<float>(r), mean.data<float>(),
+                                               invstd.data<float>(), ptr_or_null<float>(gamma),
+                                               ptr_or_null<float>(beta), N, C, HW, relu, y.data<float>(),
+                                               stream()));
+  } else {
+    dispatch_float(x.dtype(), "batch_norm_act2d", [&](auto t) {
+      using T = decltype(t);
+      kernels::cpu::bn_act_apply<T>(x.data<T>(), ptr_or_null<T>(r), mean.data<T>(), invstd.data<T>(),
+                                    ptr_or_null<T>(gamma), ptr_or_null<T>(beta), N, C, HW, relu, y.data<T>());
+    });
+  }
+}
+
+// What backward keeps: x, the statistics, gamma and beta (detached), and the residual as
+// a SavedTensor (usually kept by others anyway, or rebuilt). The output is rebuilt from
+// them for a consumer that asks (a conv's weight gradient) and for the ReLU mask.
+struct BatchNormActNode : autograd::Node {
+  Tensor x, gamma, beta, mean, invstd;
+  autograd::SavedTensor residual;
+  bool training, relu, gx, gg, gb, gr;
+
+  const char* name() const override { return relu ? "batch_norm_act2d" : "batch_norm2d"; }
+  bool can_rebuild() const override { return x.defined(); }
+  Tensor rebuild() const override {
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    apply_act(x, residual.get(), mean, invstd, gamma, beta, relu, y);
+    return y;
+  }
+  void release() override {
+    x = gamma = beta = mean = invstd = Tensor();
+    residual = autograd::SavedTensor();
+  }
+  std::vector<Tensor> apply(const Tensor& dy) override {
+    Tensor dz = relu ? relu_mask(dy) : dy;
     Tensor dx, dgamma, dbeta;
-    if (gx) dx = Tensor::empty(sx.shape(), sx.dtype(), sx.device());
-    if (gg) dgamma = Tensor::empty({C}, sx.dtype(), sx.device());
-    if (gb) dbeta = Tensor::empty({C}, sx.dtype(), sx.device());
-    if (sx.is_cuda()) {
-      SPROUT_ON_CUDA(kernels::cuda::bn_backward(sx.data<float>(), dy.data<float>(), save_mean.data<float>(),
-                                                save_invstd.data<float>(), ptr_or_null<float>(sg), N, C, HW,
+    const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+    if (gx) dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    if (gg) dgamma = Tensor::empty({C}, x.dtype(), x.device());
+    if (gb) dbeta = Tensor::empty({C}, x.dtype(), x.device());
+    if (x.is_cuda()) {
+      SPROUT_ON_CUDA(kernels::cuda::bn_backward(x.data<float>(), dz.data<float>(), mean.data<float>(),
+                                                invstd.data<float>(), ptr_or_null<float>(gamma), N, C, HW,
                                                 training, mut_or_null<float>(dx), mut_or_null<float>(dgamma),
                                                 mut_or_null<float>(dbeta), stream()));
     } else {
-      dispatch_float(sx.dtype(), "batch_norm2d backward", [&](auto t) {
+      dispatch_float(x.dtype(), "batch_norm2d backward", [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::bn_backward<T>(sx.data<T>(), dy.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
-                                     ptr_or_null<T>(sg), N, C, HW, training, mut_or_null<T>(dx),
+        kernels::cpu::bn_backward<T>(x.data<T>(), dz.data<T>(), mean.data<T>(), invstd.data<T>(),
+                                     ptr_or_null<T>(gamma), N, C, HW, training, mut_or_null<T>(dx),
                                      mut_or_null<T>(dgamma), mut_or_null<T>(dbeta));
       });
     }
-    return std::vector<Tensor>{dx, dgamma, dbeta};
-  }), {&x, &gamma, &beta});
-}
+    return {dx, dgamma, dbeta, gr ? dz : Tensor()};
+  }
+
+ private:
+  // dy where the ReLU's input (rebuilt elementwise from x) was positive, else 0.
+  Tensor relu_mask(const Tensor& dy) const {
+    const Tensor r = residual.get();
+    Tensor dz = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+    const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+    if (x.is_cuda()) {
+      SPROUT_ON_CUDA(kernels::cuda::bn_act_mask(x.data<float>(), ptr_or_null<float>(r), mean.data<float>(),
+                                                invstd.data<float>(), ptr_or_null<float>(gamma),
+                                                ptr_or_null<float>(beta), N, C, HW, dy.data<float>(),
+                                                dz.data<float>(), stream()));
+    } else {
+      dispatch_float(x.dtype(), "batch_norm_act2d backward", [&](auto t) {
+        using T = decltype(t);
+        kernels::cpu::bn_act_mask<T>(x.data<T>(), ptr_or_null<T>(r), mean.data<T>(), invstd.data<T>(),
+                                     ptr_or_null<T>(gamma), ptr_or_null<T>(beta), N, C, HW, dy.data<T>(),
+                                     dz.data<T>());
+      });
+    }
+    return dz;
+  }
+};
 
 }  // namespace
 
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     Tensor running_mean, Tensor running_var, bool training, double momentum,
                     double eps) {
+  return batch_norm_act2d(x, Tensor(), gamma, beta, std::move(running_mean), std::move(running_var), training,
+                          false, momentum, eps);
+}
+
+Tensor batch_norm_act2d(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                        Tensor running_mean, Tensor running_var, bool training, bool relu, double momentum,
+                        double eps) {
   check_batch_norm_inputs(x, gamma, beta, running_mean, running_var, training);
-  int64_t C = x.size(1);
+  if (residual.defined()) {
+    check_same(x, residual, "batch_norm_act2d");
+    SPROUT_CHECK(residual.shape() == x.shape(), "batch_norm_act2d: residual ", shape_str(residual.shape()),
+                 " does not match the input ", shape_str(x.shape()));
+  }
+  if (training && autograd::recomputing()) running_mean = running_var = Tensor();  // moved once already
+  const int64_t C = x.size(1);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
   batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, y, save_mean,
                      save_invstd);
-  if (autograd::needs_grad({&x, &gamma, &beta}))
-    record_batch_norm_backward(y, x, gamma, beta, save_mean, save_invstd, training);
+  const bool record = autograd::needs_grad({&x, &gamma, &beta, &residual});
+  // The statistics pass wrote y = x * a + b; the CUDA kernel may have contracted that
+  // into a fused multiply-add, so a rebuildable output is written again by the kernel
+  // that rebuilds it.
+  if (relu || residual.defined() || (record && x.is_cuda()))
+    apply_act(x, residual, save_mean, save_invstd, gamma, beta, relu, y);
+  if (record) {
+    auto node = std::make_shared<BatchNormActNode>();
+    node->x = x.detach();
+    node->gamma = gamma.defined() ? gamma.detach() : Tensor();
+    node->beta = beta.defined() ? beta.detach() : Tensor();
+    node->mean = save_mean;
+    node->invstd = save_invstd;
+    node->residual = autograd::SavedTensor(residual);
+    node->training = training;
+    node->relu = relu;
+    node->gx = x.requires_grad();
+    node->gg = gamma.defined() && gamma.requires_grad();
+    node->gb = beta.defined() && beta.requires_grad();
+    node->gr = residual.defined() && residual.requires_grad();
+    autograd::record(y, node, {&x, &gamma, &beta, &residual});
+  }
   return y;
 }
 

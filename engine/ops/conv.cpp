@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "engine/autograd/node.h"
+#include "engine/autograd/saved.h"
 #include "engine/core/dispatch.h"
 #include "engine/core/flops.h"
 #include "engine/ops/im2col.h"
@@ -216,14 +216,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   const double flops = 2.0 * (double)g.N * (double)g.HW() * (double)g.O * (double)(g.C * g.kh * g.kw);
   count_flops(FlopPass::Forward, flops, flops);
   if (autograd::needs_grad({&x, &w, &bias})) {
-    Tensor sx = x.detach(), sw = w.detach();
+    autograd::SavedTensor sx(x);  // rebuilt in backward when its producer can
+    Tensor sw = w.detach();
     bool gx = x.requires_grad(), gw = w.requires_grad();
     bool gb = bias.defined() && bias.requires_grad();
     autograd::record(y, std::make_shared<autograd::FunctionNode>("conv2d",
         [g, sx, sw, gx, gw, gb, flops](const Tensor& dy) {
       if (gx) count_flops(FlopPass::InputGrad, flops, flops);
       if (gw) count_flops(FlopPass::WeightGrad, flops, flops);
-      return conv_backward_raw(g, sx, sw, dy, gx, gw, gb);
+      return conv_backward_raw(g, sx.get(), sw, dy, gx, gw, gb);
     }), {&x, &w, &bias});
   }
   return y;

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "engine/autograd/node.h"
+#include "engine/autograd/saved.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/sddmm.h"
@@ -23,7 +23,8 @@ using namespace detail;
 // What the backward pass of one unfolded sparse convolution keeps.
 struct SparseConvSaved {
   sparse::SparseParameter s;  // the structure
-  Tensor values, x;
+  Tensor values;
+  autograd::SavedTensor x;  // rebuilt in backward when its producer can
   bool gx, gv;
   DenseGradHook hook;
   ConvGeometry g;
@@ -36,7 +37,7 @@ struct SparseConvSaved {
 static std::vector<Tensor> sparse_conv_backward(const SparseConvSaved& c, const Tensor& gy) {
   const sparse::SparseParameter& s = c.s;
   const ConvGeometry& g = c.g;
-  const Tensor& x = c.x;
+  const Tensor x = c.x.get();
   const int64_t K = s.cols, O = s.rows, P = g.HW();
   Tensor dx, dv, dense;
   if (c.gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
@@ -104,7 +105,7 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   const double columns = (double)g.N * (double)g.HW();
   count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&x, &w.values})) {
-    SparseConvSaved c{structure_of(w), w.values.detach(), x.detach(), x.requires_grad(), w.values.requires_grad(),
+    SparseConvSaved c{structure_of(w), w.values.detach(), autograd::SavedTensor(x), x.requires_grad(), w.values.requires_grad(),
                       w.dense_grad_hook, g, chunk, columns};
     autograd::record(y, std::make_shared<FunctionNode>(
                             "sparse_conv2d", [c](const Tensor& gy) { return sparse_conv_backward(c, gy); }),

@@ -4,7 +4,7 @@
 // dy once for both backward products.
 #include "engine/ops/spmm.h"
 
-#include "engine/autograd/node.h"
+#include "engine/autograd/saved.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/sddmm.h"
@@ -211,11 +211,13 @@ Tensor sparse_matmul_cols(sparse::SparseParameter& w, const Tensor& cols) {
   count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&cols, &w.values})) {
     sparse::SparseParameter s = structure_of(w);
-    Tensor values = w.values.detach(), saved = cols.detach();
+    Tensor values = w.values.detach();
+    autograd::SavedTensor kept(cols);  // rebuilt in backward when its producer can
     const bool gc = cols.requires_grad(), gv = w.values.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_matmul_cols",
-        [s, values, saved, gc, gv, hook, columns](const Tensor& g) {
+        [s, values, kept, gc, gv, hook, columns](const Tensor& g) {
+      const Tensor saved = kept.get();
       Tensor dc, dv;
       if (gc) {
         dc = Tensor::empty(saved.shape(), saved.dtype(), saved.device());

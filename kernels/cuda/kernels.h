@@ -8,6 +8,7 @@
 #include "kernels/cuda/im2col.h"
 #include "kernels/cuda/conv.h"
 #include "kernels/cuda/batchnorm.h"
+#include "kernels/cuda/bn_act.h"
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/spmm.h"
 #include "kernels/cuda/sddmm.h"

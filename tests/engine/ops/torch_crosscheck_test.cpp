@@ -1,7 +1,8 @@
 // Cross-check against PyTorch: inputs are written to a temporary folder, one run of
-// /usr/bin/python3 computes conv2d, batch_norm (train, with running statistics),
-// max/avg/global pooling and cross_entropy with label smoothing and their gradients
-// in float64, and sprout must agree to 1e-9. Skips, saying why, without torch.
+// /usr/bin/python3 computes conv2d, batch_norm (train, with running statistics; also
+// followed by a residual add and ReLU, against sprout's fused op), max/avg/global
+// pooling and cross_entropy with label smoothing and their gradients in float64, and
+// sprout must agree to 1e-9. Skips, saying why, without torch.
 #include "testing.h"
 
 #include <unistd.h>
@@ -53,6 +54,13 @@ y = F.batch_norm(x, rm, rv, ga, be, training=True, momentum=0.1, eps=1e-5)
 (y * g).sum().backward()
 for n, t in [('bn_y', y), ('bn_dx', x.grad), ('bn_dgamma', ga.grad), ('bn_dbeta', be.grad),
              ('bn_rm', rm), ('bn_rv', rv)]: save(n, t)
+
+x, ga, be, r, g = load('bnar_x', True), load('bnar_gamma', True), load('bnar_beta', True), load('bnar_r', True), load('bnar_g')
+rm, rv = load('bnar_rm'), load('bnar_rv')
+y = F.relu(F.batch_norm(x, rm, rv, ga, be, training=True, momentum=0.1, eps=1e-5) + r)
+(y * g).sum().backward()
+for n, t in [('bnar_y', y), ('bnar_dx', x.grad), ('bnar_dgamma', ga.grad), ('bnar_dbeta', be.grad),
+             ('bnar_dr', r.grad), ('bnar_rm', rm), ('bnar_rv', rv)]: save(n, t)
 
 for name, fn in [('maxpool', lambda t: F.max_pool2d(t, 3, 2, 1)),
                  ('avgpool', lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=True)),
@@ -128,6 +136,13 @@ class TorchCrossCheck : public ::testing::Test {
     put("bn_rm", randn({4}, 8));
     put("bn_rv", Tensor::from_vector<double>({0.5, 1.0, 1.5, 2.0}, {4}));
     put("bn_g", randn({3, 4, 5, 3}, 9));
+    put("bnar_x", randn({3, 4, 5, 3}, 17));
+    put("bnar_gamma", Tensor::from_vector<double>({1.2, 0.0, -0.6, 1e-12}, {4}));
+    put("bnar_beta", randn({4}, 18));
+    put("bnar_r", randn({3, 4, 5, 3}, 19));
+    put("bnar_rm", randn({4}, 20));
+    put("bnar_rv", Tensor::from_vector<double>({0.5, 1.0, 1.5, 2.0}, {4}));
+    put("bnar_g", randn({3, 4, 5, 3}, 21));
     put("maxpool_x", randn({2, 3, 7, 8}, 10));
     put("maxpool_g", randn({2, 3, 4, 4}, 11));
     put("avgpool_x", randn({2, 3, 7, 8}, 12));
@@ -188,6 +203,21 @@ TEST_F(TorchCrossCheck, BatchNormTrain) {
   expect_matches("bn_dbeta", be.grad());
   expect_matches("bn_rm", rm);
   expect_matches("bn_rv", rv);
+}
+
+TEST_F(TorchCrossCheck, FusedBatchNormAddRelu) {
+  // relu(batch_norm(x) + r), with gamma 0 and tiny in two channels.
+  Tensor x = leaf("bnar_x"), ga = leaf("bnar_gamma"), be = leaf("bnar_beta"), r = leaf("bnar_r");
+  Tensor rm = inputs_["bnar_rm"].clone(), rv = inputs_["bnar_rv"].clone();
+  Tensor y = ops::batch_norm_act2d(x, r, ga, be, rm, rv, true, true, 0.1, 1e-5);
+  y.backward(inputs_["bnar_g"]);
+  expect_matches("bnar_y", y);
+  expect_matches("bnar_dx", x.grad());
+  expect_matches("bnar_dgamma", ga.grad());
+  expect_matches("bnar_dbeta", be.grad());
+  expect_matches("bnar_dr", r.grad());
+  expect_matches("bnar_rm", rm);
+  expect_matches("bnar_rv", rv);
 }
 
 TEST_F(TorchCrossCheck, Pooling) {
