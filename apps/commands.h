@@ -11,9 +11,17 @@ struct TrainArgs {
   std::string device = "auto";
   std::string out = "runs/latest";
   std::string resume;
+  std::string init_from;  // a torchvision-named dense state_dict to start from
   bool quiet = false;
 };
 int run_train(const TrainArgs& a);
+}  // namespace sprout::app
+namespace sprout::nn {
+class Module;
+}  // namespace sprout::nn
+namespace sprout::app {
+// The weights of a torchvision-named dense state_dict into `model` (apps/init_from.cpp).
+void load_init_weights(const std::string& path, nn::Module& model);
 
 struct MemoryArgs {
   std::string model = "mlp";
@@ -52,6 +60,36 @@ struct ConfigArgs {
   bool defaults = false;
 };
 int run_config(const ConfigArgs& a);
+
+// export, eval and report: PyTorch in and out, and a run report (apps/interop_cli.cpp).
+struct ExportArgs {
+  std::string source, to = "torch", out, config;
+  bool sparse = false;
+};
+int run_export(const ExportArgs& a);
+struct EvalArgs {
+  std::string model, config, device = "auto", json;
+  std::vector<std::string> sets;
+};
+int run_eval(const EvalArgs& a);
+struct ReportArgs {
+  std::vector<std::string> runs;
+  std::string out = "report.html";
+};
+int run_report(const ReportArgs& a);
+struct InteropArgs {
+  ExportArgs export_args;
+  EvalArgs eval_args;
+  ReportArgs report_args;
+};
+}  // namespace sprout::app
+namespace CLI {
+class App;
+}  // namespace CLI
+namespace sprout::app {
+// Adds the three subcommands; run_interop runs the one parsed (false when none was).
+void add_interop(CLI::App& app, InteropArgs& a);
+bool run_interop(const CLI::App& app, const InteropArgs& a, int* code);
 
 }  // namespace sprout::app
 

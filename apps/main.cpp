@@ -1,4 +1,4 @@
-// The sprout command line: subcommands train, memory, bench, config. The app only parses
+// The sprout command line: subcommands train, memory, bench, config, export, eval, report. The app only parses
 // the command line and calls the engine; every failure ends as one line "error: ..."
 // on stderr and a non-zero exit code.
 #include <CLI/CLI.hpp>
@@ -30,6 +30,7 @@ CLI::App* add_train(CLI::App& app, TrainArgs& ta) {
   train->add_option("--device", ta.device, "auto|cpu|cuda")->capture_default_str();
   train->add_option("--out", ta.out, "output folder")->capture_default_str();
   train->add_option("--resume", ta.resume, "checkpoint to continue from");
+  train->add_option("--init-from", ta.init_from, "start from this torchvision-named dense state_dict (safetensors)");
   train->add_flag("--quiet", ta.quiet, "no progress lines");
   return train;
 }
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
   auto* memory = add_memory(app, ma);
   auto* bench = add_bench(app, ba);
   auto* config = add_config(app, ca);
+  InteropArgs ia;
+  add_interop(app, ia);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -128,6 +131,7 @@ int main(int argc, char** argv) {
     if (*memory) return run_memory(ma);
     if (*bench) return run_bench(ba);
     if (*config) return run_config(ca);
+    if (int code = 0; run_interop(app, ia, &code)) return code;
   } catch (const sprout::OutOfMemory& e) {
     return fail(e.what());
   } catch (const std::bad_alloc&) {

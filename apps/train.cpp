@@ -12,6 +12,7 @@ int run_train(const TrainArgs& a) {
   const nlohmann::json cfg = train::load_config(a.config, a.sets);
   const Device dev = parse_device(a.device);
   train::Trainer trainer(cfg, dev, a.out, a.quiet);
+  if (!a.init_from.empty()) load_init_weights(a.init_from, *trainer.run().model);
   if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.fit();
   return 0;
