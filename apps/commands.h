@@ -54,6 +54,8 @@ struct ConvBenchArgs {
   std::string json_out;
 };
 int run_conv_bench(const ConvBenchArgs& a);
+// `bench allreduce` reads model, densities, image_size, device, steps and json_out.
+int run_allreduce_bench(const StepBenchArgs& a);
 
 struct ConfigArgs {
   std::string show;  // a section or a component's name

@@ -10,6 +10,7 @@
 #include "data/registry.h"
 #include "engine/core/error.h"
 #include "engine/core/threads.h"
+#include "engine/dist/communicator.h"
 #include "models/models.h"
 
 namespace {
@@ -20,6 +21,7 @@ int fail(const std::string& what) {
   std::string line = what;
   for (char& c : line) if (c == '\n' || c == '\r') c = ' ';
   std::fprintf(stderr, "error: %s\n", line.c_str());
+  sprout::dist::abort_if_distributed(1);  // one rank's error ends every rank, no hang
   return 1;
 }
 
@@ -60,7 +62,7 @@ struct BenchArgs {
 
 CLI::App* add_bench(CLI::App& app, BenchArgs& b) {
   auto* bench = app.add_subcommand("bench", "benchmark sparse kernels against dense library calls");
-  bench->add_option("which", b.which, "gemm|step|conv|spmm|sddmm|sparse_linear|topology|all")->required();
+  bench->add_option("which", b.which, "gemm|step|conv|allreduce|spmm|sddmm|sparse_linear|topology|all")->required();
   bench->add_option("--device", b.device, "cpu|cuda")->capture_default_str();
   bench->add_option("--json", b.json, "write results to this JSON file");
   bench->add_option("--min-seconds", b.seconds, "time per measurement")->capture_default_str();
@@ -86,6 +88,12 @@ int run_bench(BenchArgs& b) {
     return run_step_bench(b.step);
   }
   if (b.which == "gemm") return run_gemm_bench(b.json, b.seconds);
+  if (b.which == "allreduce") {
+    if (!b.densities->count()) b.step.densities = {1.0, 0.1, 0.01};
+    b.step.device = b.device;
+    b.step.json_out = b.json;
+    return run_allreduce_bench(b.step);
+  }
   if (b.which == "conv") {
     ConvBenchArgs c;
     if (b.densities->count()) c.densities = b.step.densities;

@@ -57,16 +57,31 @@ std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, boo
   return order;
 }
 
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t batch, int rank, int ranks,
+                                 bool drop_last) {
+  const int64_t n = (int64_t)order.size(), global = batch * ranks;
+  std::vector<int64_t> mine;
+  mine.reserve((size_t)((n + ranks - 1) / ranks));
+  for (int64_t start = 0; start < n; start += global) {
+    if (drop_last && start + global > n) break;
+    const int64_t from = std::min(n, start + rank * batch), to = std::min(n, from + batch);
+    mine.insert(mine.end(), order.begin() + from, order.begin() + to);
+  }
+  return mine;
+}
+
 DataLoader::DataLoader(DatasetPtr dataset, int64_t batch_size, bool shuffle, bool drop_last,
                        uint64_t seed, int num_workers, int prefetch_batches, Device device)
-    : DataLoader(std::move(dataset),
-                 LoaderOptions{batch_size, shuffle, drop_last, seed, num_workers, prefetch_batches, device, nullptr}) {}
+    : DataLoader(std::move(dataset), LoaderOptions{batch_size, shuffle, drop_last, seed, num_workers,
+                                                   prefetch_batches, device, nullptr, 0, 1}) {}
 
 DataLoader::DataLoader(DatasetPtr dataset, const LoaderOptions& options)
     : dataset_(std::move(dataset)), opt_(options) {
   SPROUT_CHECK(dataset_ != nullptr, "DataLoader needs a dataset");
   SPROUT_CHECK(opt_.batch_size > 0, "DataLoader: batch_size must be positive, got ", opt_.batch_size);
   SPROUT_CHECK(opt_.num_workers >= 0, "DataLoader: num_workers must be >= 0, got ", opt_.num_workers);
+  SPROUT_CHECK(opt_.ranks >= 1 && opt_.rank >= 0 && opt_.rank < opt_.ranks, "DataLoader: rank ", opt_.rank,
+               " of ", opt_.ranks);
   transfer_ = opt_.transfer;
   if (!transfer_ && opt_.device.is_cuda()) transfer_ = make_cuda_transfer(opt_.device);
   // Fewer batches in flight than workers would leave workers idle.
@@ -100,8 +115,16 @@ DataLoader::~DataLoader() {
   }
 }
 
+int64_t DataLoader::samples_per_epoch() const {
+  const int64_t n = dataset_->size(), b = opt_.batch_size;
+  if (opt_.ranks <= 1) return n;
+  const int64_t global = b * opt_.ranks, full = n / global;
+  const int64_t rest = opt_.drop_last ? 0 : std::clamp(n - full * global - opt_.rank * b, int64_t(0), b);
+  return full * b + rest;
+}
+
 int64_t DataLoader::batches_per_epoch() const {
-  int64_t n = dataset_->size();
+  const int64_t n = samples_per_epoch();
   return opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
 }
 
@@ -117,8 +140,9 @@ void DataLoader::start_workers() {
 }
 
 void DataLoader::start_epoch(int64_t epoch) {
-  auto order = std::make_shared<const std::vector<int64_t>>(
-      epoch_order(dataset_->size(), opt_.seed, epoch, opt_.shuffle));
+  std::vector<int64_t> all = epoch_order(dataset_->size(), opt_.seed, epoch, opt_.shuffle);
+  if (opt_.ranks > 1) all = shard_order(all, opt_.batch_size, opt_.rank, opt_.ranks, opt_.drop_last);
+  auto order = std::make_shared<const std::vector<int64_t>>(std::move(all));
   drop_ahead();
   {
     std::lock_guard<std::mutex> g(mu_);

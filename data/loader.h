@@ -30,12 +30,22 @@ struct LoaderOptions {
   Device device = Device::cpu();
   // Set for CUDA devices when left empty; when set, batches go through pinned staging.
   std::shared_ptr<DeviceTransfer> transfer;
+  // Data-parallel training: this process is `rank` of `ranks`, and reads its slice of
+  // every global batch (shard_order).
+  int rank = 0, ranks = 1;
 };
 
 // The seed of sample `index`'s augmentation Rng in `epoch`.
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index);
 // The order in which an epoch visits the dataset (a permutation of [0, size)).
 std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, bool shuffle);
+// Rank `rank`'s part of an epoch's `order` when `ranks` processes each take `batch`
+// samples a step: of each global batch (batch x ranks consecutive entries) the rank's
+// slice, so every rank sees a disjoint part and together they see what one process with
+// the global batch would. drop_last leaves out a last global batch that is not full
+// (ranks then take equally many steps); otherwise its slices may be short or empty.
+std::vector<int64_t> shard_order(const std::vector<int64_t>& order, int64_t batch, int rank, int ranks,
+                                 bool drop_last);
 
 class DataLoader : public train::BatchSource {
  public:
@@ -57,6 +67,8 @@ class DataLoader : public train::BatchSource {
   bool next(Batch& out) override;
 
   int64_t batches_per_epoch() const override;
+  // Samples this rank visits in an epoch (the data set's size for a single process).
+  int64_t samples_per_epoch() const;
   int64_t epoch() const { return epoch_; }
   // Batches handed out or skipped so far in this epoch.
   int64_t batch_index() const { return deliver_; }

@@ -21,10 +21,13 @@ DataSplits open(const std::string& name, const json& data, const DataRequest& re
   const int workers = (int)data["workers"].get<int64_t>(), prefetch = (int)data["prefetch"].get<int64_t>();
   DataSplits s;
   s.spec = {train->sample_shape(), train->num_classes()};
-  s.train = std::make_unique<DataLoader>(train, req.batch_size, /*shuffle=*/true, /*drop_last=*/false, req.seed,
-                                         workers, prefetch, req.device);
-  s.test = std::make_unique<DataLoader>(test, req.eval_batch_size, false, false, req.seed, workers, prefetch,
-                                        req.device);
+  // Several ranks drop a last global batch that is not full: every rank takes the same steps.
+  const bool drop_last = req.ranks > 1;
+  s.train = std::make_unique<DataLoader>(train, LoaderOptions{req.batch_size, /*shuffle=*/true, drop_last, req.seed,
+                                                              workers, prefetch, req.device, nullptr, req.rank,
+                                                              req.ranks});
+  s.test = std::make_unique<DataLoader>(test, LoaderOptions{req.eval_batch_size, false, false, req.seed, workers,
+                                                            prefetch, req.device, nullptr, req.rank, req.ranks});
   return s;
 }
 

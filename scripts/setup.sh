@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SPROUT_PACKAGES=(cmake ninja-build g++ nlohmann-json3-dev libcli11-dev libgtest-dev googletest
-                 libbenchmark-dev libopenblas-dev libopenblas-openmp-dev zlib1g-dev libturbojpeg0-dev libjpeg62-turbo-dev
+                 libbenchmark-dev libopenmpi-dev openmpi-bin libopenblas-dev libopenblas-openmp-dev zlib1g-dev libturbojpeg0-dev libjpeg62-turbo-dev
                  dataset-fashion-mnist)
 missing=()
 for p in "${SPROUT_PACKAGES[@]}"; do

@@ -1,6 +1,6 @@
 # Finds system packages. Required: nlohmann_json, CLI11 (header-only; a folder can be
 # given with SPROUT_JSON_INCLUDE / SPROUT_CLI11_INCLUDE), GoogleTest for tests.
-# Optional, detected: CUDA (+cuDNN), OpenBLAS, zlib, libturbojpeg, Google Benchmark.
+# Optional, detected: CUDA (+cuDNN, NCCL), MPI, OpenBLAS, zlib, libturbojpeg, Google Benchmark.
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 
@@ -118,6 +118,17 @@ if(NOT SPROUT_CUDA STREQUAL "OFF")
     endif()
   elseif(SPROUT_CUDA STREQUAL "ON")
     message(FATAL_ERROR "SPROUT_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+
+# MPI (data-parallel training over several processes): Open MPI's or MPICH's C API.
+set(SPROUT_HAVE_MPI OFF)
+if(NOT SPROUT_MPI STREQUAL "OFF")
+  find_package(MPI QUIET COMPONENTS C)
+  if(MPI_C_FOUND)
+    set(SPROUT_HAVE_MPI ON)
+  elseif(SPROUT_MPI STREQUAL "ON")
+    message(FATAL_ERROR "SPROUT_MPI=ON but no MPI was found (Debian: apt-get install libopenmpi-dev openmpi-bin)")
   endif()
 endif()
 

@@ -25,7 +25,7 @@ constexpr const char* kFormat = "sprout-checkpoint-v2";
 constexpr const char* kFormatWithoutChecksums = "sprout-checkpoint-v1";
 
 const std::set<std::string> kMetadataKeys = {"format", "step", "epoch", "batch_in_epoch", "optimizer_steps",
-                                             "sparse", "sparsifier", "init_rng", "config"};
+                                             "sparse", "sparsifier", "init_rng", "config", "ranks"};
 
 // Every parameter (a sparse one as values, row_ptr and col_idx, described in
 // sparse_meta) and buffer of `model`, named with the prefixes.
@@ -141,6 +141,8 @@ int64_t read_count(const Reader& r, const std::string& key) {
 RunCounters read_counters(const Reader& r, const sparsity::TrainContext& run, int64_t* optimizer_steps) {
   RunCounters c{read_count(r, "step"), read_count(r, "epoch"), read_count(r, "batch_in_epoch")};
   *optimizer_steps = read_count(r, "optimizer_steps");
+  c.ranks = r.f.metadata.count("ranks") ? read_count(r, "ranks") : 1;  // older files: one process
+  SPROUT_CHECK(c.ranks >= 1, r.at(), "metadata 'ranks' is 0");
   const int64_t spe = run.steps_per_epoch;
   SPROUT_CHECK(c.epoch <= run.epochs, r.at(), "metadata 'epoch' is ", c.epoch, ", past this run's ", run.epochs,
                " epochs");
@@ -345,7 +347,7 @@ void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimize
   std::map<std::string, std::string> meta{
       {"format", kFormat}, {"step", std::to_string(c.step)},
       {"epoch", std::to_string(c.epoch)}, {"batch_in_epoch", std::to_string(c.batch_in_epoch)},
-      {"optimizer_steps", std::to_string(optimizer.steps)},
+      {"optimizer_steps", std::to_string(optimizer.steps)}, {"ranks", std::to_string(c.ranks)},
       {"sparse", sparse_meta.dump()}, {"sparsifier", method.state().dump()},
       {"init_rng", Json(nn::init_rng().state()).dump()}, {"config", cfg.dump()}};
   save_safetensors(path, t, meta);

@@ -16,6 +16,7 @@ namespace sprout::io {
 
 struct RunCounters {
   int64_t step = 0, epoch = 0, batch_in_epoch = 0;
+  int64_t ranks = 1;  // data-parallel processes of the run that wrote it
 };
 
 void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,

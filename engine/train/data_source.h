@@ -41,9 +41,12 @@ struct DataSpec {
 };
 
 struct DataRequest {
-  int64_t batch_size = 1, eval_batch_size = 1;
+  int64_t batch_size = 1, eval_batch_size = 1;  // per rank
   uint64_t seed = 0;
   Device device;
+  // Data-parallel training: each of `ranks` processes reads a disjoint part of every
+  // epoch (the training split in whole global batches, the test split all of it once).
+  int rank = 0, ranks = 1;
 };
 
 struct DataSplits {

@@ -16,7 +16,8 @@ using Json = nlohmann::json;
 const Options<TrainOptions>& train_options() {
   static const Options<TrainOptions> o = Options<TrainOptions>()
       .integer("epochs", &TrainOptions::epochs, 5, Range::closed(1, 1e6), "passes over the training set")
-      .integer("batch_size", &TrainOptions::batch_size, 128, Range::closed(1, 1e7), "samples per step")
+      .integer("batch_size", &TrainOptions::batch_size, 128, Range::closed(1, 1e7),
+               "samples per step on each rank (data-parallel runs: the global batch is this x ranks)")
       .integer("seed", &TrainOptions::seed, 0, Range::closed(0, 9.0e15),
                "seeds initialisation, data order, augmentation and the sparsity method")
       .integer("max_steps", &TrainOptions::max_steps, 0, Range::at_least(0), "stop after this many steps (0: no limit)")

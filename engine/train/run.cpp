@@ -43,14 +43,20 @@ Run::Run(const Json& c, const DataSpec& data, int64_t spe, Device dev)
   model->to(dev);
   const Json& o = cfg["optimizer"];
   optimizer = optim::optimizers().at(o["name"].get<std::string>()).make(o, model->parameters());
-  optim::ScheduleContext sc{optim::peak_lr(o, opt.batch_size), steps_per_epoch, total_steps};
+  comm = &dist::world();
+  optim::ScheduleContext sc{optim::peak_lr(o, global_batch()), steps_per_epoch, total_steps};
   schedule = optim::schedules().at(cfg["schedule"]["name"].get<std::string>()).make(cfg["schedule"], sc);
   sparsifier->ctx = sparsity::TrainContext{model.get(), optimizer.get(), total_steps, steps_per_epoch, opt.epochs};
   health = ops::make_finite_flag(dev);
+  if (comm->size() > 1) {
+    sync = std::make_unique<dist::GradientSync>(*comm);
+    sync->check_topology(model->parameters(), -1);
+  }
 }
 
 double Run::step(const Batch& b, bool read_loss) {
   sparsifier->before_forward(step_count);
+  if (sync) sync->wrap_dense_grad_hooks(model->parameters());
   optimizer->zero_grad();
   Tensor loss;
   {
@@ -63,14 +69,17 @@ double Run::step(const Batch& b, bool read_loss) {
     if (!device.is_cuda()) check_health();  // cheap here: stop before the update
     total.backward();
   }
+  if (sync) sync->all_reduce_gradients(model->parameters());
   if (!sparsifier->before_step(step_count)) optimizer->step(schedule.lr_at(step_count));
   sparsifier->after_step(step_count);
+  if (sync) sync->check_topology(model->parameters(), step_count);
   ++step_count;
   if (!read_loss) return std::numeric_limits<double>::quiet_NaN();
-  const double value = loss.item();  // synchronises: the GPU verdicts are ready too
+  double value = loss.item();  // synchronises: the GPU verdicts are ready too
   ops::check_deferred();
   check_health();
-  return value;
+  comm->all_reduce(&value, 1, dist::ReduceOp::Sum);  // the mean over ranks: every rank reads the same steps
+  return value / (double)comm->size();
 }
 
 void Run::check_health() const {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/dist/gradient_sync.h"
 #include "engine/nn/module.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
@@ -33,6 +34,8 @@ class Run {
   double lr() const { return schedule.lr_at(step_count); }
   // Stored over dense-equivalent weights of the sparse layers (1 when none).
   double density() const;
+  // Samples one step trains on over all ranks (train.batch_size is per rank).
+  int64_t global_batch() const { return opt.batch_size * comm->size(); }
 
   nlohmann::json cfg;
   TrainOptions opt;
@@ -45,6 +48,9 @@ class Run {
   int64_t step_count = 0, epoch = 0, batch_in_epoch = 0;
   // The first step (1-based) whose loss was not finite, or -1 (ops/finite.h's flag).
   Tensor health;
+  // The process's ranks (dist::world()); `sync` averages gradients when there are several.
+  dist::Communicator* comm = nullptr;
+  std::unique_ptr<dist::GradientSync> sync;
 };
 
 }  // namespace sprout::train

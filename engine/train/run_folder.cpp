@@ -54,6 +54,7 @@ void lock(int fd, const std::string& dir, const std::string& lock_path) {
 }  // namespace
 
 RunFolder::RunFolder(const std::string& dir) : dir_(dir) {
+  if (dir_.empty()) return;  // a process that writes nothing (data-parallel ranks but the first)
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) SPROUT_FAIL("cannot create run folder ", dir_, ": ", ec.message());

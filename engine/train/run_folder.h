@@ -12,7 +12,7 @@ namespace sprout::train {
 class RunFolder {
  public:
   // Creates `dir`, takes its lock and removes stale *.tmp files; throws naming the
-  // folder and the holder when another run holds it.
+  // folder and the holder when another run holds it. An empty `dir`: no folder, no lock.
   explicit RunFolder(const std::string& dir);
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;

@@ -59,7 +59,8 @@ EvalResult evaluate(nn::Module& model, BatchSource& source) {
 }
 
 Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, bool quiet)
-    : cfg_(cfg), device_(device), out_(out_dir), quiet_(quiet), folder_(out_dir) {
+    : cfg_(cfg), device_(device), out_(out_dir), quiet_(quiet || !dist::world().is_root()),
+      folder_(dist::world().is_root() ? out_dir : std::string()), writer_(dist::world().is_root()) {
   if (!quiet_)
     for (const auto& f : folder_.removed())
       std::fprintf(stderr, "sprout train: removed %s, left in %s by a run that did not finish writing it\n",
@@ -67,7 +68,8 @@ Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, boo
   const TrainOptions t = train_options().read(cfg["train"], "train.");
   if (t.threads > 0) omp_set_num_threads((int)t.threads);
   const DataOptions d = data_options().read(cfg["data"], "data.");
-  DataRequest req{t.batch_size, t.eval_batch_size, (uint64_t)t.seed, device};
+  const dist::Communicator& comm = dist::world();
+  DataRequest req{t.batch_size, t.eval_batch_size, (uint64_t)t.seed, device, comm.rank(), comm.size()};
   data_ = data_sets().at(d.name).make.open(cfg["data"], req);
   run_ = std::make_unique<Run>(cfg, data_.spec, data_.train->batches_per_epoch(), device);
 }
@@ -75,6 +77,8 @@ Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, boo
 void Trainer::resume(const std::string& checkpoint) {
   io::RunCounters c =
       io::load_checkpoint(checkpoint, *run_->model, *run_->optimizer, *run_->sparsifier, device_, cfg_);
+  SPROUT_CHECK(c.ranks == run_->comm->size(), "checkpoint ", checkpoint, " was written by a run of ", c.ranks,
+               " ranks; resume it with as many (mpirun -np ", c.ranks, "), not ", run_->comm->size());
   run_->step_count = c.step;
   run_->epoch = c.epoch;
   run_->batch_in_epoch = c.batch_in_epoch;
@@ -83,7 +87,7 @@ void Trainer::resume(const std::string& checkpoint) {
 
 void Trainer::write_events() {
   for (auto& ev : run_->sparsifier->take_events())
-    metrics_.write(Json{{"event", "topology"}, {"step", ev.step}, {"layer", ev.layer}, {"dropped", ev.dropped},
+    record(Json{{"event", "topology"}, {"step", ev.step}, {"layer", ev.layer}, {"dropped", ev.dropped},
                         {"grown", ev.grown}, {"nnz", ev.nnz}, {"density", ev.density}});
 }
 
@@ -91,10 +95,18 @@ void Trainer::log_step(double loss, double dt, int64_t samples, int64_t steps) {
   Run& r = *run_;
   const double sps = dt > 0 ? (double)samples / dt : 0;
   const int64_t last = r.opt.max_steps > 0 ? std::min(r.opt.max_steps, r.total_steps) : r.total_steps;
-  const double eta = sps > 0 ? (double)(last - r.step_count) * (double)r.opt.batch_size / sps : -1;
+  const double eta = sps > 0 ? (double)(last - r.step_count) * (double)r.global_batch() / sps : -1;
   const double lr = r.schedule.lr_at(r.step_count - 1);  // the rate of the step just taken
-  metrics_.write(Json{{"step", r.step_count}, {"epoch", r.epoch + 1}, {"loss", loss}, {"lr", lr},
-                      {"samples_per_second", sps}, {"flops_per_step", flops_report(log_flops_, (double)steps)}});
+  Json line{{"step", r.step_count}, {"epoch", r.epoch + 1}, {"loss", loss}, {"lr", lr},
+            {"samples_per_second", sps}, {"flops_per_step", flops_report(log_flops_, (double)steps)}};
+  if (r.sync) {
+    int64_t sent_steps = 0;
+    const dist::ReduceBytes b = r.sync->take_bytes(&sent_steps);
+    allreduce_bytes_ += b;
+    allreduce_steps_ += sent_steps;
+    line["allreduce"] = allreduce_report(b, sent_steps);
+  }
+  record(line);
   log_flops_ = FlopCount();
   if (!quiet_)
     std::fprintf(stderr, "epoch %ld/%ld step %ld/%ld loss %.4f lr %.4g %.0f samples/s ETA %s\n",
@@ -120,9 +132,9 @@ bool Trainer::train_epoch(double* epoch_seconds) {
     train_flops_ += step_flops;
     log_flops_ += step_flops;
     ++flop_steps_;
-    samples_since_log += b.size();
+    samples_since_log += b.size() * r.comm->size();  // every rank takes an equal part
     ++steps_since_log;
-    samples_seen_ += b.size();
+    samples_seen_ += b.size() * r.comm->size();
     ++r.batch_in_epoch;
     write_events();
     if (log_now) {
@@ -148,10 +160,20 @@ void Trainer::end_epoch(bool stopped, double epoch_seconds) {
   }
   r.check_health();  // the GPU's flag, read where the host waits for evaluation anyway
   last_eval_ = evaluate(*r.model, *data_.test);
+  if (r.comm->size() > 1) {  // each rank evaluated its part of the test split
+    double sums[4] = {last_eval_.loss * (double)last_eval_.samples, last_eval_.accuracy * (double)last_eval_.samples,
+                      last_eval_.top5 * (double)last_eval_.samples, (double)last_eval_.samples};
+    r.comm->all_reduce(sums, 4, dist::ReduceOp::Sum);
+    last_eval_.samples = (int64_t)sums[3];
+    const double n = sums[3] > 0 ? sums[3] : 1.0;
+    last_eval_.loss = sums[0] / n;
+    last_eval_.accuracy = sums[1] / n;
+    last_eval_.top5 = sums[2] / n;
+  }
   if (!std::isfinite(last_eval_.loss) || !std::isfinite(last_eval_.accuracy))
     SPROUT_FAIL("evaluation after step ", r.step_count,
                 " gives non-finite logits; the run stops and no checkpoint or model is written");
-  metrics_.write(Json{{"epoch", r.epoch}, {"step", r.step_count}, {"test_accuracy", last_eval_.accuracy},
+  record(Json{{"epoch", r.epoch}, {"step", r.step_count}, {"test_accuracy", last_eval_.accuracy},
                       {"test_loss", last_eval_.loss}, {"test_top5", last_eval_.top5},
                       {"epoch_seconds", epoch_seconds}, {"density", r.density()}});
   if (!quiet_)
@@ -162,16 +184,18 @@ void Trainer::end_epoch(bool stopped, double epoch_seconds) {
 
 // Only finite parameters reach the file, and a failed write leaves no temporary behind.
 void Trainer::save_checkpoint() {
+  if (!writer_) return;
   Run& r = *run_;
   const std::string path = folder_.file("checkpoint.safetensors");
   check_finite_model(*r.model, "step " + std::to_string(r.step_count) + ": not writing " + path);
   without_leftovers(path, [&] {
     io::save_checkpoint(path, *r.model, *r.optimizer, *r.sparsifier,
-                        io::RunCounters{r.step_count, r.epoch, r.batch_in_epoch}, cfg_);
+                        io::RunCounters{r.step_count, r.epoch, r.batch_in_epoch, r.comm->size()}, cfg_);
   });
 }
 
 Json Trainer::save_model_and_summary(double total_seconds) {
+  if (!writer_) return summary(total_seconds);
   Run& r = *run_;
   const std::string path = folder_.file("model.safetensors");
   check_finite_model(*r.model, "step " + std::to_string(r.step_count) + ": not writing " + path);
@@ -195,7 +219,7 @@ Json Trainer::fit() {
                  (long)r.opt.epochs, out_.c_str());
     return Json::object();
   }
-  metrics_.open(folder_.file("metrics.jsonl"), resumed_);
+  if (writer_) metrics_.open(folder_.file("metrics.jsonl"), resumed_);
   if (!quiet_)
     std::fprintf(stderr, "sprout train: %s on %s, %ld epochs x %ld steps, %s, density %.4f\n",
                  cfg_["model"]["name"].get<std::string>().c_str(), device_.str().c_str(), (long)r.opt.epochs,
@@ -226,16 +250,36 @@ Json Trainer::summary(double total_seconds) const {
   s["steps"] = r.step_count;
   s["device"] = device_.is_cuda() ? "cuda:" + device_name(device_) : "cpu";
   const double per_epoch = r.epoch > 0 && samples_seen_ > 0
-                               ? train_seconds_ * (double)(r.steps_per_epoch * r.opt.batch_size) / (double)samples_seen_
+                               ? train_seconds_ * (double)(r.steps_per_epoch * r.global_batch()) / (double)samples_seen_
                                : 0.0;
   s["time"] = {{"seconds_total", total_seconds}, {"seconds_training", train_seconds_},
                {"samples_per_second", train_seconds_ > 0 ? (double)samples_seen_ / train_seconds_ : 0.0},
                {"seconds_per_epoch", per_epoch}};
   s["flops_per_step"] = flops_report(train_flops_, (double)flop_steps_);
+  s["batch"] = {{"per_rank", r.opt.batch_size}, {"global", r.global_batch()}, {"ranks", r.comm->size()}};
+  if (r.sync) {
+    Json d = allreduce_report(allreduce_bytes_, allreduce_steps_);
+    d["backend"] = r.comm->backend();
+    s["data_parallel"] = d;
+  }
   Json method = r.sparsifier->summary();
   if (!method.is_null() && !method.empty()) s["method"] = method;
   s["config"] = cfg_;
   return s;
+}
+
+void Trainer::record(const Json& line) {
+  if (writer_) metrics_.write(line);
+}
+
+// Bytes a step all-reduced (gradients, and growth's dense gradients on update steps)
+// beside what dense data-parallel training of the same model sends.
+Json Trainer::allreduce_report(const dist::ReduceBytes& b, int64_t steps) const {
+  const double n = steps > 0 ? (double)steps : 1.0;
+  return Json{{"bytes_per_step", (double)b.total() / n}, {"gradient_bytes_per_step", (double)b.gradients / n},
+              {"growth_bytes_per_step", (double)b.growth / n}, {"dense_ddp_bytes_per_step", (double)b.dense_ddp / n},
+              {"fraction_of_dense", b.dense_ddp > 0 ? (double)b.total() / (double)b.dense_ddp : 0.0},
+              {"collectives_per_step", (double)b.collectives / n}};
 }
 
 }  // namespace sprout::train

@@ -50,6 +50,9 @@ class Trainer {
   void save_checkpoint();
   nlohmann::json save_model_and_summary(double total_seconds);
   nlohmann::json summary(double total_seconds) const;
+  // metrics.jsonl's next record; only the first rank writes files.
+  void record(const nlohmann::json& line);
+  nlohmann::json allreduce_report(const dist::ReduceBytes& bytes, int64_t steps) const;
 
   nlohmann::json cfg_;
   Device device_;
@@ -63,8 +66,11 @@ class Trainer {
   double train_seconds_ = 0;
   FlopCount train_flops_, log_flops_;  // training steps only: the run's, and since the last log line
   int64_t flop_steps_ = 0;
-  int64_t samples_seen_ = 0;
+  int64_t samples_seen_ = 0;  // over all ranks
   bool resumed_ = false;
+  bool writer_ = true;  // this process writes the run's files (rank 0)
+  dist::ReduceBytes allreduce_bytes_;  // the whole run's, and how many steps sent them
+  int64_t allreduce_steps_ = 0;
 };
 
 }  // namespace sprout::train

@@ -1,6 +1,6 @@
 // The source tree's layering, checked on the files themselves: every project include
 // points to the same layer or one below it (kernels < engine/core < autograd < sparse <
-// ops < nn < optim < sparsity < io < train < models, data < apps; models and data never
+// ops < nn < optim < sparsity < io, dist < train < models, data < apps; models and data never
 // include each other), only engine/core/dispatch.h branches on SPROUT_WITH_CUDA outside
 // kernels, CUDA's runtime header is reached only through engine/core, and no source
 // file grows past 500 lines or a top-level function past 60.
@@ -24,7 +24,7 @@ int rank_of(const std::string& path) {
   static const std::vector<std::pair<std::string, int>> ranks = {
       {"kernels/", 0},        {"engine/core/", 1}, {"engine/autograd/", 2}, {"engine/sparse/", 3},
       {"engine/ops/", 4},     {"engine/nn/", 5},   {"engine/optim/", 6},    {"engine/sparsity/", 7},
-      {"engine/io/", 8},      {"engine/train/", 9}, {"models/", 10},        {"data/", 10},
+      {"engine/io/", 8},      {"engine/dist/", 8}, {"engine/train/", 9}, {"models/", 10},        {"data/", 10},
       {"apps/", 11}};
   for (const auto& [prefix, r] : ranks)
     if (path.rfind(prefix, 0) == 0) return r;
