@@ -34,6 +34,16 @@ if [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Status}' python3-torchvision 2>/d
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch python3-torchvision \
     python3-numpy >/dev/null 2>&1 || echo "setup: python3-torch/torchvision not installed (PyTorch cross-checks will skip)" >&2
 fi
+# The PyTorch round trip (python/sprout_torch.py) reads safetensors with Debian's python3.
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c "import safetensors" 2>/dev/null; then
+  /usr/bin/python3 -m pip install -q --break-system-packages safetensors >/dev/null 2>&1 ||
+    echo "setup: safetensors not installed for /usr/bin/python3 (the PyTorch round-trip tests will skip)" >&2
+fi
+# Headless Chromium renders `sprout report`'s page in its test.
+if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+    echo "setup: chromium not installed (the report rendering test will skip)" >&2
+fi
 
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${SPROUT_CMAKE_ARGS:-} >/dev/null
