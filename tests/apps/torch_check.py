@@ -1,7 +1,7 @@
 """PyTorch's side of tests/apps/torch_interop_test.cpp (run by Debian's /usr/bin/python3
 with torch and torchvision):
   logits IO FILE...               torchvision loads each file (strict) and gives io's logits
-  accuracy FILE FASHION_ROOT N    correct count of the model on the first N test images
+  accuracy FASHION_ROOT N FILE... correct count of each model on the first N test images
   save_resnet18 OUT CLASSES       a torchvision resnet18 state_dict saved by safetensors.torch
   compare_init TORCH_FILE MODEL   a run's model file holds the torch weights (at stored entries)
 Prints one line of numbers; exits non-zero when a check fails.
@@ -37,17 +37,20 @@ def logits(io_file, *files):
     return 0 if worst <= 1e-4 else 1
 
 
-def accuracy(path, root, n):
+def accuracy(root, n, *paths):
     n = int(n)
     with gzip.open(os.path.join(root, "t10k-images-idx3-ubyte.gz")) as f:
         images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)[:n]
     with gzip.open(os.path.join(root, "t10k-labels-idx1-ubyte.gz")) as f:
         labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)[:n]
-    model = sprout_torch.load(path)
-    x = sprout_torch.normalize(images, model.sprout_meta).flatten(1)
-    with torch.no_grad():
-        pred = model(x).argmax(1).numpy()
-    print(f"correct {int((pred == labels).sum())} of {len(labels)}")
+    info = None
+    for path in paths:
+        model = sprout_torch.load(path)
+        info = info or model.sprout_meta  # a run's own file does not record the normalisation
+        x = sprout_torch.normalize(images, info).flatten(1)
+        with torch.no_grad():
+            pred = model(x).argmax(1).numpy()
+        print(f"correct {int((pred == labels).sum())} of {len(labels)}")
     return 0
 
 

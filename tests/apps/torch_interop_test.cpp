@@ -150,7 +150,7 @@ TEST(TorchInterop, FashionMlpAccuracyInPyTorchAndEval) {
   ASSERT_EQ(run_sprout("export " + dir + "/run --to torch --out " + dir + "/mlp.safetensors", dir).code, 0)
       << read_text(dir + "/stderr.txt");
   std::string out;
-  ASSERT_EQ(torch_check("accuracy " + dir + "/mlp.safetensors " + kFashion + " 10000", &out), 0) << out;
+  ASSERT_EQ(torch_check("accuracy " + kFashion + " 10000 " + dir + "/mlp.safetensors", &out), 0) << out;
   EXPECT_EQ(out, "correct " + std::to_string(sprout_correct) + " of 10000\n");
   ASSERT_EQ(run_sprout("eval --model " + dir + "/run/model.safetensors --device cpu --json " + dir + "/eval.json", dir)
                 .code, 0) << read_text(dir + "/stderr.txt");
@@ -160,6 +160,38 @@ TEST(TorchInterop, FashionMlpAccuracyInPyTorchAndEval) {
   EXPECT_EQ(ev["top5"].get<double>(), summary["test_top5"].get<double>());
   EXPECT_NEAR(ev["loss"].get<double>(), summary["test_loss"].get<double>(), 1e-6);
   EXPECT_GT(ev["samples_per_second"].get<double>(), 0);
+  fs::remove_all(dir);
+}
+
+// BSR 4x4 blocks: sparse parts for torch.sparse_bsr_tensor where the shape is a multiple
+// of the block, CSR entries (padding left out) for the 10-row output layer; the run's own
+// file read directly too; eval rebuilds the block structure.
+TEST(TorchInterop, BlockSparseMlpThroughSparseParts) {
+  if (!torch_missing().empty()) GTEST_SKIP() << torch_missing();
+  if (!fs::exists(kFashion + "/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST at " << kFashion;
+  const std::string dir = temp_dir("bsr");
+  ASSERT_EQ(run_sprout("train --config " + testing::config_path("fashion_static.json") +
+                           " --set 'model.hidden=[64,64]' --set train.max_steps=60 --set sparsity.format=bsr"
+                           " --set sparsity.block=4 --set sparsity.distribution=uniform --set sparsity.density=0.5"
+                           " --device cpu --quiet --out " + dir + "/run",
+                       dir).code, 0) << read_text(dir + "/stderr.txt");
+  const Json summary = Json::parse(read_text(dir + "/run/summary.json"));
+  ASSERT_EQ(summary["layers"][2]["format"], "bsr");  // the 10 x 64 output layer too
+  const std::string correct = std::to_string(std::llround(summary["test_accuracy"].get<double>() * 10000));
+  ASSERT_EQ(run_sprout("export " + dir + "/run --sparse --out " + dir + "/sp.safetensors", dir).code, 0)
+      << read_text(dir + "/stderr.txt");
+  const io::SafetensorsFile f = io::load_safetensors(dir + "/sp.safetensors");
+  const Json sparse = Json::parse(f.metadata.at("sparse"));
+  EXPECT_EQ(sparse["0.weight"]["layout"], "bsr");
+  EXPECT_EQ(f.tensors.at("0.weight.values").dim(), 3);
+  EXPECT_EQ(sparse["4.weight"]["layout"], "csr");  // 10 rows: not a multiple of 4
+  std::string out;
+  ASSERT_EQ(torch_check("accuracy " + kFashion + " 10000 " + dir + "/sp.safetensors " + dir + "/run/model.safetensors",
+                        &out), 0) << out;
+  EXPECT_EQ(out, "correct " + correct + " of 10000\ncorrect " + correct + " of 10000\n");
+  ASSERT_EQ(run_sprout("eval --model " + dir + "/run --device cpu --json " + dir + "/eval.json", dir).code, 0)
+      << read_text(dir + "/stderr.txt");
+  EXPECT_EQ(Json::parse(read_text(dir + "/eval.json"))["top1"], summary["test_accuracy"]);
   fs::remove_all(dir);
 }
 
