@@ -107,8 +107,11 @@ struct BatchNormActNode : autograd::Node {
   const char* name() const override { return relu ? "batch_norm_act2d" : "batch_norm2d"; }
   bool can_rebuild() const override { return x.defined(); }
   Tensor rebuild() const override {
+    // The residual first: a chain of rebuilt residuals then holds two tensors at a
+    // time, not one per link.
+    const Tensor r = residual.get();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-    apply_act(x, residual.get(), mean, invstd, gamma, beta, relu, y);
+    apply_act(x, r, mean, invstd, gamma, beta, relu, y);
     return y;
   }
   void release() override {

@@ -1,8 +1,11 @@
 // Pooling ops: checks, dispatch, backward nodes. Max pooling keeps its int32 argmax
-// indices (one per output element) as the only saved state.
+// indices (one per output element) as the only saved state, or nothing when its input
+// can be rebuilt (autograd/saved.h).
 #include "engine/ops/pool.h"
 
-#include "engine/autograd/node.h"
+#include <utility>
+
+#include "engine/autograd/saved.h"
 #include "engine/core/dispatch.h"
 #include "kernels/cpu/pool.h"
 
@@ -32,12 +35,8 @@ Window check_window(const Tensor& x, int64_t k, int64_t stride, int64_t pad, con
   return w;
 }
 
-}  // namespace
-
-Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
-  Window w = check_window(x, k, stride, pad, "max_pool2d");
-  Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
-  Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
+// y and its argmax from x.
+void max_pool_forward(const Window& w, const Tensor& x, const Tensor& y, const Tensor& argmax) {
   if (x.is_cuda()) {
     SPROUT_ON_CUDA(kernels::cuda::max_pool2d_forward(x.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
                                                      w.pad, y.data<float>(), argmax.data<int32_t>(), stream()));
@@ -48,22 +47,65 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
                                 argmax.data<int32_t>());
     });
   }
+}
+
+// Keeps the argmax; or, when its input can be rebuilt (a fused BatchNorm + ReLU's output),
+// only that input's producer: backward then pools the rebuilt input again for the argmax,
+// and the output can be rebuilt too, so the pool keeps nothing of its own.
+struct MaxPoolNode : autograd::Node {
+  Window w;
+  DType dt = DType::F32;
+  Tensor argmax;
+  autograd::SavedTensor input;
+
+  const char* name() const override { return "max_pool2d"; }
+  bool can_rebuild() const override { return input.defined(); }
+  Tensor rebuild() const override { return pool_again().first; }
+  void release() override {
+    argmax = Tensor();
+    input = autograd::SavedTensor();
+  }
+  std::vector<Tensor> apply(const Tensor& dy) override {
+    const Tensor am = argmax.defined() ? argmax : pool_again().second;
+    Tensor dx = Tensor::empty({w.N, w.C, w.H, w.W}, dt, dy.device());
+    if (dy.is_cuda()) {
+      SPROUT_ON_CUDA(kernels::cuda::max_pool2d_backward(dy.data<float>(), am.data<int32_t>(), w.planes(), w.H, w.W,
+                                                        w.k, w.stride, w.pad, dx.data<float>(), stream()));
+    } else {
+      dispatch_float(dt, "max_pool2d backward", [&](auto t) {
+        using T = decltype(t);
+        kc::max_pool2d_backward<T>(dy.data<T>(), am.data<int32_t>(), w.planes(), w.H, w.W, w.Hout, w.Wout,
+                                   dx.data<T>());
+      });
+    }
+    return {dx};
+  }
+
+ private:
+  std::pair<Tensor, Tensor> pool_again() const {
+    const Tensor x = input.get();
+    Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+    Tensor am = Tensor::empty(y.shape(), DType::I32, x.device());
+    max_pool_forward(w, x, y, am);
+    return {y, am};
+  }
+};
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
+  Window w = check_window(x, k, stride, pad, "max_pool2d");
+  Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
+  max_pool_forward(w, x, y, argmax);
   if (autograd::needs_grad({&x})) {
-    DType dt = x.dtype();
-    autograd::record(y, std::make_shared<autograd::FunctionNode>("max_pool2d", [w, argmax, dt](const Tensor& dy) {
-      Tensor dx = Tensor::empty({w.N, w.C, w.H, w.W}, dt, dy.device());
-      if (dy.is_cuda()) {
-        SPROUT_ON_CUDA(kernels::cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), w.planes(),
-                                                          w.H, w.W, w.k, w.stride, w.pad, dx.data<float>(), stream()));
-      } else {
-        dispatch_float(dt, "max_pool2d backward", [&](auto t) {
-          using T = decltype(t);
-          kc::max_pool2d_backward<T>(dy.data<T>(), argmax.data<int32_t>(), w.planes(), w.H, w.W, w.Hout,
-                                     w.Wout, dx.data<T>());
-        });
-      }
-      return std::vector<Tensor>{dx};
-    }), {&x});
+    auto node = std::make_shared<MaxPoolNode>();
+    node->w = w;
+    node->dt = x.dtype();
+    autograd::SavedTensor in(x);
+    if (in.rebuilt()) node->input = in;
+    else node->argmax = argmax;
+    autograd::record(y, node, {&x});
   }
   return y;
 }

@@ -1,8 +1,9 @@
 // The fused BatchNorm + (residual add) + ReLU: finite-difference gradients in float64,
 // bit-for-bit agreement with the unfused ops in float32 (values, every gradient, the
-// running statistics, also with gamma 0 and tiny), a conv after it keeping nothing
-// new (the allocator's activation bytes) while its gradients stay the same, and CUDA
-// parity (skipped without a GPU). The PyTorch cross-check is in torch_crosscheck_test.
+// running statistics, also with gamma 0 and tiny, and with a max pool between it and
+// the next conv), a conv after it keeping nothing new (the allocator's activation
+// bytes) while its gradients stay the same, and CUDA parity (skipped without a GPU).
+// The PyTorch cross-check is in torch_crosscheck_test.
 #include "ops_testing.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/pool.h"
 #include "engine/ops/shape.h"
 
 namespace sprout {
@@ -48,8 +50,9 @@ struct Result {
   Tensor y, dx, dw2, dgamma, dbeta, dres, rm, rv;
 };
 
-// conv -> BN (+ residual) -> ReLU -> conv, fused or not, in float32, one backward.
-Result conv_bn_relu_conv(bool fused, const Tensor& gamma_values, bool residual) {
+// conv -> BN (+ residual) -> ReLU [-> max pool] -> conv, fused or not, in float32, one
+// backward. After the fused op the pool and the second conv keep nothing of their own.
+Result conv_bn_relu_conv(bool fused, const Tensor& gamma_values, bool residual, bool pool = false) {
   Tensor x = randn({3, 4, 6, 5}, 20, DType::F32), w1 = randn({6, 4, 3, 3}, 21, DType::F32);
   Tensor w2 = randn({5, 6, 1, 1}, 22, DType::F32), r = randn({3, 6, 6, 5}, 23, DType::F32);
   Tensor gamma = gamma_values.clone(), beta = randn({6}, 24, DType::F32);
@@ -63,6 +66,7 @@ Result conv_bn_relu_conv(bool fused, const Tensor& gamma_values, bool residual) 
     h = ops::batch_norm2d(h, gamma, beta, rm, rv, true);
     h = ops::relu(residual ? ops::add(h, res) : h);
   }
+  if (pool) h = ops::max_pool2d(h, 3, 2, 1);
   Tensor y = ops::conv2d(h, w2, Tensor(), 1, 0);
   y.backward(randn(y.shape(), 25, DType::F32));
   return {y, x.grad(), w2.grad(), gamma.grad(), beta.grad(), residual ? r.grad() : Tensor(), rm, rv};
@@ -78,8 +82,9 @@ void expect_identical(const Tensor& a, const Tensor& b, const char* what) {
 TEST(BnAct, FusedEqualsUnfusedBitForBit) {
   // Gamma with an exact 0 and a tiny entry: the fused op never divides by gamma.
   Tensor gamma = Tensor::from_vector<float>({1.3f, 0.f, -0.7f, 1e-20f, 2.f, 0.5f}, {6});
-  for (bool residual : {false, true}) {
-    Result a = conv_bn_relu_conv(false, gamma, residual), b = conv_bn_relu_conv(true, gamma, residual);
+  for (int variant = 0; variant < 3; ++variant) {
+    const bool residual = variant == 1, pool = variant == 2;
+    Result a = conv_bn_relu_conv(false, gamma, residual, pool), b = conv_bn_relu_conv(true, gamma, residual, pool);
     expect_identical(a.y, b.y, "output");
     expect_identical(a.dx, b.dx, "input gradient");
     expect_identical(a.dw2, b.dw2, "gradient of the conv after (its input rebuilt)");
