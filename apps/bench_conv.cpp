@@ -1,8 +1,10 @@
 // `sprout bench conv`: every distinct convolution of ResNet-50 at 224x224, one layer at a
-// time: the dense convolution (ops::conv2d) beside the sparse one (ops::sparse_conv2d:
-// the direct SpMM for stride-1 1x1 layers, im2col + SpMM otherwise) at each density,
-// forward and backward (input and weight gradients; the stem has no input gradient, as in
-// training) timed apart, each speedup beside its ideal (the FLOP ratio, about 1 / density).
+// time: the dense convolution (ops::conv2d) beside the sparse one (ops::sparse_conv2d) at
+// each density, by the path the engine takes (the direct SpMM for stride-1 1x1 layers,
+// on the CPU the unfolding-free product for the others) and, where that differs, by
+// im2col + SpMM; forward and backward (input and weight gradients; the stem has no input
+// gradient, as in training) timed apart, each speedup beside its ideal (the FLOP ratio,
+// about 1 / density).
 #include <cstdio>
 #include <fstream>
 
@@ -64,6 +66,29 @@ PassTimes time_passes(const std::function<Tensor(const Tensor&)>& conv, const Te
   return t;
 }
 
+// One density: the engine's path, and im2col + SpMM where the engine's path differs.
+Json bench_sparse(const ConvShape& s, nn::SparseConv2d& sp, const Tensor& x, const PassTimes& d, bool input_grad,
+                  double min_seconds, Device dev) {
+  auto conv = [&](const Tensor& in) { return sp.forward(in); };
+  const PassTimes t = time_passes(conv, x, input_grad, min_seconds, dev);
+  const double ideal = 1.0 / sp.weight.density();
+  std::printf("%-26s d=%.2f   fwd %8.2f ms  bwd %8.2f ms  speedup fwd %5.2fx bwd %5.2fx (ideal %5.1fx)\n", "",
+              sp.weight.density(), t.forward * 1e3, t.backward * 1e3, d.forward / t.forward, d.backward / t.backward,
+              ideal);
+  Json r = {{"density", sp.weight.density()}, {"forward_ms", t.forward * 1e3}, {"backward_ms", t.backward * 1e3},
+            {"speedup_forward", d.forward / t.forward}, {"speedup_backward", d.backward / t.backward},
+            {"ideal_speedup", ideal}};
+  if ((s.k == 1 && s.stride == 1) || dev.is_cuda() || sp.weight.block > 1) return r;
+  ops::set_sparse_conv_path(ops::SparseConvPath::Unfold);
+  const PassTimes u = time_passes(conv, x, input_grad, min_seconds, dev);
+  ops::set_sparse_conv_path(ops::SparseConvPath::Auto);
+  std::printf("%-26s   im2col fwd %8.2f ms  bwd %8.2f ms  speedup fwd %5.2fx bwd %5.2fx\n", "", u.forward * 1e3,
+              u.backward * 1e3, d.forward / u.forward, d.backward / u.backward);
+  r["unfold_forward_ms"] = u.forward * 1e3;
+  r["unfold_backward_ms"] = u.backward * 1e3;
+  return r;
+}
+
 Json bench_shape(const ConvShape& s, int64_t batch, const std::vector<double>& densities, double min_seconds,
                  Device dev) {
   Rng rng(7);
@@ -81,13 +106,7 @@ Json bench_shape(const ConvShape& s, int64_t batch, const std::vector<double>& d
   for (double density : densities) {
     auto sp = nn::SparseConv2d::from_dense(dense, density, rng);
     sp->to(dev);
-    const PassTimes t = time_passes([&](const Tensor& in) { return sp->forward(in); }, x, input_grad, min_seconds, dev);
-    const double ideal = 1.0 / sp->weight.density();
-    std::printf("%-26s d=%.2f   fwd %8.2f ms  bwd %8.2f ms  speedup fwd %5.2fx bwd %5.2fx (ideal %5.1fx)\n", "",
-                density, t.forward * 1e3, t.backward * 1e3, d.forward / t.forward, d.backward / t.backward, ideal);
-    row["sparse"].push_back({{"density", sp->weight.density()}, {"forward_ms", t.forward * 1e3},
-                             {"backward_ms", t.backward * 1e3}, {"speedup_forward", d.forward / t.forward},
-                             {"speedup_backward", d.backward / t.backward}, {"ideal_speedup", ideal}});
+    row["sparse"].push_back(bench_sparse(s, *sp, x, d, input_grad, min_seconds, dev));
   }
   std::fflush(stdout);
   return row;

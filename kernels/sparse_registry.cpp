@@ -23,8 +23,8 @@ SparseKernelFns<T> fns(void (*spmm)(const SpmmArgs<T>&), void (*sddmm)(const Sdd
   return f;
 }
 
-// A CPU kernel: float32 and float64, transposed products through the CSC view, and
-// the output options (transposed C, row bias).
+// A CPU kernel: float32 and float64, transposed products through the CSC view, the
+// output options (transposed C, row bias) and B rows at element offsets.
 SparseKernel cpu_kernel(const char* name, SparseFormat format, SparseKernelFns<float> f32,
                         SparseKernelFns<double> f64, const char* note) {
   SparseKernel k;
@@ -33,6 +33,7 @@ SparseKernel cpu_kernel(const char* name, SparseFormat format, SparseKernelFns<f
   k.format = format;
   k.needs_transpose_view = true;
   k.supports_output_options = true;
+  k.offset_rows = true;
   k.f32 = f32;
   k.f64 = f64;
   k.note = note;

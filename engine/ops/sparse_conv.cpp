@@ -1,14 +1,18 @@
-// Sparse convolution: a direct SpMM for 1x1 convolutions, else unfolded chunks of the
-// batch times the sparse weight; the weight gradient by SDDMM at the stored entries.
+// Sparse convolution: a direct SpMM for 1x1 convolutions; on the CPU with CSR the
+// unfolding-free product (sparse_conv_implicit.h); else unfolded chunks of the batch
+// times the sparse weight. The weight gradient by SDDMM at the stored entries.
 #include "engine/ops/sparse_conv.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "engine/autograd/saved.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
+#include "engine/ops/pool.h"
 #include "engine/ops/sddmm.h"
 #include "engine/ops/shape.h"
+#include "engine/ops/sparse_conv_implicit.h"
 #include "engine/ops/sparse_support.h"
 #include "engine/ops/spmm.h"
 #include "engine/ops/im2col.h"
@@ -30,7 +34,13 @@ struct SparseConvSaved {
   ConvGeometry g;
   int64_t chunk;    // images per unfolded chunk
   double columns;   // N * Hout * Wout: the product's dense columns
+  bool implicit;    // the unfolding-free path (not when a regrowth hook wants dense dW)
 };
+
+static std::atomic<SparseConvPath> g_path{SparseConvPath::Auto};
+
+void set_sparse_conv_path(SparseConvPath p) { g_path = p; }
+SparseConvPath sparse_conv_path() { return g_path; }
 
 // dx and dv chunk by chunk: the columns are unfolded again (never saved), the SDDMM
 // gives the values' gradient, W^T times the output gradient folds back into dx.
@@ -38,6 +48,12 @@ static std::vector<Tensor> sparse_conv_backward(const SparseConvSaved& c, const 
   const sparse::SparseParameter& s = c.s;
   const ConvGeometry& g = c.g;
   const Tensor x = c.x.get();
+  if (c.implicit && !c.hook) {
+    std::vector<Tensor> d = implicit_conv_backward(s, c.values, x, c.gx, c.gv, g, gy);
+    if (c.gx) count_sparse_flops(FlopPass::InputGrad, s, c.columns);
+    if (c.gv) count_sparse_flops(FlopPass::WeightGrad, s, c.columns);
+    return d;
+  }
   const int64_t K = s.cols, O = s.rows, P = g.HW();
   Tensor dx, dv, dense;
   if (c.gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
@@ -98,15 +114,24 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
     y = reshape(y, {g.N, w.rows, g.H, g.W});
     return bias.defined() ? add_bias(y, bias) : y;
   }
+  const SparseConvPath path = sparse_conv_path();
+  // A strided 1x1 convolution is the 1x1 product of the subsampled input.
+  if (kernel == 1 && pad == 0 && path != SparseConvPath::Unfold && !x.is_cuda())
+    return sparse_conv2d(avg_pool2d(x, 1, stride, 0), w, bias, 1, 1, 0);
   check_values(w, w.values, "sparse_conv2d");
   check_same(x, w.values, "sparse_conv2d");
   const int64_t chunk = conv_chunk_images(g.N, (size_t)(w.cols + w.rows) * (size_t)g.HW() * dtype_size(x.dtype()));
-  Tensor y = sparse_conv_forward(x, w, g, chunk);
+  const bool implicit = path != SparseConvPath::Unfold && implicit_conv_possible(w, x.device(), g) &&
+                        (path == SparseConvPath::Implicit || implicit_conv_pays(g));
+  SPROUT_CHECK(implicit || path != SparseConvPath::Implicit, "sparse_conv2d: the unfolding-free path needs a CSR ",
+               "weight on the CPU with a kernel that reads rows at offsets (weight block ", w.block, ", on ",
+               x.device().str(), ")");
+  Tensor y = implicit ? implicit_conv_forward(x, structure_of(w), w.values, g) : sparse_conv_forward(x, w, g, chunk);
   const double columns = (double)g.N * (double)g.HW();
   count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&x, &w.values})) {
     SparseConvSaved c{structure_of(w), w.values.detach(), autograd::SavedTensor(x), x.requires_grad(), w.values.requires_grad(),
-                      w.dense_grad_hook, g, chunk, columns};
+                      w.dense_grad_hook, g, chunk, columns, implicit};
     autograd::record(y, std::make_shared<FunctionNode>(
                             "sparse_conv2d", [c](const Tensor& gy) { return sparse_conv_backward(c, gy); }),
                      {&x, &w.values});

@@ -1,0 +1,28 @@
+// The unfolding-free sparse convolution (CPU, CSR; kernels/cpu/sparse_conv.h): the
+// forward product, the input gradient per phase with W^T and the weight gradient by
+// SDDMM, each in chunks of images under the convolution workspace budget. Internal
+// to engine/ops; sparse_conv2d decides when it runs.
+#pragma once
+#include <vector>
+
+#include "engine/ops/im2col.h"
+#include "engine/sparse/parameter.h"
+
+namespace sprout::ops::detail {
+
+// True when the selected kernel for w on `dev` reads B rows at element offsets (CPU
+// CSR) and every offset of this geometry fits an int32.
+bool implicit_conv_possible(const sparse::SparseParameter& w, Device dev, const ConvGeometry& g);
+// The cost model: products run over whole phase planes, so small planes pay for the
+// positions past the output (forward) and the zero border (input gradient); where
+// either more than doubles the work, unfolding is faster (measured on ResNet-50's 7x7
+// planes: 1.65x forward, 2.5x input-gradient positions).
+bool implicit_conv_pays(const ConvGeometry& g);
+// y [N, O, Hout, Wout] = W * x with w's structure and `values`.
+Tensor implicit_conv_forward(const Tensor& x, const sparse::SparseParameter& w, const Tensor& values,
+                             const ConvGeometry& g);
+// {dx or undefined, dvalues or undefined} from the output gradient gy.
+std::vector<Tensor> implicit_conv_backward(const sparse::SparseParameter& w, const Tensor& values, const Tensor& x,
+                                           bool want_dx, bool want_dv, const ConvGeometry& g, const Tensor& gy);
+
+}  // namespace sprout::ops::detail
