@@ -26,13 +26,16 @@ const Options<MlpOptions>& mlp_options() {
 struct ResNetOptions {
   std::string stem;
   double width = 1.0;
+  bool fused_bn_relu = true;
 };
 
 const Options<ResNetOptions>& resnet_options() {
   static const Options<ResNetOptions> o = Options<ResNetOptions>()
       .text("stem", &ResNetOptions::stem, "imagenet", {"imagenet", "cifar"},
             "imagenet: 7x7/2 conv and 3x3/2 max pool; cifar: 3x3/1 conv, no pool")
-      .number("width", &ResNetOptions::width, 1.0, Range::above(0), "multiplies every channel count");
+      .number("width", &ResNetOptions::width, 1.0, Range::above(0), "multiplies every channel count")
+      .flag("fused_bn_relu", &ResNetOptions::fused_bn_relu, true,
+            "BatchNorm + ReLU as one op that keeps one tensor for backward (false: separate ops)");
   return o;
 }
 
@@ -46,7 +49,7 @@ train::ModelFactory resnet_factory(int depth) {
   return [depth](const json& m, const DataSpec& d) {
     check_image("resnet" + std::to_string(depth), d);
     ResNetOptions o = resnet_options().read(m, "model.");
-    return resnet(depth, d.num_classes, o.stem, d.sample_shape[0], o.width);
+    return resnet(depth, d.num_classes, o.stem, d.sample_shape[0], o.width, o.fused_bn_relu);
   };
 }
 

@@ -8,9 +8,11 @@
 
 namespace sprout::models {
 
-// depth 18, 34 or 50; stem "imagenet" or "cifar"; width multiplies every channel count.
+// depth 18, 34 or 50; stem "imagenet" or "cifar"; width multiplies every channel count;
+// fused_bn_relu runs each BatchNorm + ReLU pair as one op (the same values and gradients,
+// half the kept activations; false: separate BatchNorm, add and ReLU ops).
 nn::ModulePtr resnet(int depth, int64_t num_classes, const std::string& stem = "imagenet",
-                     int64_t in_channels = 3, double width = 1.0);
+                     int64_t in_channels = 3, double width = 1.0, bool fused_bn_relu = true);
 nn::ModulePtr vgg(int depth, int64_t num_classes, int64_t in_channels = 3);
 nn::ModulePtr small_cnn(int64_t in_channels, int64_t image_size, int64_t num_classes);
 

@@ -29,7 +29,9 @@ const Options<TrainOptions>& train_options() {
                "steps between progress lines and metrics (each reads the loss back)")
       .flag("checkpoint_every_epoch", &TrainOptions::checkpoint_every_epoch, true,
             "write checkpoint.safetensors after every epoch (else only at the end)")
-      .integer("threads", &TrainOptions::threads, 0, Range::closed(0, 4096), "CPU threads (0: OpenMP's default)");
+      .integer("threads", &TrainOptions::threads, 0, Range::closed(0, 4096), "CPU threads (0: OpenMP's default)")
+      .text("checkpoint_activations", &TrainOptions::checkpoint_activations, "none", {"none", "blocks"},
+            "blocks: keep only each residual block's input and recompute the block in backward");
   return o;
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/autograd/node.h"
+#include "engine/nn/checkpoint.h"
 #include "engine/nn/init.h"
 #include "engine/ops/deferred.h"
 #include "engine/ops/elementwise.h"
@@ -61,6 +62,7 @@ double Run::step(const Batch& b, bool read_loss) {
   Tensor loss;
   {
     MemoryScope ms(MemCategory::Activations);
+    nn::CheckpointScope cs(nn::parse_checkpoint_mode(opt.checkpoint_activations));
     Tensor logits = model->forward(b.x);
     loss = ops::cross_entropy(logits, b.y, opt.label_smoothing);
     Tensor extra = sparsifier->extra_loss();

@@ -31,7 +31,8 @@ class TrainerTest : public TrainTest {
 TEST_F(TrainerTest, DefaultConfigHoldsEveryComponentsOptions) {
   Json d = default_config();
   for (const char* s : {"model", "data", "train", "optimizer", "schedule", "sparsity"}) EXPECT_TRUE(d.contains(s)) << s;
-  EXPECT_EQ(d["model"], (Json{{"name", "mlp"}, {"hidden", {1000, 1000, 1000}}, {"stem", "imagenet"}, {"width", 1.0}}));
+  EXPECT_EQ(d["model"], (Json{{"name", "mlp"}, {"hidden", {1000, 1000, 1000}}, {"stem", "imagenet"}, {"width", 1.0},
+                         {"fused_bn_relu", true}}));
   EXPECT_EQ(d["train"]["batch_size"], 128);
   EXPECT_EQ(d["optimizer"]["lr"], 0.05);
   EXPECT_EQ(d["schedule"]["name"], "cosine");
