@@ -5,11 +5,14 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <sstream>
+#include <utility>
 
 #include "apps/bench_model.h"
 #include "apps/commands.h"
 #include "engine/core/error.h"
 #include "engine/core/flops.h"
+#include "engine/io/config.h"
 #include "engine/train/report.h"
 #include "engine/train/run.h"
 #include "engine/train/run_folder.h"
@@ -33,8 +36,9 @@ void add_speedups(Json& rows) {
   }
 }
 
-// The timed steps of `a.model` at one density: one row of the output.
-Json measure_density(const StepBenchArgs& a, Device dev, double density) {
+// The timed steps of `a.model` at one density, with `sets` (key=value) over its config:
+// one row of the output.
+Json measure_density(const StepBenchArgs& a, Device dev, double density, const std::vector<std::string>& sets = {}) {
   BenchModel bm = bench_model(a.model, a.image_size);
   bm.cfg["train"]["batch_size"] = a.batch;
   bm.cfg["optimizer"]["lr"] = 0.1;
@@ -43,6 +47,7 @@ Json measure_density(const StepBenchArgs& a, Device dev, double density) {
   bm.cfg["schedule"]["name"] = "constant";
   bm.cfg["sparsity"]["method"] = density < 1.0 ? "static" : "dense";
   bm.cfg["sparsity"]["density"] = density;
+  for (const std::string& kv : sets) io::apply_override(bm.cfg, kv);
   Allocator::empty_cache();
   MemStats base = Allocator::stats(dev.type);
   Json row;
@@ -78,15 +83,67 @@ Json measure_density(const StepBenchArgs& a, Device dev, double density) {
            {"device_mallocs_during_timed_steps", s.device_mallocs - mallocs_before},
            {"flops", train::flops_report(flops, a.steps)},
            {"flop_ratio", flops.total_done() / flops.total_dense()},
-           {"device", dev.is_cuda() ? device_name(dev) : "cpu"}};
+           {"device", dev.is_cuda() ? device_name(dev) : "cpu"}, {"step_ms", ms}};
   }
   return row;
+}
+
+// A variant "label:key=value,key=value" split into its label and its settings.
+std::pair<std::string, std::vector<std::string>> parse_variant(const std::string& v) {
+  const size_t colon = v.find(':');
+  std::vector<std::string> sets;
+  if (colon != std::string::npos) {
+    std::stringstream ss(v.substr(colon + 1));
+    for (std::string kv; std::getline(ss, kv, ',');)
+      if (!kv.empty()) sets.push_back(kv);
+  }
+  return {v.substr(0, colon), sets};
+}
+
+// Every variant timed once per round, in turn, so that a shared machine's load falls on
+// all of them alike; each variant's median over all its steps, and its ratio to the first.
+int run_variants(const StepBenchArgs& a, Device dev) {
+  SPROUT_CHECK(a.densities.size() == 1, "bench step --variant: give one density, got ", a.densities.size());
+  SPROUT_CHECK(a.rounds >= 1, "bench step --rounds must be at least 1, got ", a.rounds);
+  std::vector<std::pair<std::string, std::vector<std::string>>> vs;
+  for (const std::string& v : a.variants) vs.push_back(parse_variant(v));
+  std::vector<std::vector<double>> ms(vs.size());
+  Json rows = Json::array();
+  for (int r = 0; r < a.rounds; ++r)
+    for (size_t i = 0; i < vs.size(); ++i) {
+      Json row = measure_density(a, dev, a.densities[0], vs[i].second);
+      row["variant"] = vs[i].first;
+      row["round"] = r;
+      std::printf("%s\n", row.dump().c_str());
+      std::fflush(stdout);
+      for (double t : row["step_ms"]) ms[i].push_back(t);
+      rows.push_back(row);
+    }
+  Json summary = Json::array();
+  double first = 0;
+  for (size_t i = 0; i < vs.size(); ++i) {
+    std::sort(ms[i].begin(), ms[i].end());
+    const double med = ms[i][ms[i].size() / 2];
+    if (i == 0) first = med;
+    int64_t act = 0;
+    for (const Json& row : rows)
+      if (row["variant"] == vs[i].first) act = std::max(act, row["activations_peak_bytes"].get<int64_t>());
+    summary.push_back({{"variant", vs[i].first}, {"sets", vs[i].second}, {"step_ms_median", med},
+                       {"time_ratio", med / first}, {"activations_peak_bytes", act}});
+    std::printf("%-12s median step %.1f ms over %zu steps, %.3fx the first; activations peak %.1f MiB\n",
+                vs[i].first.c_str(), med, ms[i].size(), med / first, (double)act / (1024.0 * 1024.0));
+  }
+  if (!a.json_out.empty())
+    train::write_file_atomic(a.json_out, Json{{"bench", "step"}, {"rounds", a.rounds}, {"variants", summary},
+                                              {"rows", rows}}.dump(2) + "\n");
+  return 0;
 }
 
 }  // namespace
 
 int run_step_bench(const StepBenchArgs& a) {
   Device dev = parse_device(a.device);
+  if (!a.variants.empty()) return run_variants(a, dev);
   Json rows = Json::array();
   for (double density : a.densities) {
     SPROUT_CHECK(density > 0 && density <= 1, "density ", density, " not in (0, 1]");

@@ -33,6 +33,7 @@ struct MemoryArgs {
   std::string distribution = "erk";
   int64_t image_size = 224;
   std::string config;  // measure this config's model and sparsity method instead
+  std::vector<std::string> sets;  // key=value over the measured config (both sides)
 };
 int run_memory(const MemoryArgs& a);
 struct StepBenchArgs {
@@ -43,6 +44,10 @@ struct StepBenchArgs {
   std::string device = "auto";
   int warmup = 3, steps = 10;
   std::string json_out;
+  // "label" or "label:key=value,key=value": configs timed in turn, `rounds` times over,
+  // each against the first (one density per run).
+  std::vector<std::string> variants;
+  int rounds = 1;
 };
 int run_step_bench(const StepBenchArgs& a);
 int run_gemm_bench(const std::string& json_out, double min_seconds);

@@ -49,6 +49,7 @@ CLI::App* add_memory(CLI::App& app, MemoryArgs& ma) {
   memory->add_option("--config", ma.config,
                      "measure this training config's model and sparsity method (the dense side: method dense)");
   memory->add_flag("--json", ma.json, "print JSON");
+  memory->add_option("--set", ma.sets, "key=value over the measured config (e.g. train.checkpoint_activations=blocks)");
   return memory;
 }
 
@@ -71,6 +72,8 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& b) {
   b.batch = bench->add_option("--batch", b.step.batch, "step, conv: batch size (conv: default 8)")->capture_default_str();
   bench->add_option("--image-size", b.step.image_size, "step: image side")->capture_default_str();
   bench->add_option("--steps", b.step.steps, "step: timed steps")->capture_default_str();
+  bench->add_option("--variant", b.step.variants, "step: label[:key=value,...], timed in turn (repeat the flag)");
+  bench->add_option("--rounds", b.step.rounds, "step: passes over the variants")->capture_default_str();
   return bench;
 }
 

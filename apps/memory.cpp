@@ -6,6 +6,7 @@
 #include "apps/bench_model.h"
 #include "apps/commands.h"
 #include "engine/core/error.h"
+#include "engine/io/config.h"
 #include "engine/sparse/parameter.h"
 #include "engine/train/run.h"
 
@@ -29,6 +30,7 @@ BenchModel memory_model(const MemoryArgs& a) {
 Json measure(const MemoryArgs& a, bool sparse, Device dev) {
   BenchModel bm = memory_model(a);
   Json cfg = bm.cfg;
+  for (const std::string& s : a.sets) io::apply_override(cfg, s);
   cfg["train"]["batch_size"] = a.batch;
   cfg["train"]["seed"] = 0;
   if (!sparse) cfg["sparsity"]["method"] = "dense";
@@ -78,6 +80,7 @@ int run_memory(const MemoryArgs& a) {
          {"batch", a.batch}, {"device", dev.str()}, {"dense", dense}, {"sparse", sparse},
          {"param_side_ratio", ratio}, {"total_peak_ratio", total_ratio}};
   if (!a.config.empty()) r["config"] = a.config;
+  if (!a.sets.empty()) r["sets"] = a.sets;
   if (a.json) {
     std::printf("%s\n", r.dump(2).c_str());
     return 0;
@@ -93,6 +96,8 @@ int run_memory(const MemoryArgs& a) {
     std::printf("%-18s %12.3f %12.3f %8s\n", k, d, s,
                 d > 0 ? std::to_string(s / d).substr(0, 6).c_str() : "-");
   }
+  std::printf("%-18s %12.3f %12.3f\n", "activations/image", mib(dense["activations_peak"]) / (double)a.batch,
+              mib(sparse["activations_peak"]) / (double)a.batch);
   return 0;
 }
 
