@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "engine/core/error.h"
 #include "engine/nn/init.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
@@ -12,8 +13,9 @@ namespace sprout::nn {
 
 Linear::Linear(int64_t in, int64_t out, bool has_bias) : in_features(in), out_features(out) {
   double bound = 1.0 / std::sqrt((double)in);
-  weight = Tensor::empty({out, in}, DType::F32, Device::cpu(), MemCategory::Weights);
-  uniform_(weight, -bound, bound, init_rng());
+  WeightDraw draw = WeightDraw::plan(out, in, bound, init_rng());
+  if (dense_weights_deferred()) pending_weight = draw;
+  else weight = draw.dense();
   register_parameter("weight", &weight);
   if (has_bias) {
     bias = Tensor::empty({out}, DType::F32, Device::cpu(), MemCategory::Weights);
@@ -22,7 +24,23 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) : in_features(in), out_fe
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight, bias); }
+void Linear::materialize() {
+  if (!pending_weight) return;
+  weight = pending_weight->dense();
+  weight.set_requires_grad(true);
+  pending_weight.reset();
+}
+
+void materialize_dense_weights(Module& model) {
+  for (auto& [name, m] : model.modules())
+    if (auto* l = dynamic_cast<Linear*>(m)) l->materialize();
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  SPROUT_CHECK(!pending_weight, "Linear ", in_features, " -> ", out_features,
+               ": its weight was never materialised (built under DeferDenseWeights)");
+  return ops::linear(x, weight, bias);
+}
 
 Tensor ReLU::forward(const Tensor& x) { return ops::relu(x); }
 

@@ -1,6 +1,9 @@
 // Basic layers: Linear, ReLU, Flatten, Sequential.
 #pragma once
+#include <optional>
+
 #include "engine/nn/module.h"
+#include "engine/nn/weight_draw.h"
 
 namespace sprout::nn {
 
@@ -10,8 +13,15 @@ class Linear : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Linear"; }
   int64_t in_features, out_features;
-  Tensor weight, bias;  // weight [out, in]
+  Tensor weight, bias;  // weight [out, in]; undefined while pending_weight holds its recipe
+  // Built under DeferDenseWeights: how the weight would have been drawn. A sparsifier
+  // draws a sparse layer's values from it; materialize() draws the dense weight.
+  std::optional<WeightDraw> pending_weight;
+  void materialize();
 };
+
+// Materialises every Linear of the tree still holding a pending weight.
+void materialize_dense_weights(Module& model);
 
 class ReLU : public Module {
  public:

@@ -6,7 +6,7 @@
 namespace sprout::nn {
 
 void Module::register_parameter(const std::string& name, Tensor* t) {
-  t->set_requires_grad(true);
+  if (t->defined()) t->set_requires_grad(true);  // a deferred weight sets it when drawn
   params_.push_back(ParamRef{name, t, nullptr});
 }
 

@@ -2,6 +2,7 @@
 #include "engine/nn/sparse_layers.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "engine/core/error.h"
@@ -57,21 +58,64 @@ sparse::SparseParameter masked_param(const Tensor& weight, const Tensor& mask, i
   return p;
 }
 
-// A random mask at `density` for a weight of `shape` (rows = shape[0]): single entries,
-// or for BSR whole block x block blocks, the density counted in blocks.
-Tensor random_mask(const Shape& shape, double density, int block, Rng& rng) {
-  const int64_t rows = shape[0], cols = rows ? shape_numel(shape) / rows : 0;
-  const int64_t gc = (cols + block - 1) / block, grid = ((rows + block - 1) / block) * gc;
-  std::vector<uint8_t> m((size_t)(rows * cols), 0);
-  for (int64_t q : sparse::sample_distinct(grid, count_for(density, rows, cols, block), rng)) {
-    const int64_t r0 = q / gc * block, c0 = q % gc * block;
-    for (int64_t r = r0; r < std::min(rows, r0 + block); ++r)
-      for (int64_t c = c0; c < std::min(cols, c0 + block); ++c) m[(size_t)(r * cols + c)] = 1;
-  }
-  return Tensor::from_vector<uint8_t>(m, shape);
+// Values gathered from a dense weight (any device) at flat positions.
+ValuesAt gather_from(const Tensor& weight) {
+  Tensor w = weight.to(Device::cpu());
+  return [w](const int64_t* pos, int64_t n, float* out) {
+    const float* d = w.data<float>();
+    for (int64_t i = 0; i < n; ++i) out[i] = d[pos[i]];
+  };
 }
 
 }  // namespace
+
+std::vector<int64_t> random_grid_positions(int64_t rows, int64_t cols, double density, int block, Rng& rng) {
+  const int64_t grid = ((rows + block - 1) / block) * ((cols + block - 1) / block);
+  return sparse::sample_distinct(grid, count_for(density, rows, cols, block), rng);
+}
+
+sparse::SparseParameter parameter_at(int64_t rows, int64_t cols, int block, const std::vector<int64_t>& grid_pos,
+                                     const ValuesAt& values, Shape shape) {
+  const int64_t gr = (rows + block - 1) / block, gc = (cols + block - 1) / block, bb = (int64_t)block * block;
+  const int64_t nb = (int64_t)grid_pos.size();
+  SPROUT_CHECK(gr < INT32_MAX && gc <= INT32_MAX && nb <= INT32_MAX && nb * bb <= INT64_MAX / 8,
+               "sparse layer of ", rows, " x ", cols, " with ", nb, " stored (block) entries: row_ptr and col_idx are "
+               "int32, so a layer holds at most 2^31 - 1 (blocks) and 2^31 - 1 (block) rows and columns");
+  Tensor row_ptr = Tensor::zeros({gr + 1}, DType::I32, Device::cpu(), MemCategory::Indices);
+  Tensor col_idx = Tensor::empty({nb}, DType::I32, Device::cpu(), MemCategory::Indices);
+  Tensor vals = Tensor::zeros({nb * bb}, DType::F32, Device::cpu(), MemCategory::Weights);
+  int32_t* rp = row_ptr.data<int32_t>();
+  int32_t* ci = col_idx.data<int32_t>();
+  for (int64_t e = 0; e < nb; ++e) {
+    const int64_t q = grid_pos[(size_t)e];
+    SPROUT_CHECK(q >= 0 && q < gr * gc && (e == 0 || q > grid_pos[(size_t)e - 1]), "parameter_at: grid position ", q,
+                 " out of order or outside a ", gr, " x ", gc, " grid");
+    ++rp[q / gc + 1];
+    ci[e] = (int32_t)(q % gc);
+  }
+  for (int64_t r = 0; r < gr; ++r) rp[r + 1] += rp[r];
+  if (block == 1) {
+    values(grid_pos.data(), nb, vals.data<float>());
+  } else {  // every in-range element of the stored blocks, in ascending flat position
+    std::vector<int64_t> pos, dest;
+    for (int64_t R = 0; R < gr; ++R)
+      for (int64_t r = R * block; r < std::min(rows, (R + 1) * block); ++r)
+        for (int64_t e = rp[R]; e < rp[R + 1]; ++e)
+          for (int64_t c = (int64_t)ci[e] * block; c < std::min(cols, ((int64_t)ci[e] + 1) * block); ++c) {
+            pos.push_back(r * cols + c);
+            dest.push_back(e * bb + (r - R * block) * block + (c - (int64_t)ci[e] * block));
+          }
+    std::vector<float> v(pos.size());
+    values(pos.data(), (int64_t)pos.size(), v.data());
+    for (size_t i = 0; i < pos.size(); ++i) vals.data<float>()[dest[i]] = v[i];
+  }
+  if (block == 1) {
+    sparse::CsrMatrix m{rows, cols, row_ptr, col_idx, vals};
+    return sparse::make_parameter(m, std::move(shape));
+  }
+  sparse::BsrMatrix m{rows, cols, block, row_ptr, col_idx, vals};
+  return sparse::make_parameter(m, std::move(shape));
+}
 
 // ---- SparseLinear -------------------------------------------------------------------
 
@@ -117,7 +161,23 @@ std::shared_ptr<SparseLinear> SparseLinear::from_dense(const Linear& dense, cons
 }
 
 std::shared_ptr<SparseLinear> SparseLinear::from_dense(const Linear& dense, double density, Rng& rng, int block) {
-  return from_dense(dense, random_mask(dense.weight.shape(), density, block, rng), block);
+  return at_positions(dense, random_grid_positions(dense.out_features, dense.in_features, density, block, rng), block);
+}
+
+std::shared_ptr<SparseLinear> SparseLinear::at_positions(const Linear& dense, const std::vector<int64_t>& grid_pos,
+                                                         int block) {
+  std::shared_ptr<SparseLinear> s(new SparseLinear());
+  s->in_features = dense.in_features;
+  s->out_features = dense.out_features;
+  const WeightDraw* draw = dense.pending_weight ? &*dense.pending_weight : nullptr;
+  ValuesAt values = draw ? ValuesAt([draw](const int64_t* p, int64_t n, float* o) { draw->values_at(p, n, o); })
+                         : gather_from(dense.weight);
+  s->weight = parameter_at(dense.out_features, dense.in_features, block, grid_pos, values,
+                           {dense.out_features, dense.in_features});
+  if (!draw) s->weight.to(dense.weight.device());
+  if (dense.bias.defined()) s->bias = dense.bias.detach().clone(MemCategory::Weights);
+  s->finish(dense.bias.defined(), nullptr);
+  return s;
 }
 
 Tensor SparseLinear::forward(const Tensor& x) { return ops::sparse_linear(x, weight, bias); }
@@ -144,21 +204,34 @@ void SparseConv2d::finish(bool has_bias, Rng* rng) {
   device_ = weight.values.device();
 }
 
-std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, const Tensor& mask, int block) {
+std::shared_ptr<SparseConv2d> SparseConv2d::adopt(const Conv2d& dense, sparse::SparseParameter w) {
   std::shared_ptr<SparseConv2d> s(new SparseConv2d());
   s->in_channels = dense.in_channels;
   s->out_channels = dense.out_channels;
   s->kernel_size = dense.kernel_size;
   s->stride = dense.stride;
   s->padding = dense.padding;
-  s->weight = masked_param(dense.weight, mask, block, dense.weight.shape());
+  s->weight = std::move(w);
   if (dense.bias.defined()) s->bias = dense.bias.detach().clone(MemCategory::Weights);
   s->finish(dense.bias.defined(), nullptr);
   return s;
 }
 
+std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, const Tensor& mask, int block) {
+  return adopt(dense, masked_param(dense.weight, mask, block, dense.weight.shape()));
+}
+
 std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, double density, Rng& rng, int block) {
-  return from_dense(dense, random_mask(dense.weight.shape(), density, block, rng), block);
+  const int64_t rows = dense.out_channels, cols = dense.weight.numel() / rows;
+  return at_positions(dense, random_grid_positions(rows, cols, density, block, rng), block);
+}
+
+std::shared_ptr<SparseConv2d> SparseConv2d::at_positions(const Conv2d& dense, const std::vector<int64_t>& grid_pos,
+                                                         int block) {
+  const int64_t rows = dense.out_channels, cols = dense.weight.numel() / rows;
+  sparse::SparseParameter w = parameter_at(rows, cols, block, grid_pos, gather_from(dense.weight), dense.weight.shape());
+  w.to(dense.weight.device());
+  return adopt(dense, std::move(w));
 }
 
 Tensor SparseConv2d::forward(const Tensor& x) {

@@ -3,7 +3,9 @@
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with the dense fan-in. from_dense() builds one
 // from a dense layer and a mask or a density, for config-driven sparsification.
 #pragma once
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "engine/core/rng.h"
 #include "engine/nn/conv_layers.h"
@@ -13,6 +15,18 @@
 #include "engine/sparse/matrix.h"
 
 namespace sprout::nn {
+
+// Initial values at ascending flat positions row * cols + col of the dense weight.
+using ValuesAt = std::function<void(const int64_t* pos, int64_t n, float* out)>;
+
+// Sorted grid positions (entries, or blocks for BSR) of a uniformly random structure at
+// `density` of a rows x cols weight: what from_dense(dense, density, rng) keeps.
+std::vector<int64_t> random_grid_positions(int64_t rows, int64_t cols, double density, int block, Rng& rng);
+// A CSR (block 1) or BSR structure at sorted distinct grid positions, values from
+// `values` (BSR overhang 0), built without any tensor of the dense shape; `shape` is the
+// dense weight's shape. An error before int32 indices would overflow.
+sparse::SparseParameter parameter_at(int64_t rows, int64_t cols, int block, const std::vector<int64_t>& grid_pos,
+                                     const ValuesAt& values, Shape shape);
 
 class SparseLinear : public Module {
  public:
@@ -26,6 +40,10 @@ class SparseLinear : public Module {
   static std::shared_ptr<SparseLinear> from_dense(const Linear& dense, const Tensor& mask, int block = 1);
   // A uniformly random mask at `density`.
   static std::shared_ptr<SparseLinear> from_dense(const Linear& dense, double density, Rng& rng, int block = 1);
+  // The dense layer's weights at sorted grid positions: gathered from its weight, or
+  // drawn from its pending recipe (so the dense weight never exists); its bias.
+  static std::shared_ptr<SparseLinear> at_positions(const Linear& dense, const std::vector<int64_t>& grid_pos,
+                                                    int block = 1);
 
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "SparseLinear"; }
@@ -45,6 +63,8 @@ class SparseConv2d : public Module {
                Rng& rng, int block = 1);
   static std::shared_ptr<SparseConv2d> from_dense(const Conv2d& dense, const Tensor& mask, int block = 1);
   static std::shared_ptr<SparseConv2d> from_dense(const Conv2d& dense, double density, Rng& rng, int block = 1);
+  static std::shared_ptr<SparseConv2d> at_positions(const Conv2d& dense, const std::vector<int64_t>& grid_pos,
+                                                    int block = 1);
 
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "SparseConv2d"; }
@@ -54,6 +74,8 @@ class SparseConv2d : public Module {
 
  private:
   SparseConv2d() = default;
+  // A layer with `dense`'s geometry and bias around the weight w.
+  static std::shared_ptr<SparseConv2d> adopt(const Conv2d& dense, sparse::SparseParameter w);
   void finish(bool has_bias, Rng* rng);
 };
 

@@ -91,7 +91,7 @@ int64_t channels_before(nn::Module* parent, size_t i) {
 int64_t own_weight_numel(nn::Module& model) {
   int64_t n = 0;
   for (auto& [name, m] : model.modules()) {
-    if (auto* l = dynamic_cast<nn::Linear*>(m)) n += l->weight.numel();
+    if (auto* l = dynamic_cast<nn::Linear*>(m)) n += l->in_features * l->out_features;
     else if (auto* c = dynamic_cast<nn::Conv2d*>(m)) n += c->weight.numel();
     else if (auto* s = dynamic_cast<nn::SparseLinear*>(m)) n += s->weight.dense_numel();
     else if (auto* s = dynamic_cast<nn::SparseConv2d*>(m)) n += s->weight.dense_numel();

@@ -4,6 +4,7 @@
 // asked, stay dense).
 #include "engine/sparsity/factory.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/autograd/node.h"
@@ -35,7 +36,8 @@ std::vector<Slot> weight_layers(nn::Module& model) {
     auto& ch = m->children();
     for (size_t i = 0; i < ch.size(); ++i) {
       std::string full = (mname.empty() ? "" : mname + ".") + ch[i].first + ".weight";
-      if (auto* l = dynamic_cast<nn::Linear*>(ch[i].second.get())) out.push_back({m, i, full, l->weight.shape()});
+      if (auto* l = dynamic_cast<nn::Linear*>(ch[i].second.get()))
+        out.push_back({m, i, full, {l->out_features, l->in_features}});
       else if (auto* c = dynamic_cast<nn::Conv2d*>(ch[i].second.get())) out.push_back({m, i, full, c->weight.shape()});
     }
   }
@@ -58,27 +60,22 @@ void sparsify(nn::Module& model, const SparsifyOptions& sp, Sparsifier& s) {
   int block = sp.format == "bsr" ? (int)sp.block : 1;
   SPROUT_CHECK(block == 1 || s.supports_blocks(), "sparsity.format bsr is supported with methods static, rigl "
                "and set_magnitude, not ", s.name());
-  MemoryScope ms(MemCategory::Workspace);  // the transient masks
   for (size_t i = 0; i < slots.size(); ++i) {
     if (specs[i].force_dense) continue;
     if (budgets[i].density >= 1.0 && d0 < 1.0 && !s.store_dense_layers_sparse()) continue;
     int64_t rows = slots[i].shape[0], cols = specs[i].numel() / rows;
     auto& child = slots[i].parent->children()[slots[i].child].second;
-    Tensor mask;
-    if (block == 1) {
-      std::vector<int64_t> pos = s.init_positions(i, rows, cols, budgets[i].nnz);
-      mask = Tensor::zeros({rows, cols}, DType::U8, Device::cpu());
-      for (int64_t p : pos) mask.data<uint8_t>()[p] = 1;
-    }
+    // Grid positions, never a dense mask: a layer of 10^12 positions holds only its nnz.
+    std::vector<int64_t> pos = block == 1 ? s.init_positions(i, rows, cols, budgets[i].nnz)
+                                          : nn::random_grid_positions(rows, cols, budgets[i].density, block, s.rng);
+    std::sort(pos.begin(), pos.end());
     sparse::SparseParameter* w = nullptr;
     if (auto* l = dynamic_cast<nn::Linear*>(child.get())) {
-      auto sl = block == 1 ? nn::SparseLinear::from_dense(*l, mask)
-                           : nn::SparseLinear::from_dense(*l, budgets[i].density, s.rng, block);
+      auto sl = nn::SparseLinear::at_positions(*l, pos, block);
       w = &sl->weight;
       child = sl;
     } else if (auto* c = dynamic_cast<nn::Conv2d*>(child.get())) {
-      auto sc = block == 1 ? nn::SparseConv2d::from_dense(*c, mask)
-                           : nn::SparseConv2d::from_dense(*c, budgets[i].density, s.rng, block);
+      auto sc = nn::SparseConv2d::at_positions(*c, pos, block);
       w = &sc->weight;
       child = sc;
     }
@@ -102,6 +99,7 @@ SparsifierPtr make_sparsifier(const nlohmann::json& sparsity, nn::Module& model,
   const SparsifyOptions sp = read_sparsify_options(sparsity);
   SparsifierPtr s = methods().at(sp.method).make(sparsity, model, seed);
   if (s->makes_layers_sparse()) sparsify(model, sp, *s);
+  nn::materialize_dense_weights(model);  // the layers that stay dense, when built deferred
   return s;
 }
 

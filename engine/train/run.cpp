@@ -6,6 +6,7 @@
 #include "engine/autograd/node.h"
 #include "engine/nn/checkpoint.h"
 #include "engine/nn/init.h"
+#include "engine/nn/weight_draw.h"
 #include "engine/ops/deferred.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/finite.h"
@@ -30,7 +31,10 @@ Run::Run(const Json& c, const DataSpec& data, int64_t spe, Device dev)
   const uint64_t seed = (uint64_t)opt.seed;
   nn::init_rng().seed_with(seed);
   {
+    // Linear weights are drawn where they are stored: a sparse layer's never exists
+    // densely; make_sparsifier materialises the layers that stay dense.
     MemoryScope ms(MemCategory::Weights);
+    nn::DeferDenseWeights defer;
     model = models().at(cfg["model"]["name"].get<std::string>()).make(cfg["model"], data);
   }
   const Json& sp = cfg["sparsity"];
