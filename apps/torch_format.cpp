@@ -227,9 +227,12 @@ void add_tensors(nn::Module& model, const io::SafetensorsFile& f, const Json& sp
     taken.insert(name);
     out.tensors.emplace_back(name, t);
   }
-  for (const auto& [name, m] : model.modules())
-    if (m->type_name() == "BatchNorm2d")
-      out.tensors.emplace_back(name + ".num_batches_tracked", Tensor::zeros({}, DType::I64));
+  // torch's BatchNorm counts its batches; sprout does not (the momentum is fixed).
+  const std::string var = "running_var";
+  for (const auto& [name, b] : model.buffers())
+    if (name.size() >= var.size() && name.compare(name.size() - var.size(), var.size(), var) == 0)
+      out.tensors.emplace_back(name.substr(0, name.size() - var.size()) + "num_batches_tracked",
+                               Tensor::zeros({}, DType::I64));
 }
 
 // The MLP's hidden widths: every weight's rows but the last.
