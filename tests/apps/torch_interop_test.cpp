@@ -129,6 +129,20 @@ TEST(TorchInterop, ExportRefusesWhatTorchvisionLacks) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("error: model file"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("'0.weight'"), std::string::npos) << r.err;
+  // A sparse part out of range is refused before anything is scattered, by export and eval.
+  ASSERT_EQ(run_sprout("train --config " + testing::config_path("fashion_static.json") +
+                           " --set train.max_steps=1 --set 'model.hidden=[8]' --device cpu --quiet --out " + dir +
+                           "/sparse",
+                       dir).code, 0) << read_text(dir + "/stderr.txt");
+  io::SafetensorsFile f = io::load_safetensors(dir + "/sparse/model.safetensors");
+  f.tensors.at("0.weight.col_idx").data<int32_t>()[0] = 784;
+  io::NamedTensors edited(f.tensors.begin(), f.tensors.end());
+  io::save_safetensors(dir + "/sparse/model.safetensors", edited, f.metadata);
+  for (const std::string cmd : {"export " + dir + "/sparse --out " + dir + "/x", "eval --model " + dir + "/sparse"}) {
+    r = run_sprout(cmd, dir);
+    EXPECT_NE(r.code, 0) << cmd;
+    EXPECT_NE(r.err.find("sparse weight '0.weight': col_idx 784 out of range"), std::string::npos) << r.err;
+  }
   cfg["model"] = {{"name", "resnet18"}, {"stem", "cifar"}};
   std::ofstream(dir + "/cifar.json") << cfg.dump();
   r = run_sprout("export " + dir + "/run/model.safetensors --config " + dir + "/cifar.json --out " + dir + "/x", dir);
