@@ -146,6 +146,9 @@ def normalize(images, info):
     (x / 255 - mean) / std per channel, in float32 as sprout computes it."""
     import torch
 
+    if "mean" not in info or "std" not in info:
+        raise ValueError("no normalisation recorded: `sprout export` records it (a run's own model file only "
+                         "when its config set data.options.mean and std)")
     x = torch.from_numpy(np.array(images, dtype=np.float32))
     if x.dim() == 3:
         x = x.unsqueeze(1)
