@@ -23,7 +23,8 @@ std::vector<double> ticks(double lo, double hi) {
   for (double m : {1.0, 2.0, 5.0, 10.0})
     if (raw <= m * mag) { step = m * mag; break; }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);  // no "-0" label
   return t;
 }
 
@@ -81,7 +82,8 @@ void legend(std::ostringstream& o, const std::vector<Series>& series) {
     const std::string& name = series[i].name;
     std::string n = name.size() > 22 ? name.substr(0, 21) + "~" : name;
     o << "<rect x=\"" << kWidth - kRight + 12 << "\" y=\"" << y - 8 << "\" width=\"14\" height=\"10\" fill=\""
-      << colour_of(series, i) << "\"" << (series[i].dashed ? " fill-opacity=\"0.45\"" : "") << "/><text x=\"" << kWidth - kRight + 30 << "\" y=\"" << y + 1 << "\" font-size=\"11\">"
+      << colour_of(series, i) << "\"" << (series[i].dashed ? " fill-opacity=\"0.45\"" : "") << "/><text x=\""
+      << kWidth - kRight + 30 << "\" y=\"" << y + 1 << "\" font-size=\"11\">"
       << escape(n) << "</text>\n";
   }
 }
@@ -119,7 +121,10 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
   for (const auto& s : series)
     for (auto [x, y] : s.points)
-      if (std::isfinite(x) && std::isfinite(y)) x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+      if (std::isfinite(x) && std::isfinite(y)) {
+        x0 = std::min(x0, x), x1 = std::max(x1, x);
+        y0 = std::min(y0, y), y1 = std::max(y1, y);
+      }
   if (!(x0 <= x1)) return "<p class=\"empty\">" + escape(title) + ": nothing recorded</p>\n";
   auto [ylo, yhi] = range(y0, y1, y0 >= 0 && y0 < (y1 - y0));
   auto [xlo, xhi] = range(x0, x1, false);

@@ -228,7 +228,9 @@ TEST(TorchInterop, TorchvisionWeightsStartASparseRun) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("error: --init-from"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("no tensor 'layer1.2.conv1.weight'"), std::string::npos) << r.err;
-  r = run_sprout(common + "--set 'data.options={\"shape\":[3,32,32],\"classes\":7,\"size\":4}' --init-from " + dir + "/tv.safetensors --out " + dir + "/c7", dir);
+  r = run_sprout(common + "--set 'data.options={\"shape\":[3,32,32],\"classes\":7,\"size\":4}' --init-from " + dir +
+                     "/tv.safetensors --out " + dir + "/c7",
+                 dir);
   EXPECT_NE(r.err.find("tensor 'fc.weight' has shape [10, 512], the model expects [7, 512]"), std::string::npos) << r.err;
   fs::remove_all(dir);
 }
