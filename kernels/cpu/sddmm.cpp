@@ -58,18 +58,21 @@ SPROUT_ALWAYS_INLINE void put(T* out, T v, bool accumulate) {
   else *out = v;
 }
 
-// Entries [e0, e1) of a CSR structure.
+// Columns per pass over a range's entries: long rows (an unfolded or packed image)
+// are cut into blocks so the part of Y a block's entries read stays in cache while
+// the range runs through it, instead of streaming every entry's whole row.
+constexpr int64_t kColBlock = 1024;
+
+// Entries [e0, e1) of a CSR structure, columns [c0, c0 + n) of every batch item.
 template <class T>
-SPROUT_ALWAYS_INLINE void csr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e1) {
+SPROUT_ALWAYS_INLINE void csr_range_cols(const SddmmArgs<T>& a, int64_t e0, int64_t e1, int64_t r, int64_t c0,
+                                         int64_t n, bool first) {
   const int32_t* row_ptr = a.a.row_ptr;
   const int32_t* col = a.a.col_idx;
-  const int64_t nrows = a.a.rows;
-  int64_t r = std::upper_bound(row_ptr, row_ptr + nrows + 1, (int32_t)e0) - row_ptr - 1;
-  bool first = true;
   for (int64_t bi = 0; bi < a.batch; ++bi) {
-    const T* xb = a.x + bi * a.stride_x;
-    const T* yb = a.y + bi * a.stride_y;
-    const bool acc = a.accumulate || !first;
+    const T* xb = a.x + bi * a.stride_x + c0;
+    const T* yb = a.y + bi * a.stride_y + c0;
+    const bool acc = a.accumulate || !first || bi > 0;
     int64_t rr = r;
     int64_t e = e0;
     while (e < e1) {
@@ -80,17 +83,27 @@ SPROUT_ALWAYS_INLINE void csr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e
       T s[4];
       for (; e + 3 < row_end; e += 4) {
         for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)col[e + q] * a.ldy;
-        dot_many<T, 4>(xr, ys, a.n, s);
+        dot_many<T, 4>(xr, ys, n, s);
         for (int q = 0; q < 4; ++q) put(a.out + e + q, s[q], acc);
       }
       for (; e < row_end; ++e) {
         ys[0] = yb + (int64_t)col[e] * a.ldy;
-        dot_many<T, 1>(xr, ys, a.n, s);
+        dot_many<T, 1>(xr, ys, n, s);
         put(a.out + e, s[0], acc);
       }
     }
-    first = false;
   }
+}
+
+// Entries [e0, e1) of a CSR structure, block of columns by block.
+template <class T>
+SPROUT_ALWAYS_INLINE void csr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e1) {
+  const int32_t* row_ptr = a.a.row_ptr;
+  const int64_t r = std::upper_bound(row_ptr, row_ptr + a.a.rows + 1, (int32_t)e0) - row_ptr - 1;
+  for (int64_t c0 = 0; c0 < a.n; c0 += kColBlock)
+    csr_range_cols(a, e0, e1, r, c0, std::min(kColBlock, a.n - c0), c0 == 0);
+  if (a.n == 0 && !a.accumulate)
+    for (int64_t e = e0; e < e1; ++e) a.out[e] = T(0);
 }
 
 // Blocks [e0, e1) of a BSR structure; overhanging rows/columns get 0. Row i of a

@@ -15,12 +15,13 @@ using namespace testing;
 
 // One kernel's three products on p against the dense-masked reference (on the CPU)
 // or against the CPU's default kernel (CUDA).
-void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt, int block) {
-  SCOPED_TRACE(k.name + " " + m.name + " " + dtype_name(dt) + " block " + std::to_string(block));
+void check_kernel(const kernels::SparseKernel& k, const MaskCase& m, DType dt, int block, int64_t n = 45) {
+  SCOPED_TRACE(k.name + " " + m.name + " " + dtype_name(dt) + " block " + std::to_string(block) + " n " +
+               std::to_string(n));
   Device dev = k.device == kernels::KernelDevice::Cuda ? Device::cuda() : Device::cpu();
   Tensor w;
   sparse::SparseParameter p = make_param(m, block, dt, 61, &w);
-  const int64_t n = 45, batch = 2;
+  const int64_t batch = 2;
   Tensor b = randn({batch, m.cols, n}, 62, dt), bt = randn({batch, m.rows, n}, 63, dt);
   // References on the CPU: C = W B, C' = W^T B', out = X Y^T at the entries.
   Tensor c_ref = Tensor::empty({batch, m.rows, n}, dt), ct_ref = Tensor::empty({batch, m.cols, n}, dt);
@@ -99,6 +100,15 @@ TEST(SparseKernels, EveryCpuKernelMatchesDense) {
       for (DType dt : {DType::F32, DType::F64})
         for (int block : blocks_of(k)) check_kernel(k, m, dt, block);
   }
+}
+
+// Rows longer than the kernels' column tiles and blocks (an unfolded image), with a
+// remainder after the last whole block.
+TEST(SparseKernels, EveryCpuKernelMatchesDenseOnLongRows) {
+  const MaskCase m = edge_mask("long", 12, 20, 0.3, 66);
+  for (const kernels::SparseKernel& k : kernels::sparse_kernels())
+    if (k.device == kernels::KernelDevice::Cpu)
+      for (int block : blocks_of(k)) check_kernel(k, m, DType::F32, block, 2500);
 }
 
 TEST(SparseKernels, EveryCudaKernelMatchesCpu) {
