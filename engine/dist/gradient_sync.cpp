@@ -141,8 +141,10 @@ void GradientSync::check_topology(const std::vector<nn::ParamRef>& params, int64
   }
   if (both.empty()) return;
   comm_.all_reduce(both.data(), (int64_t)both.size(), ReduceOp::Max);
+  // Every rank sees a difference at once; rank 0 alone reports it (its error ends the
+  // job), so the others wait in their next collective instead of repeating the line.
   for (size_t i = 0; i < sparse.size(); ++i)
-    if (both[2 * i] != layers_[i].hash || ~both[2 * i + 1] != layers_[i].hash)
+    if ((both[2 * i] != layers_[i].hash || ~both[2 * i + 1] != layers_[i].hash) && comm_.is_root())
       SPROUT_FAIL("sparse layer ", sparse[i]->name, " has a different structure on different ranks after step ",
                   step + 1, " (rank ", comm_.rank(), " of ", comm_.size(), " holds ", sparse[i]->sparse->nnz(),
                   " values); topology decisions must use only all-reduced gradients and seeded randomness");

@@ -41,8 +41,9 @@ class GradientSync {
   void wrap_dense_grad_hooks(const std::vector<nn::ParamRef>& params);
   // Replaces every defined gradient of `params` by its mean over the ranks.
   void all_reduce_gradients(const std::vector<nn::ParamRef>& params);
-  // Throws naming the first sparse layer whose structure differs between ranks, at
-  // `step`. Rehashes only layers whose structure tensors changed since the last call;
+  // On rank 0, throws naming the first sparse layer whose structure differs between
+  // ranks, at `step` (the other ranks go on into their next collective, where rank 0's
+  // abort ends them). Rehashes only layers whose structure tensors changed since the last call;
   // one small collective a step.
   void check_topology(const std::vector<nn::ParamRef>& params, int64_t step);
   // What the steps since the last call sent, and how many steps that was.

@@ -184,7 +184,7 @@ TEST_F(DataParallel, RanksWhoseTopologiesPartAreAnErrorNamingTheLayer) {
   Exit r = run(mpirun("-np 1 " + args + " : -np 1 " + args + " --set sparsity.drop_fraction=0.1"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.code, 124) << "the job hung until the timeout";
-  EXPECT_GE(error_lines(r.err), 1u) << r.err;
+  EXPECT_EQ(error_lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("has a different structure on different ranks after step 1 "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("sparse layer 0.weight"), std::string::npos) << r.err;
 }
