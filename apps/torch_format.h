@@ -2,7 +2,8 @@
 // torchvision module (ResNet-18/34/50 with the ImageNet stem; the MLP as nn.Sequential),
 // a model file's tensors as a state_dict with torchvision's names and shapes (dense, or
 // sparse parts torch.sparse_csr_tensor / torch.sparse_bsr_tensor take), and the input
-// normalisation the model was trained with. Used by `sprout export`, `sprout eval`.
+// normalisation the model was trained with; a model file read back into the model its
+// config builds. Used by `sprout export` and `sprout eval`.
 #pragma once
 #include <map>
 #include <string>
@@ -59,5 +60,11 @@ SparseParts read_sparse_parts(const io::SafetensorsFile& f, const std::string& n
                               const std::string& where);
 // The dense weight [dense_shape] the parts describe.
 Tensor densify(const SparseParts& s);
+
+// A model file's weights into `model` (built dense from the run's config): each sparse
+// weight's layer becomes its sparse twin with the stored structure (CSR or BSR) and
+// values; every other parameter and buffer is matched by name, dtype and shape, and a
+// tensor of the file left over is an error.
+void load_model_weights(const std::string& path, nn::Module& model);
 
 }  // namespace sprout::app
