@@ -13,6 +13,7 @@ namespace {
 
 constexpr double kWidth = 640, kHeight = 300;
 constexpr double kLeft = 70, kRight = 160, kTop = 34, kBottom = 46;  // the legend sits on the right
+constexpr size_t kMaxVertices = 1500;
 
 // Round tick positions covering [lo, hi] (about five of them).
 std::vector<double> ticks(double lo, double hi) {
@@ -132,16 +133,21 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   std::ostringstream o;
   axes(o, f, title, x_label, y_label, true);
   for (size_t i = 0; i < series.size(); ++i) {
+    // At most about kMaxVertices per line (a long run logs far more steps than a chart
+    // has pixels); the last point is always drawn.
+    const auto& p = series[i].points;
+    const size_t every = p.size() / kMaxVertices + 1;
     std::string pts;
-    for (auto [x, y] : series[i].points)
-      if (std::isfinite(x) && std::isfinite(y)) pts += coord(f.px(x)) + "," + coord(f.py(y)) + " ";
+    for (size_t k = 0; k < p.size(); ++k)
+      if ((k % every == 0 || k + 1 == p.size()) && std::isfinite(p[k].first) && std::isfinite(p[k].second))
+        pts += coord(f.px(p[k].first)) + "," + coord(f.py(p[k].second)) + " ";
     o << "<polyline fill=\"none\" stroke=\"" << colour_of(series, i) << "\" stroke-width=\"2\""
       << (series[i].dashed ? " stroke-dasharray=\"5,3\"" : "") << " points=\"" << pts << "\"/>\n";
     if (markers || series[i].points.size() < 3)  // a lone point needs a dot to be seen
       for (auto [x, y] : series[i].points)
         if (std::isfinite(x) && std::isfinite(y))
-          o << "<circle cx=\"" << coord(f.px(x)) << "\" cy=\"" << coord(f.py(y)) << "\" r=\"3\" fill=\"" << colour_of(series, i)
-            << "\"/>\n";
+          o << "<circle cx=\"" << coord(f.px(x)) << "\" cy=\"" << coord(f.py(y)) << "\" r=\"3\" fill=\""
+            << colour_of(series, i) << "\"/>\n";
   }
   legend(o, series);
   o << "</svg>\n";
