@@ -147,8 +147,9 @@ Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
     Tensor values = w.values.detach();
     const bool gx = x.requires_grad(), gv = w.values.requires_grad(), gb = bias.defined() && bias.requires_grad();
     DenseGradHook hook = w.dense_grad_hook;
+    auto factors_hook = w.grad_factors_hook;
     autograd::record(y, std::make_shared<FunctionNode>("sparse_linear",
-        [s, values, xt, gx, gv, gb, hook, n](const Tensor& g) {
+        [s, values, xt, gx, gv, gb, hook, factors_hook, n](const Tensor& g) {
       Tensor gt = transpose2d(g, MemCategory::Workspace);
       Tensor dx, dv, db;
       if (gx) {
@@ -161,7 +162,9 @@ Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
         sddmm_into(s, gt, xt, dv);
       }
       if (gb) db = row_sums(gt);
-      if (hook) {
+      if (factors_hook) {
+        factors_hook(sparse::GradFactors{gt, xt, Tensor()});  // growth ranks without dW
+      } else if (hook) {
         Tensor dense = Tensor::empty({s.rows, s.cols}, gt.dtype(), gt.device(), MemCategory::Workspace);
         gemm_into(false, true, gt, xt, dense);
         count_hook_flops(s, n);

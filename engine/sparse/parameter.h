@@ -16,6 +16,15 @@
 
 namespace sprout::sparse {
 
+// A layer's weight gradient for growth decisions: either its two factors, dW = gt xt^T
+// with gt [rows, n] (output gradient, transposed) and xt [cols, n] (input, transposed),
+// so no [rows, cols] tensor needs to exist, or (ops without factors: convolutions) the
+// dense gradient itself.
+struct GradFactors {
+  Tensor gt, xt;
+  Tensor dense;
+};
+
 struct SparseParameter {
   Tensor row_ptr;    // int32 [block_rows + 1]
   Tensor col_idx;    // int32 [nnz_blocks]
@@ -29,6 +38,9 @@ struct SparseParameter {
   // category), calls this once with it, and frees it at once, so at most one layer's
   // dense gradient exists at a time.
   std::function<void(const Tensor& dense_grad)> dense_grad_hook;
+  // Set with it by the same methods: an op that has the gradient's factors (a linear
+  // layer) calls this instead, once, and forms no dense gradient (engine/ops/grow.h).
+  std::function<void(const GradFactors& grad)> grad_factors_hook;
   // The CSC view, attached by a backward pass that multiplies by W^T several times (the
   // chunks of a convolution) so it is built once; null: each product finds its own.
   std::shared_ptr<const TransposedStructure> transposed;

@@ -187,7 +187,7 @@ class East : public Sparsifier {
         pl.edit.new_nnz_blocks = pl.keep_count;
         pl.ready = true;
       } else {
-        layers_[i].p->dense_grad_hook = [this, i](const Tensor& g) { decide_with_grad(i, g); };
+        set_grad_hooks(*layers_[i].p, [this, i](const sparse::GradFactors& g) { decide_with_grad(i, g); });
       }
     }
   }
@@ -196,7 +196,7 @@ class East : public Sparsifier {
   // optimizer step (their gradient belongs to the old topology); the rest step as usual.
   bool before_step(int64_t step) override {
     for (size_t i = 0; i < plans_.size(); ++i) {
-      layers_[i].p->dense_grad_hook = nullptr;
+      clear_grad_hooks(*layers_[i].p);
       Plan& pl = plans_[i];
       if (!pl.ready) continue;
       const int64_t dropped = layers_[i].p->col_idx.numel() - pl.keep_count;
@@ -282,12 +282,11 @@ class East : public Sparsifier {
 
   // On the layer's device. A position dropped in this step may come back; it restarts
   // at w = 0, state 0.
-  void decide_with_grad(size_t i, const Tensor& dense_grad) {
+  void decide_with_grad(size_t i, const sparse::GradFactors& grad) {
     Plan& pl = plans_[i];
     sparse::SparseParameter& p = *layers_[i].p;
     pl.edit.keep = ops::magnitude_topk_mask(p, pl.keep_count, true, rng.next_u64());
-    pl.edit.grow = ops::topk_empty_positions(p, dense_grad, pl.grow_count, pl.edit.keep, pl.keep_count,
-                                             rng.next_u64());
+    pl.edit.grow = ops::grow_by_gradient(p, grad, pl.grow_count, pl.edit.keep, pl.keep_count, rng.next_u64(), grow);
     pl.edit.new_nnz_blocks = pl.keep_count + pl.grow_count;
     pl.ready = true;
   }

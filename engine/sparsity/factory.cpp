@@ -98,6 +98,7 @@ std::vector<int64_t> Sparsifier::init_positions(size_t, int64_t rows, int64_t co
 SparsifierPtr make_sparsifier(const nlohmann::json& sparsity, nn::Module& model, uint64_t seed) {
   const SparsifyOptions sp = read_sparsify_options(sparsity);
   SparsifierPtr s = methods().at(sp.method).make(sparsity, model, seed);
+  s->grow = ops::GrowConfig{sp.grow == "sampled", sp.grow_budget_bytes, sp.grow_candidates};
   if (s->makes_layers_sparse()) sparsify(model, sp, *s);
   nn::materialize_dense_weights(model);  // the layers that stay dense, when built deferred
   return s;

@@ -4,8 +4,9 @@
 // (b) until the end of training, neuroregeneration per layer: drop ceil(r_t nnz) more
 // smallest |w| and grow as many empty positions with the largest dense |g| (value 0,
 // state 0), r_t the death rate cosine-annealed from death_rate to death_rate_final.
-// GMP (Zhu & Gupta) is (a) alone. The dense gradient arrives per layer through the
-// layer's dense_grad_hook on update steps; every selection runs on the layer's device.
+// GMP (Zhu & Gupta) is (a) alone. The gradient arrives per layer through the layer's
+// grad hooks on update steps and is ranked by ops::grow_by_gradient, like RigL's;
+// every selection runs on the layer's device.
 // The edit happens before the optimizer step, so on update steps the sparse layers'
 // update is skipped (their gradient belongs to the old topology).
 #include <algorithm>
@@ -97,13 +98,13 @@ class GradualPruning : public Sparsifier {
     if (!regenerate_) return;
     double r = annealed_rate(r0_, rf_, step, ctx.total_steps);
     for (size_t i = 0; i < layers_.size(); ++i)
-      layers_[i].p->dense_grad_hook = [this, i, r](const Tensor& g) { regenerate(i, r, g); };
+      set_grad_hooks(*layers_[i].p, [this, i, r](const sparse::GradFactors& g) { regenerate(i, r, g); });
   }
 
   bool before_step(int64_t step) override {
     if (!is_update(step) || plans_.empty()) return false;
     for (size_t i = 0; i < plans_.size(); ++i) {
-      layers_[i].p->dense_grad_hook = nullptr;
+      clear_grad_hooks(*layers_[i].p);
       Plan& pl = plans_[i];
       const int64_t nnz = layers_[i].p->col_idx.numel();
       if (pl.grown == 0 && pl.survivors >= nnz) continue;  // nothing changes
@@ -183,12 +184,12 @@ class GradualPruning : public Sparsifier {
   // Death of ceil(r * survivors) more of the smallest |w| and as many grown open
   // positions with the largest dense |g| (a position dropped now may be regrown, as a
   // new entry), decided on the layer's device.
-  void regenerate(size_t i, double r, const Tensor& dense_grad) {
+  void regenerate(size_t i, double r, const sparse::GradFactors& grad) {
     Plan& pl = plans_[i];
     const int64_t n = pl.survivors;
     const int64_t k = std::min<int64_t>(n, (int64_t)std::ceil(r * (double)n));
     pl.edit.keep = ops::topk_mask(pl.scores, n - k, true);
-    pl.edit.grow = ops::topk_empty_positions(*layers_[i].p, dense_grad, k, pl.edit.keep, n - k, rng.next_u64());
+    pl.edit.grow = ops::grow_by_gradient(*layers_[i].p, grad, k, pl.edit.keep, n - k, rng.next_u64(), grow);
     pl.edit.new_nnz_blocks = n;
     pl.grown = k;
   }

@@ -38,4 +38,14 @@ int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const ops:
   return ops::edit_topology(*layer.p, ctx.optimizer->state_of(layer.param_index), edit);
 }
 
+void set_grad_hooks(sparse::SparseParameter& p, std::function<void(const sparse::GradFactors&)> decide) {
+  p.dense_grad_hook = [decide](const Tensor& g) { decide(sparse::GradFactors{Tensor(), Tensor(), g}); };
+  p.grad_factors_hook = std::move(decide);
+}
+
+void clear_grad_hooks(sparse::SparseParameter& p) {
+  p.dense_grad_hook = nullptr;
+  p.grad_factors_hook = nullptr;
+}
+
 }  // namespace sprout::sparsity

@@ -4,6 +4,7 @@
 // of survivors carried, new entries zero). RigL, SET and GraNet decide on the layer's
 // device with the selections of engine/ops/topology.h instead.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const std:
                    const std::vector<int64_t>& grow);
 // The same with a decision made on the layer's device.
 int64_t apply_edit(const TrainContext& ctx, const SparseLayer& layer, const ops::TopologyEdit& edit);
+
+// Growth by gradient: hands the layer's gradient to `decide` once in the next backward,
+// as its factors where the op has them (a linear layer: no dense gradient is formed),
+// else as the dense gradient (convolutions). clear_grad_hooks after the step.
+void set_grad_hooks(sparse::SparseParameter& p, std::function<void(const sparse::GradFactors&)> decide);
+void clear_grad_hooks(sparse::SparseParameter& p);
 
 // Copies a dense gradient to the host (a no-op view on the CPU).
 std::vector<float> host_floats(const Tensor& t);

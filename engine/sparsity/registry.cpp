@@ -51,7 +51,14 @@ const Options<SparsifyOptions>& sparsify_options() {
       .text("kernel", &S::kernel, "", {}, "sparse kernel by name (empty: the default for device and format)")
       .flag("keep_transposes", &S::keep_transposes, false,
             "keep every sparse layer's transposed structure (8 bytes per nonzero) instead of rebuilding it")
-      .flag("scale_init", &S::scale_init, false, "scale the kept initial weights by 1 / sqrt(density)");
+      .flag("scale_init", &S::scale_init, false, "scale the kept initial weights by 1 / sqrt(density)")
+      .text("grow", &S::grow, "exact", {"exact", "sampled"},
+            "growth by gradient: exact (every open position, dW in row tiles) or sampled (grow_candidates x k "
+            "random open positions scored by their exact gradient)")
+      .integer("grow_budget_bytes", &S::grow_budget_bytes, 64 << 20, Range::at_least(1),
+               "workspace of exact growth's tile of dW (at least one row is used)")
+      .integer("grow_candidates", &S::grow_candidates, 10, Range::at_least(1),
+               "sampled growth: candidates scored per grown position");
   return o;
 }
 

@@ -32,7 +32,8 @@ inline const std::string kSparsityPrefix = "sparsity.";
 struct SparsifyOptions {
   std::string method, distribution, format, kernel;
   double density, er_epsilon, min_density;
-  int64_t block;
+  int64_t block, grow_budget_bytes, grow_candidates;
+  std::string grow;
   bool first_layer_dense, last_layer_dense, keep_transposes, scale_init;
 };
 SparsifyOptions read_sparsify_options(const nlohmann::json& sparsity);

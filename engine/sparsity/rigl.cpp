@@ -1,10 +1,11 @@
 // RigL (Evci et al. 2020): every update_every steps until end_fraction of training,
 // each layer drops the k = floor(nnz f(t)) smallest |w| and grows the k positions
 // with the largest dense |g| among those not kept (a dropped position that is regrown
-// is revived: value and state kept); f(t) is the cosine drop fraction. The dense
-// gradient comes one layer at a time through the layer's dense_grad_hook during
-// backward; the decision is made there, on the layer's device, and the dense gradient
-// freed at once. Every count is known on the host, so an update step reads nothing
+// is revived: value and state kept); f(t) is the cosine drop fraction. The gradient
+// comes one layer at a time through the layer's grad hooks during backward (its
+// factors for a linear layer, ranked by ops::grow_by_gradient: exact over tiles or
+// sampled, without the dense gradient; a convolution's dense gradient, freed at once);
+// the decision is made there, on the layer's device. Every count is known on the host, so an update step reads nothing
 // back from a GPU. The optimizer step is skipped on update steps, as in RigL's code.
 #include <cmath>
 
@@ -34,14 +35,14 @@ class RigL : public Sparsifier {
     decisions_.assign(layers_.size(), Decision{});
     for (size_t i = 0; i < layers_.size(); ++i) {
       sparse::SparseParameter* p = layers_[i].p;
-      p->dense_grad_hook = [this, i, f](const Tensor& dense_grad) { decide(i, f, dense_grad); };
+      set_grad_hooks(*p, [this, i, f](const sparse::GradFactors& g) { decide(i, f, g); });
     }
   }
 
   bool before_step(int64_t step) override {
     if (!is_update(step)) return false;
     for (size_t i = 0; i < layers_.size(); ++i) {
-      layers_[i].p->dense_grad_hook = nullptr;
+      clear_grad_hooks(*layers_[i].p);
       Decision& d = decisions_[i];
       if (!d.ready) continue;
       int64_t nnz = apply_edit(ctx, layers_[i], d.edit);
@@ -58,13 +59,13 @@ class RigL : public Sparsifier {
     int64_t k = 0;
   };
 
-  void decide(size_t i, double f, const Tensor& dense_grad) {
+  void decide(size_t i, double f, const sparse::GradFactors& grad) {
     sparse::SparseParameter& p = *layers_[i].p;
     const int64_t nnz = p.col_idx.numel();
     const int64_t k = (int64_t)std::floor((double)nnz * f);
     Decision& d = decisions_[i];
     d.edit.keep = ops::magnitude_topk_mask(p, nnz - k, true, rng.next_u64());
-    d.edit.grow = ops::topk_empty_positions(p, dense_grad, k, d.edit.keep, nnz - k, rng.next_u64());
+    d.edit.grow = ops::grow_by_gradient(p, grad, k, d.edit.keep, nnz - k, rng.next_u64(), grow);
     d.edit.revive = true;
     d.edit.new_nnz_blocks = nnz;
     d.k = k;

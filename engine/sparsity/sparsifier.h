@@ -13,6 +13,7 @@
 
 #include "engine/core/rng.h"
 #include "engine/nn/module.h"
+#include "engine/ops/grow.h"
 #include "engine/optim/optimizer.h"
 
 namespace sprout::sparsity {
@@ -70,6 +71,8 @@ class Sparsifier {
 
   TrainContext ctx;
   Rng rng;
+  // How growth by gradient ranks (sparsity.grow, grow_budget_bytes, grow_candidates).
+  ops::GrowConfig grow;
 
  protected:
   std::vector<UpdateEvent> events_;

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <vector>
 
+#include "kernels/cpu/order_key.h"
 #include "kernels/tie_noise.h"
 
 namespace sprout::kernels::cpu {
@@ -118,19 +119,6 @@ template <class T> int64_t count_nonnegative(const T* v, int64_t n) {
   return c;
 }
 
-// Order-preserving unsigned keys: a > b exactly when key(a) > key(b).
-static uint32_t order_key(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-static uint32_t order_key(uint32_t u) { return u; }
-static uint64_t order_key(double d) {
-  uint64_t u;
-  std::memcpy(&u, &d, sizeof u);
-  return (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
-}
-
 // The k-th largest of `keys` (1 <= k <= size) and how many keys are strictly larger:
 // radix selection, 16 bits per pass over the contiguous keys, with a histogram that
 // stays in cache.
@@ -185,22 +173,6 @@ template <class T> void topk_mask(const T* scores, int64_t n, int64_t k, bool la
 
 // Calls f(pos) for the open positions of the grid in ascending order: not stored, or
 // stored and dropped by keep.
-template <class F>
-static void for_open_positions(int64_t gr, int64_t gc, const int32_t* row_ptr, const int32_t* col_idx,
-                               const uint8_t* keep, F f) {
-  for (int64_t R = 0; R < gr; ++R) {
-    int64_t e = row_ptr[R];
-    for (int64_t C = 0; C < gc; ++C) {
-      if (e < row_ptr[R + 1] && col_idx[e] == C) {
-        const bool dropped = keep && !keep[e];
-        ++e;
-        if (!dropped) continue;
-      }
-      f(R * gc + C);
-    }
-  }
-}
-
 template <class T>
 void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t* row_ptr,
                 const int32_t* col_idx, const uint8_t* keep, int64_t k, bool noisy, uint64_t seed,
@@ -216,7 +188,7 @@ void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t
       const int64_t pos = R * gc + C;
       score[(size_t)pos] = noisy ? s + (T)tie_noise(seed, pos) : s;
     }
-  auto each = [&](auto f) { for_open_positions(gr, gc, row_ptr, col_idx, keep, [&](int64_t p) { f(p, score[(size_t)p]); }); };
+  auto each = [&](auto f) { for_open_positions(0, gr, gc, row_ptr, col_idx, keep, [&](int64_t p) { f(p, score[(size_t)p]); }); };
   std::vector<int64_t> picked = top_k_ascending<T>(k, gr * gc - row_ptr[gr], each);
   std::copy(picked.begin(), picked.end(), out);
 }
@@ -224,7 +196,7 @@ void topk_empty(const T* g, int64_t rows, int64_t cols, int block, const int32_t
 void random_empty(int64_t grid_rows, int64_t grid_cols, const int32_t* row_ptr, const int32_t* col_idx,
                   const uint8_t* keep, int64_t k, uint64_t seed, int64_t* out) {
   auto each = [&](auto f) {
-    for_open_positions(grid_rows, grid_cols, row_ptr, col_idx, keep,
+    for_open_positions(0, grid_rows, grid_cols, row_ptr, col_idx, keep,
                        [&](int64_t p) { f(p, (uint32_t)(hash_key(seed, p) >> 33)); });
   };
   std::vector<int64_t> picked = top_k_ascending<uint32_t>(k, grid_rows * grid_cols - row_ptr[grid_rows], each);

@@ -26,6 +26,7 @@ const char* kSectionBefore = R"({
     "prune_end_epoch": 3, "death_rate": 0.5, "death_rate_final": 0.005,
     "zeta": 0.3, "er_epsilon": 20.0, "grow_init": "zero", "layerwise": false,
     "kernel": "", "keep_transposes": false, "scale_init": false, "min_density": 0.0,
+    "grow": "exact", "grow_budget_bytes": 67108864, "grow_candidates": 10,
     "k": 4, "warm_epochs": 2, "phi": 0.1, "fitness": "weight",
     "lambda_pol": 1e-4, "lambda_s": 1.0, "pol_t": 1.2, "gate_blocks": false,
     "dyrelu": true, "weight_sharing": false, "share_from": 2, "cyclic": true,
@@ -129,7 +130,8 @@ TEST(Registry, CommonOptionsAreTheSharedOnes) {
   for (const OptionInfo& o : common_options()) names.push_back(o.name);
   EXPECT_EQ(names, (std::vector<std::string>{"method", "density", "distribution", "format", "block",
                                              "first_layer_dense", "last_layer_dense", "er_epsilon", "min_density",
-                                             "kernel", "keep_transposes", "scale_init"}));
+                                             "kernel", "keep_transposes", "scale_init", "grow",
+                                             "grow_budget_bytes", "grow_candidates"}));
   for (const OptionInfo& o : common_options()) EXPECT_FALSE(o.help.empty()) << o.name;
   for (const auto& e : methods().entries())
     for (const OptionInfo& o : e.options) {
