@@ -26,6 +26,7 @@ if [[ $PARTS == *conv* ]]; then
   log "bench conv"
   "$BIN" bench conv --batch 8 --densities 0.2,0.1,0.05 --min-seconds 0.3 --json "$OUT/conv_resnet50.json" |
     tee "$OUT/conv_resnet50.txt"
+  "$PY" scripts/conv_table.py "$OUT/conv_resnet50.json" > "$OUT/conv_resnet50.md"
 fi
 
 if [[ $PARTS == *step* ]]; then
