@@ -1,6 +1,10 @@
 // `sprout memory`: builds a model dense and sparse (static sparsity from the flags, or a
 // training config's model and method), runs two training steps of each on a random
-// batch, and reports what the allocator measured per category.
+// batch, and reports what the allocator measured per category. A dense twin too large
+// for this machine is not built: its parameter side is computed from its shapes.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/bench_model.h"
@@ -49,18 +53,46 @@ Json measure(const MemoryArgs& a, bool sparse, Device dev) {
     MemStats s = Allocator::stats(dev.type);
     auto cur = [&](MemCategory c) { return s.cur(c) - base.cur(c); };
     auto pk = [&](MemCategory c) { return s.pk(c) - base.cur(c); };
-    int64_t nnz = 0;
-    for (auto& p : model.parameters()) nnz += p.sparse ? p.sparse->nnz() : p.tensor->numel();
+    int64_t nnz = 0, dense_numel = 0;
+    for (auto& p : model.parameters()) {
+      nnz += p.sparse ? p.sparse->nnz() : p.tensor->numel();
+      dense_numel += p.sparse ? p.sparse->dense_numel() : p.tensor->numel();
+    }
     out = Json{{"weights", cur(MemCategory::Weights)}, {"indices", cur(MemCategory::Indices)},
                {"gradients", cur(MemCategory::Gradients)}, {"optimizer", cur(MemCategory::Optimizer)},
                {"activations_peak", pk(MemCategory::Activations)},
                {"workspace_peak", pk(MemCategory::Workspace)}, {"data", cur(MemCategory::Data)},
                {"total_peak", s.total_peak - base.total_current},
-               {"parameters", model.num_parameters()}, {"nnz", nnz}, {"density", run.density()}};
+               {"parameters", model.num_parameters()}, {"nnz", nnz}, {"density", run.density()},
+               {"dense_parameters", dense_numel}};
     out["param_side"] = out["weights"].get<int64_t>() + out["indices"].get<int64_t>() +
                         out["gradients"].get<int64_t>() + out["optimizer"].get<int64_t>();
   }
   return out;
+}
+
+// The dense twin's parameter side from its shapes, without allocating it: float32
+// weights and gradients, and as many optimizer bytes per weight as the sparse run keeps.
+// Activations and workspace are the sparse run's (an MLP's activations do not depend on
+// its density), marked as such.
+Json analytic_dense(const Json& sparse) {
+  const int64_t p = sparse["dense_parameters"].get<int64_t>(), w = 4 * p;
+  const double state_per_weight =
+      (double)sparse["optimizer"].get<int64_t>() / (double)std::max<int64_t>(1, sparse["weights"].get<int64_t>());
+  const int64_t opt = (int64_t)(state_per_weight * (double)w);
+  Json d{{"analytic", true}, {"weights", w}, {"indices", 0}, {"gradients", w}, {"optimizer", opt},
+         {"activations_peak", sparse["activations_peak"]}, {"workspace_peak", sparse["workspace_peak"]},
+         {"data", sparse["data"]}, {"parameters", p}, {"nnz", p}, {"density", 1.0}, {"dense_parameters", p}};
+  d["param_side"] = 2 * w + opt;
+  d["total_peak"] = 2 * w + opt + sparse["activations_peak"].get<int64_t>() + sparse["workspace_peak"].get<int64_t>();
+  return d;
+}
+
+// Whether a dense twin of `dense_parameters` would need more than half of this machine's
+// memory for weights, gradients and two optimizer states.
+bool dense_twin_too_large(int64_t dense_parameters) {
+  const double physical = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+  return 16.0 * (double)dense_parameters > 0.5 * physical;
 }
 
 }  // namespace
@@ -69,8 +101,9 @@ int run_memory(const MemoryArgs& a) {
   SPROUT_CHECK(a.density > 0 && a.density <= 1, "--density must be in (0, 1], got ", a.density);
   SPROUT_CHECK(a.batch > 0, "--batch must be positive, got ", a.batch);
   Device dev = parse_device(a.device);
-  Json dense = measure(a, false, dev);
   Json sparse = measure(a, true, dev);
+  const bool analytic = dense_twin_too_large(sparse["dense_parameters"].get<int64_t>());
+  Json dense = analytic ? analytic_dense(sparse) : measure(a, false, dev);
   double ratio = (double)sparse["param_side"].get<int64_t>() / (double)dense["param_side"].get<int64_t>();
   double total_ratio = (double)sparse["total_peak"].get<int64_t>() / (double)dense["total_peak"].get<int64_t>();
   const BenchModel bm = memory_model(a);
@@ -89,6 +122,9 @@ int run_memory(const MemoryArgs& a) {
   std::printf("%s, %s, batch %ld, density %.3f (%s), device %s\n", model.c_str(), method.c_str(), (long)a.batch,
               sparse["density"].get<double>(), bm.cfg["sparsity"]["format"].get<std::string>().c_str(),
               dev.str().c_str());
+  if (analytic)
+    std::printf("dense twin: %ld parameters, not built (its parameter side computed from the shapes; "
+                "activations and workspace are the sparse run's)\n", (long)sparse["dense_parameters"].get<int64_t>());
   std::printf("%-18s %12s %12s %8s\n", "MiB", "dense", "sparse", "ratio");
   for (const char* k : {"weights", "indices", "gradients", "optimizer", "activations_peak",
                         "workspace_peak", "param_side", "total_peak"}) {

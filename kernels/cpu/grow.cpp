@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -103,16 +102,21 @@ int64_t grow_sampled(const T* gt, const T* xt, int64_t rows, int64_t cols, int64
                      const int32_t* row_ptr, const int32_t* col_idx, const uint8_t* keep, int64_t k, bool noisy,
                      uint64_t seed, int64_t candidates, uint64_t sample_seed, int64_t* out) {
   const int64_t b = block, gr = (rows + b - 1) / b, gc = (cols + b - 1) / b, total = gr * gc;
+  // Draws continue from where the last round stopped until `candidates` distinct open
+  // positions are in hand; the caller asks for fewer than half the open ones.
   std::vector<int64_t> cand;
-  std::unordered_set<int64_t> seen;
   cand.reserve((size_t)candidates);
-  seen.reserve((size_t)candidates);
-  // The caller asks for fewer candidates than half the open positions, so rejection ends fast.
-  for (int64_t draw = 0; (int64_t)cand.size() < candidates; ++draw) {
-    const int64_t p = (int64_t)(((unsigned __int128)hash_key(sample_seed, draw) * (uint64_t)total) >> 64);
-    if (is_open(row_ptr, col_idx, keep, p / gc, p % gc) && seen.insert(p).second) cand.push_back(p);
+  int64_t draw = 0;
+  while ((int64_t)cand.size() < candidates) {
+    const int64_t want = candidates - (int64_t)cand.size(), had = (int64_t)cand.size();
+    for (int64_t d = 0; d < want; ++d, ++draw) {
+      const int64_t p = (int64_t)(((unsigned __int128)hash_key(sample_seed, draw) * (uint64_t)total) >> 64);
+      if (is_open(row_ptr, col_idx, keep, p / gc, p % gc)) cand.push_back(p);
+    }
+    std::sort(cand.begin() + had, cand.end());
+    std::inplace_merge(cand.begin(), cand.begin() + had, cand.end());
+    cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
   }
-  std::sort(cand.begin(), cand.end());
   std::vector<T> score(cand.size());
 #pragma omp parallel for schedule(dynamic, 256)
   for (int64_t q = 0; q < (int64_t)cand.size(); ++q) {
