@@ -59,7 +59,16 @@ GradientSync::GradientSync(Communicator& comm, int64_t bucket_bytes) : comm_(com
 
 void GradientSync::wrap_dense_grad_hooks(const std::vector<nn::ParamRef>& params) {
   for (const auto& p : params) {
-    if (!p.sparse || !p.sparse->dense_grad_hook) continue;
+    if (!p.sparse) continue;
+    // A linear layer's gradient factors are this rank's alone (the ranks' summed
+    // gradient is no product of summed factors): the growth rule gets the averaged dense
+    // gradient through the dense hook instead, which the same methods set beside it.
+    if (p.sparse->grad_factors_hook) {
+      SPROUT_CHECK(p.sparse->dense_grad_hook, "sparse layer ", p.name, " asks only for its gradient's factors; ",
+                   "data-parallel growth needs the dense-gradient hook to average");
+      p.sparse->grad_factors_hook = nullptr;
+    }
+    if (!p.sparse->dense_grad_hook) continue;
     auto inner = std::move(p.sparse->dense_grad_hook);
     p.sparse->dense_grad_hook = [this, inner](const Tensor& dense_grad) {
       comm_.all_reduce_mean(dense_grad);

@@ -37,7 +37,9 @@ class GradientSync {
  public:
   explicit GradientSync(Communicator& comm, int64_t bucket_bytes = int64_t(25) << 20);
   // Wraps the dense-gradient hooks a method set for this step (call after its
-  // before_forward, before the forward pass captures them).
+  // before_forward, before the forward pass captures them), and drops the gradient-factor
+  // hooks set beside them: with several ranks, growth ranks the averaged dense gradient
+  // (one sparse layer's at a time, on update steps).
   void wrap_dense_grad_hooks(const std::vector<nn::ParamRef>& params);
   // Replaces every defined gradient of `params` by its mean over the ranks.
   void all_reduce_gradients(const std::vector<nn::ParamRef>& params);

@@ -1,8 +1,8 @@
 // GradientSync against a recording communicator: buckets pack small gradients into one
 // collective and hand every element back where it came from; a sparse layer sends its
 // nnz values while dense DDP would send rows x cols; the growth hook sees the reduced
-// dense gradient; the structure hash tells structures apart and the check rehashes a
-// layer whose structure was replaced.
+// dense gradient (and the per-rank gradient-factor hook is dropped); the structure hash
+// tells structures apart and the check rehashes a layer whose structure was replaced.
 #include <gtest/gtest.h>
 
 #include "engine/dist/gradient_sync.h"
@@ -80,7 +80,9 @@ TEST(GradientSync, SparseLayersSendNonzerosAndGrowthSeesTheMeanDenseGradient) {
   dist::GradientSync sync(comm);
   float seen = 0;
   w.dense_grad_hook = [&](const Tensor& g) { seen = g.data<float>()[5]; };
+  w.grad_factors_hook = [&](const sparse::GradFactors&) { seen = -1; };  // this rank's alone
   sync.wrap_dense_grad_hooks(params);
+  EXPECT_FALSE(w.grad_factors_hook) << "growth would rank this rank's own gradient";
   Tensor dense = Tensor::full({8, 8}, 3.0, DType::F32);
   w.dense_grad_hook(dense);
   EXPECT_EQ(seen, 4.0f);
