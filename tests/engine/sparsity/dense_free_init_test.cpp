@@ -11,6 +11,7 @@
 #include "engine/io/config.h"
 #include "engine/nn/init.h"
 #include "engine/nn/layers.h"
+#include "engine/nn/sparse_layers.h"
 #include "engine/nn/weight_draw.h"
 #include "engine/sparse/parameter.h"
 #include "engine/sparsity/factory.h"
@@ -99,6 +100,18 @@ TEST(DenseFreeInit, ValuesKeepTheKaimingUniformBoundAndSpread) {
   EXPECT_NEAR(var / want_var, 1.0, 0.03);
   EXPECT_GT(hi, 0.99 * d.bound);
   EXPECT_LT(lo, -0.99 * d.bound);
+}
+
+TEST(DenseFreeInit, IndicesBeyondInt32AreAnErrorBeforeAnyAllocation) {
+  // 2^31 rows would need an 8 GiB row_ptr: refused from the sizes alone.
+  const nn::ValuesAt none = [](const int64_t*, int64_t, float*) {};
+  try {
+    nn::parameter_at(int64_t(1) << 31, 4, 1, {}, none, {int64_t(1) << 31, 4});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("int32"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(nn::parameter_at(1000, 1000, 1, {5, 999999}, none, {1000, 1000}));
 }
 
 }  // namespace
