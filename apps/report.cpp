@@ -38,6 +38,23 @@ Json parse_line(const std::string& line) {
   return Json::parse(line, nullptr, false);
 }
 
+// j[key] when j is an object that holds it, else null: the files come from outside and
+// may hold any shape of JSON.
+const Json& at(const Json& j, const char* key) {
+  static const Json none;
+  return j.is_object() && j.contains(key) ? j[key] : none;
+}
+
+double num(const Json& j, const char* key) {
+  const Json& v = at(j, key);
+  return v.is_number() ? v.get<double>() : std::nan("");
+}
+
+std::string text(const Json& j, const char* key) {
+  const Json& v = at(j, key);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
 RunData read_run(const std::string& dir) {
   RunData r;
   r.name = fs::path(dir).filename().string();
@@ -51,7 +68,7 @@ RunData read_run(const std::string& dir) {
     if (line.empty()) continue;
     Json j = parse_line(line);
     if (!j.is_object()) { ++r.bad_lines; continue; }  // a line a killed run left half-written
-    if (j.value("event", "") == "topology") r.topology.push_back(j);
+    if (text(j, "event") == "topology") r.topology.push_back(j);
     else if (j.contains("test_accuracy")) r.epochs.push_back(j);
     else if (j.contains("loss")) r.steps.push_back(j);
   }
@@ -63,10 +80,6 @@ RunData read_run(const std::string& dir) {
     if (!r.summary.is_object()) r.summary = Json();
   }
   return r;
-}
-
-double num(const Json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
 }
 
 // (step, key) of every line that has both as numbers.
@@ -85,21 +98,16 @@ std::string cell(double v, const char* fmt) {
 }
 
 std::string text_at(const Json& j, const char* section, const char* key) {
-  if (!j.is_object() || !j.contains("config") || !j["config"].contains(section)) return "";
-  const Json& v = j["config"][section].value(key, Json());
-  return v.is_string() ? v.get<std::string>() : "";
+  return text(at(at(j, "config"), section), key);
 }
 
 // Bytes a run keeps for its parameters (weights, indices, gradients, optimizer state),
 // peak, over the dense equivalent (weights, gradients, optimizer state).
 double parameter_side_ratio(const Json& s) {
-  if (!s.is_object() || !s.contains("memory")) return std::nan("");
-  const Json& m = s["memory"];
+  const Json& m = at(s, "memory");
   double sparse = 0, dense = 0;
-  for (const char* c : {"weights", "indices", "gradients", "optimizer"})
-    sparse += num(m.value(c, Json::object()), "peak_bytes");
-  for (const char* c : {"weights_bytes", "gradients_bytes", "optimizer_bytes"})
-    dense += num(m.value("dense_equivalent", Json::object()), c);
+  for (const char* c : {"weights", "indices", "gradients", "optimizer"}) sparse += num(at(m, c), "peak_bytes");
+  for (const char* c : {"weights_bytes", "gradients_bytes", "optimizer_bytes"}) dense += num(at(m, "dense_equivalent"), c);
   return dense > 0 ? sparse / dense : std::nan("");
 }
 
@@ -110,9 +118,9 @@ std::string table(const std::vector<RunData>& runs) {
        "<th>parameter memory vs dense</th><th>FLOPs vs dense</th></tr>\n";
   for (const auto& r : runs) {
     const Json& s = r.summary;
-    const Json params = s.is_object() ? s.value("parameters", Json::object()) : Json::object();
-    const Json time = s.is_object() ? s.value("time", Json::object()) : Json::object();
-    const Json flops = s.is_object() ? s.value("flops_per_step", Json::object()) : Json::object();
+    const Json& params = at(s, "parameters");
+    const Json& time = at(s, "time");
+    const Json& flops = at(s, "flops_per_step");
     o << "<tr><td>" << svg::escape(r.name) << "</td><td>" << svg::escape(text_at(s, "model", "name")) << "</td><td>"
       << svg::escape(text_at(s, "sparsity", "method")) << "</td><td>" << cell(num(s, "density"), "%.4f") << "</td><td>"
       << cell(num(s, "test_accuracy"), "%.4f") << "</td><td>" << cell(num(s, "test_top5"), "%.4f") << "</td><td>"
@@ -146,17 +154,17 @@ std::string curves(const std::vector<RunData>& runs) {
 std::string density_chart(const RunData& r) {
   std::map<std::string, Series> by_layer;
   for (const auto& j : r.topology) {
-    const std::string layer = j.value("layer", "");
+    const std::string layer = text(j, "layer");
     by_layer[layer].name = layer;
     if (std::isfinite(num(j, "step")) && std::isfinite(num(j, "density")))
       by_layer[layer].points.emplace_back(num(j, "step"), num(j, "density"));
   }
-  const Json layers = r.summary.is_object() ? r.summary.value("layers", Json::array()) : Json::array();
+  const Json& layers = at(r.summary, "layers");
   const double end = std::max(1.0, num(r.summary, "steps"));
   if (by_layer.empty() && layers.is_array())
     for (const auto& l : layers)
       if (l.is_object() && std::isfinite(num(l, "density")))
-        by_layer[l.value("name", "")] = {l.value("name", ""), {{0.0, num(l, "density")}, {end, num(l, "density")}}};
+        by_layer[text(l, "name")] = {text(l, "name"), {{0.0, num(l, "density")}, {end, num(l, "density")}}};
   std::vector<Series> s;
   for (auto& [name, series] : by_layer) s.push_back(series);
   return svg::line_chart(r.name + ": density per layer", "step", "density", s, r.topology.size() < 400);
@@ -185,12 +193,12 @@ std::string memory_chart(const std::vector<RunData>& runs) {
   std::vector<Series> s;
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunData& r = runs[i];
-    if (!r.summary.is_object() || !r.summary.contains("memory")) continue;
-    const Json& m = r.summary["memory"];
-    const Json dense = m.value("dense_equivalent", Json::object());
+    const Json& m = at(r.summary, "memory");
+    if (!m.is_object()) continue;
+    const Json& dense = at(m, "dense_equivalent");
     Series sparse{r.name, {}, false, (int)i}, dense_s{r.name + " dense", {}, true, (int)i};
     for (const auto& g : groups) {
-      sparse.points.emplace_back(0, num(m.value(g, Json::object()), "peak_bytes") / 1048576.0);
+      sparse.points.emplace_back(0, num(at(m, g.c_str()), "peak_bytes") / 1048576.0);
       dense_s.points.emplace_back(0, num(dense, (g + "_bytes").c_str()) / 1048576.0);
     }
     s.push_back(sparse);

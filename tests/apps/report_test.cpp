@@ -90,6 +90,24 @@ TEST(Report, PageHoldsEveryChartAndNothingFromOutside) {
   fs::remove_all(dir);
 }
 
+// Keys of unexpected types (a number where a name belongs, a number for a section) are
+// left out, not a crash; found by fuzz_interop.
+TEST(Report, OddlyTypedKeysAreLeftOut) {
+  const std::string dir = temp_dir("odd");
+  fs::create_directories(dir + "/run");
+  std::ofstream(dir + "/run/metrics.jsonl")
+      << R"({"event": "topology", "step": 1, "layer": 5, "density": 0.5, "dropped": "x"})" << "\n"
+      << R"({"event": 7, "step": 2, "loss": 1.0, "lr": [1]})" << "\n";
+  std::ofstream(dir + "/run/summary.json")
+      << R"({"config": {"model": 1, "sparsity": []}, "memory": 3, "layers": {"a": 1}, "time": "x"})";
+  ASSERT_EQ(run_sprout("report " + dir + "/run --out " + dir + "/r.html", dir).code, 0)
+      << read_text(dir + "/stderr.txt");
+  const std::string html = read_text(dir + "/r.html");
+  EXPECT_NE(html.find("Memory per category, peak (MiB): each run beside its dense equivalent (lighter): nothing"),
+            std::string::npos);
+  fs::remove_all(dir);
+}
+
 #if SPROUT_WITH_ZLIB
 // The RGB(A) pixels of an 8-bit, non-interlaced PNG (what Chromium writes).
 std::vector<uint8_t> decode_png(const std::string& bytes, int* width, int* height, int* channels) {
