@@ -41,7 +41,8 @@ Json summary_config(const std::string& summary) {
 void add_normalization(const ModelSource& src, std::map<std::string, std::string>& meta) {
   const Json& data = src.cfg["data"];
   const std::string name = data.value("name", "");
-  const Json opts = data.value("options", Json::object());
+  Json opts = data.value("options", Json::object());  // checked by the data set's describe
+  if (!opts.is_object()) opts = Json::object();
   const int64_t channels = src.spec.sample_shape.size() == 3 ? src.spec.sample_shape[0] : 1;
   Json found = Json::object();
   for (const auto& info : data::dataset_option_info(name))
@@ -122,7 +123,8 @@ ModelSource find_model(const std::string& run_or_file, const std::string& config
     for (const auto& s : sets) io::apply_override(src.cfg, s);
   }
   for (const char* k : {"model", "data"})
-    SPROUT_CHECK(src.cfg.contains(k) && src.cfg[k].is_object() && src.cfg[k].contains("name"),
+    SPROUT_CHECK(src.cfg.contains(k) && src.cfg[k].is_object() && src.cfg[k].contains("name") &&
+                     src.cfg[k]["name"].is_string(),
                  "config of ", src.model_path, " has no ", k, ".name");
   const train::DataOptions d = train::data_options().read(src.cfg["data"], "data.");
   src.spec = train::data_sets().at(d.name).make.describe(src.cfg["data"]);
@@ -134,6 +136,8 @@ std::string torch_model_name(const ModelSource& src) {
   const std::string name = m["name"].get<std::string>();
   if (name == "mlp") return name;
   if (name == "resnet18" || name == "resnet34" || name == "resnet50") {
+    SPROUT_CHECK(m.value("stem", Json("imagenet")).is_string() && m.value("width", Json(1.0)).is_number(), name,
+                 ": model.stem must be a string and model.width a number");
     SPROUT_CHECK(m.value("stem", "imagenet") == "imagenet", name, " with the ", m.value("stem", ""),
                  " stem (3x3/1 conv, no max pool) has no torchvision counterpart: torchvision's ", name,
                  " has the imagenet stem");
