@@ -164,6 +164,32 @@ void checkpoint_seeds() {
   fs::remove_all(dir);
 }
 
+// fuzz_interop: a model file (0), a torch-named dense state_dict (1), a run folder (2).
+void interop_seeds() {
+  const fs::path dir = fs::temp_directory_path() / "sprout-fuzz-seeds";
+  fs::create_directories(dir);
+  std::unique_ptr<train::Run> run = fuzz::tiny_run();
+  io::save_model((dir / "m.safetensors").string(), *run->model);
+  write_seed("interop", "model.safetensors", framed(file_bytes(dir / "m.safetensors"), {0}));
+  nn::ModulePtr dense = models::build(fuzz::tiny_run_config()["model"], {12}, 3);
+  io::NamedTensors state;
+  for (auto& p : dense->parameters()) state.emplace_back(p.name, *p.tensor);
+  io::save_safetensors((dir / "d.safetensors").string(), state, {});
+  write_seed("interop", "state_dict.safetensors", framed(file_bytes(dir / "d.safetensors"), {1}));
+  const std::string summary =
+      R"({"config": {"model": {"name": "mlp"}, "sparsity": {"method": "rigl"}}, "density": 0.5, "steps": 20,)"
+      R"( "test_accuracy": 0.5, "layers": [{"name": "0.weight", "density": 0.5}], "memory": {"weights":)"
+      R"( {"peak_bytes": 100}, "dense_equivalent": {"weights_bytes": 200}}})";
+  const std::string metrics =
+      "{\"step\": 10, \"loss\": 1.5, \"lr\": 0.1}\n{\"event\": \"topology\", \"step\": 10, \"layer\": \"0.weight\","
+      " \"density\": 0.5, \"dropped\": 3, \"grown\": 3}\n{\"epoch\": 1, \"step\": 20, \"test_accuracy\": 0.5}\n";
+  Bytes folder(summary.begin(), summary.end());
+  folder.push_back(0);
+  folder.insert(folder.end(), metrics.begin(), metrics.end());
+  write_seed("interop", "run_folder", framed(folder, {2}));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,6 +204,7 @@ int main(int argc, char** argv) {
   jpeg_seeds();
   config_seeds(fs::path(SPROUT_SOURCE_DIR) / "configs");
   checkpoint_seeds();
+  interop_seeds();
   std::cout << "seeds written under " << g_root.string() << "\n";
   return 0;
 }
