@@ -68,14 +68,15 @@ class DataParallel : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  // 50 steps of one epoch: 6400 synthetic samples, batch 128 in all.
+  // 50 steps of one epoch: 6400 synthetic samples, batch 128 in all (lr_scale_batch 128:
+  // the rate is 0.1 only when the global batch scales it).
   std::string config(const std::string& name, const std::string& sparsity) {
     const std::string path = dir_ + "/" + name + ".json";
     std::ofstream(path) << R"({
       "model": {"name": "mlp", "hidden": [64, 48]},
       "data": {"name": "synthetic", "workers": 0, "options": {"shape": [64], "classes": 10, "size": 6400, "seed": 3}},
       "train": {"epochs": 1, "batch_size": 128, "seed": 11, "eval_batch_size": 1000, "log_every": 1},
-      "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0005},
+      "optimizer": {"name": "sgd", "lr": 0.1, "lr_scale_batch": 128, "momentum": 0.9, "weight_decay": 0.0005},
       "schedule": {"name": "cosine"},
       "sparsity": )" << sparsity << "}";
     return path;
