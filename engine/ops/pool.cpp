@@ -110,9 +110,9 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
   return y;
 }
 
-Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
-  Window w = check_window(x, k, stride, pad, "avg_pool2d");
-  Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+namespace {
+
+void avg_pool_forward(const Window& w, const Tensor& x, const Tensor& y) {
   if (x.is_cuda()) {
     SPROUT_ON_CUDA(kernels::cuda::avg_pool2d_forward(x.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
                                                      w.pad, y.data<float>(), stream()));
@@ -122,21 +122,53 @@ Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
       kc::avg_pool2d_forward<T>(x.data<T>(), w.planes(), w.H, w.W, w.k, w.stride, w.pad, y.data<T>());
     });
   }
+}
+
+// Keeps nothing for its own backward. When its input can be rebuilt it also holds that
+// input's producer, so its output can be rebuilt too: a strided 1x1 sparse conv
+// subsamples this way and then keeps nothing of its own.
+struct AvgPoolNode : autograd::Node {
+  Window w;
+  DType dt = DType::F32;
+  autograd::SavedTensor input;  // only when it is rebuilt
+
+  const char* name() const override { return "avg_pool2d"; }
+  bool can_rebuild() const override { return input.defined(); }
+  Tensor rebuild() const override {
+    const Tensor x = input.get();
+    Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+    avg_pool_forward(w, x, y);
+    return y;
+  }
+  void release() override { input = autograd::SavedTensor(); }
+  std::vector<Tensor> apply(const Tensor& dy) override {
+    Tensor dx = Tensor::empty({w.N, w.C, w.H, w.W}, dt, dy.device());
+    if (dy.is_cuda()) {
+      SPROUT_ON_CUDA(kernels::cuda::avg_pool2d_backward(dy.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
+                                                        w.pad, dx.data<float>(), stream()));
+    } else {
+      dispatch_float(dt, "avg_pool2d backward", [&](auto t) {
+        using T = decltype(t);
+        kc::avg_pool2d_backward<T>(dy.data<T>(), w.planes(), w.H, w.W, w.k, w.stride, w.pad, dx.data<T>());
+      });
+    }
+    return {dx};
+  }
+};
+
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride, int64_t pad) {
+  Window w = check_window(x, k, stride, pad, "avg_pool2d");
+  Tensor y = Tensor::empty({w.N, w.C, w.Hout, w.Wout}, x.dtype(), x.device());
+  avg_pool_forward(w, x, y);
   if (autograd::needs_grad({&x})) {
-    DType dt = x.dtype();
-    autograd::record(y, std::make_shared<autograd::FunctionNode>("avg_pool2d", [w, dt](const Tensor& dy) {
-      Tensor dx = Tensor::empty({w.N, w.C, w.H, w.W}, dt, dy.device());
-      if (dy.is_cuda()) {
-        SPROUT_ON_CUDA(kernels::cuda::avg_pool2d_backward(dy.data<float>(), w.planes(), w.H, w.W, w.k, w.stride,
-                                                          w.pad, dx.data<float>(), stream()));
-      } else {
-        dispatch_float(dt, "avg_pool2d backward", [&](auto t) {
-          using T = decltype(t);
-          kc::avg_pool2d_backward<T>(dy.data<T>(), w.planes(), w.H, w.W, w.k, w.stride, w.pad, dx.data<T>());
-        });
-      }
-      return std::vector<Tensor>{dx};
-    }), {&x});
+    auto node = std::make_shared<AvgPoolNode>();
+    node->w = w;
+    node->dt = x.dtype();
+    autograd::SavedTensor in(x);
+    if (in.rebuilt()) node->input = in;
+    autograd::record(y, node, {&x});
   }
   return y;
 }

@@ -1,7 +1,7 @@
 // The fused BatchNorm + (residual add) + ReLU: finite-difference gradients in float64,
 // bit-for-bit agreement with the unfused ops in float32 (values, every gradient, the
-// running statistics, also with gamma 0 and tiny, and with a max pool between it and
-// the next conv), a conv after it keeping nothing new (the allocator's activation
+// running statistics, also with gamma 0 and tiny, and with a max or average pool between
+// it and the next conv), a conv after it keeping nothing new (the allocator's activation
 // bytes) while its gradients stay the same, and CUDA parity (skipped without a GPU).
 // The PyTorch cross-check is in torch_crosscheck_test.
 #include "ops_testing.h"
@@ -50,9 +50,10 @@ struct Result {
   Tensor y, dx, dw2, dgamma, dbeta, dres, rm, rv;
 };
 
-// conv -> BN (+ residual) -> ReLU [-> max pool] -> conv, fused or not, in float32, one
-// backward. After the fused op the pool and the second conv keep nothing of their own.
-Result conv_bn_relu_conv(bool fused, const Tensor& gamma_values, bool residual, bool pool = false) {
+// conv -> BN (+ residual) -> ReLU [-> pool] -> conv, fused or not, in float32, one backward.
+// pool 1: ResNet's stem max pool; 2: the 1x1 average pool a strided 1x1 sparse conv
+// subsamples with. After the fused op the pool and the second conv keep nothing new.
+Result conv_bn_relu_conv(bool fused, const Tensor& gamma_values, bool residual, int pool = 0) {
   Tensor x = randn({3, 4, 6, 5}, 20, DType::F32), w1 = randn({6, 4, 3, 3}, 21, DType::F32);
   Tensor w2 = randn({5, 6, 1, 1}, 22, DType::F32), r = randn({3, 6, 6, 5}, 23, DType::F32);
   Tensor gamma = gamma_values.clone(), beta = randn({6}, 24, DType::F32);
@@ -66,7 +67,11 @@ Result conv_bn_relu_conv(bool fused, const Tensor& gamma_values, bool residual, 
     h = ops::batch_norm2d(h, gamma, beta, rm, rv, true);
     h = ops::relu(residual ? ops::add(h, res) : h);
   }
-  if (pool) h = ops::max_pool2d(h, 3, 2, 1);
+  if (pool == 1) h = ops::max_pool2d(h, 3, 2, 1);
+  if (pool == 2) h = ops::avg_pool2d(h, 1, 2, 0);
+  if (pool && fused) {
+    EXPECT_TRUE(autograd::SavedTensor(h).rebuilt());
+  }
   Tensor y = ops::conv2d(h, w2, Tensor(), 1, 0);
   y.backward(randn(y.shape(), 25, DType::F32));
   return {y, x.grad(), w2.grad(), gamma.grad(), beta.grad(), residual ? r.grad() : Tensor(), rm, rv};
@@ -82,8 +87,9 @@ void expect_identical(const Tensor& a, const Tensor& b, const char* what) {
 TEST(BnAct, FusedEqualsUnfusedBitForBit) {
   // Gamma with an exact 0 and a tiny entry: the fused op never divides by gamma.
   Tensor gamma = Tensor::from_vector<float>({1.3f, 0.f, -0.7f, 1e-20f, 2.f, 0.5f}, {6});
-  for (int variant = 0; variant < 3; ++variant) {
-    const bool residual = variant == 1, pool = variant == 2;
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool residual = variant == 1;
+    const int pool = variant >= 2 ? variant - 1 : 0;
     Result a = conv_bn_relu_conv(false, gamma, residual, pool), b = conv_bn_relu_conv(true, gamma, residual, pool);
     expect_identical(a.y, b.y, "output");
     expect_identical(a.dx, b.dx, "input gradient");
