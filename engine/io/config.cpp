@@ -59,9 +59,10 @@ void merge_checked(Json& base, const Json& user, const std::string& where, const
     Json& b = base[it.key()];
     const Json& u = it.value();
     if (it.key() == "options" && b.is_object()) {
-      // A free-form section ("data.options"): its owner validates the keys.
+      // A free-form section ("data.options"): its owner validates the keys. Keys merge
+      // one by one, so a --set of one option keeps the file's others.
       SPROUT_CHECK(u.is_object(), where, ": key '", key, "' must be an object");
-      b = u;
+      for (auto o = u.begin(); o != u.end(); ++o) b[o.key()] = o.value();
       continue;
     }
     if (b.is_object()) {
