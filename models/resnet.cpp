@@ -28,13 +28,15 @@ std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t str
   return c;
 }
 
-// act(bn(x) + residual) through the fused op, with the BatchNorm module's parameters,
-// buffers and mode.
+// relu(bn(x) + residual): through the fused op, with the BatchNorm module's parameters,
+// buffers and mode; as separate ops when a method has wrapped the BatchNorm (polarize's
+// gates follow it), so the wrapper still runs.
 Tensor bn_act(nn::Module& m, const Tensor& x, const Tensor& residual) {
-  auto* bn = dynamic_cast<nn::BatchNorm2d*>(&m);
-  SPROUT_CHECK(bn != nullptr, "resnet: a fused BatchNorm + ReLU found a ", m.type_name(), " where its BatchNorm2d was");
-  return ops::batch_norm_act2d(x, residual, bn->weight, bn->bias, bn->running_mean, bn->running_var,
-                               bn->training(), /*relu=*/true, bn->momentum, bn->eps);
+  if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(&m))
+    return ops::batch_norm_act2d(x, residual, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                                 bn->training(), /*relu=*/true, bn->momentum, bn->eps);
+  Tensor h = m.forward(x);
+  return ops::relu(residual.defined() ? ops::add(h, residual) : h);
 }
 
 // Children in a fixed order; forward looks them up by index.
