@@ -6,7 +6,12 @@ cached as JSON, one file per run, so a rerun only renders), and writes a Markdow
 with every allocator category. A reported batch size that was not measured is
 extrapolated linearly from the two largest measured ones, and marked as such.
 
-  python3 scripts/memory_table.py --sprout build/bin/sprout --measure 32,64 --report 64,256
+  python3 scripts/memory_table.py --sprout build/bin/sprout --measure 32,64 --report 64,256 \
+      --peer bench/results/torch_resnet50_activations.json
+
+Variants of how activations are kept (--variants, at --variant-density) are measured
+at the same batches and shown in their own table, beside PyTorch's masked RigL (--peer:
+the JSON of bench/torch_resnet50_activations.py).
 """
 import argparse
 import datetime
@@ -37,17 +42,19 @@ def parse_list(text, kind):
     return [kind(v) for v in text.split(",") if v.strip()]
 
 
-def cache_path(cache, model, density, batch):
-    return os.path.join(cache, "%s_d%g_b%d.json" % (model, density, batch))
+def cache_path(cache, model, density, batch, label=""):
+    return os.path.join(cache, "%s_d%g_b%d%s.json" % (model, density, batch, ("_" + label) if label else ""))
 
 
-def measure(args, density, batch):
-    path = cache_path(args.cache, args.model, density, batch)
+def measure(args, density, batch, label="", sets=()):
+    path = cache_path(args.cache, args.model, density, batch, label)
     if os.path.exists(path) and not args.rerun:
         with open(path) as f:
             return json.load(f)
     cmd = [args.sprout, "memory", "--model", args.model, "--density", repr(density), "--batch", str(batch),
            "--device", args.device, "--image-size", str(args.image_size), "--json"]
+    for kv in sets:
+        cmd += ["--set", kv]
     print("running: " + " ".join(cmd), file=sys.stderr, flush=True)
     t0 = time.time()
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
@@ -64,14 +71,16 @@ def measure(args, density, batch):
     return result
 
 
-def cached_batches(args, density):
-    """Every batch size with a cached run for this density (measured now or before)."""
+def cached_batches(args, density, label=""):
+    """Every batch size with a cached run for this density and variant (measured now or before)."""
     out = []
     prefix = "%s_d%g_b" % (args.model, density)
+    suffix = ("_" + label if label else "") + ".json"
     if os.path.isdir(args.cache):
         for name in os.listdir(args.cache):
-            if name.startswith(prefix) and name.endswith(".json"):
-                out.append(int(name[len(prefix):-len(".json")]))
+            tail = name[len(prefix):-len(suffix)] if name.endswith(suffix) else ""
+            if name.startswith(prefix) and tail.isdigit():
+                out.append(int(tail))
     return sorted(out)
 
 
@@ -115,7 +124,8 @@ def render(args, table, measured):
       "dense and sparse (every conv and the fc sparse, method `static`), takes two training steps on a "
       "random batch, and reads the allocator's counters per category; peaks are over those two steps, and "
       "the total peak is the whole process's allocator peak (categories peak at different moments, so it "
-      "is less than the sum of the rows). MiB = 2^20 bytes.%s\n" % (
+      "is less than the sum of the rows). The model runs with its defaults: every BatchNorm + ReLU fused, "
+      "no activation checkpointing (the variants are compared below). MiB = 2^20 bytes.%s\n" % (
           args.model, args.device.upper(), args.image_size, args.image_size, any_run.get("format", "csr"),
           args.distribution, (" Measured at sprout commit %s." % args.commit) if args.commit else ""))
     for b in args.report:
@@ -155,19 +165,131 @@ def render(args, table, measured):
                 fmt_mib(dt - st), 100.0 * (dt - st) / dt))
     w("")
     w(analysis(args, table, measured))
+    if args.variants:
+        w(render_variants(args, table, args.variant_runs, args.peer_data, args.step_data))
     w("## Measurements\n")
     w("Seconds are the wall time of one `sprout memory` run (dense and sparse, two steps each) on a shared "
       "%d-core machine, with its load average at the end: a record, not a benchmark.\n" % (
           next(iter(measured.values())).get("host", {}).get("cpus", 0)))
     w("| batch | density | seconds | load average | date |")
     w("| --- | --- | --- | --- | --- |")
-    for (b, d), r in sorted(measured.items()):
-        w("| %d | %g | %s | %s | %s |" % (b, d, r.get("seconds", "?"), r.get("host", {}).get("load_average", "?"),
+    rows = [(b, "%g" % d, r) for (b, d), r in measured.items()]
+    rows += [(b, "%g (%s)" % (args.variant_density, label), r) for (label, b), r in args.variant_runs.items()
+             if dict(args.variants)[label]]
+    for b, d, r in sorted(rows, key=lambda t: (t[0], t[1])):
+        w("| %d | %s | %s | %s | %s |" % (b, d, r.get("seconds", "?"), r.get("host", {}).get("load_average", "?"),
                                           r.get("date", "?")))
-    w("\nCommand, per row: `%s` (dense and sparse in one run). Rerun with "
-      "`python3 scripts/memory_table.py --measure %s --report %s`.\n" % (
-          "sprout memory --model %s --density D --batch B --device %s --json" % (args.model, args.device),
-          ",".join(str(b) for b in args.measure), ",".join(str(b) for b in args.report)))
+    w("\nCommand, per row: `%s` (dense and sparse in one run; a variant adds its `--set key=value`). Rerun "
+      "with `python3 scripts/memory_table.py --measure %s --report %s --peer "
+      "bench/results/torch_resnet50_activations.json --step-bench bench/results/activation_variants_step_cpu.json`."
+      "\n" % ("sprout memory --model %s --density D --batch B --device %s --json" % (args.model, args.device),
+              ",".join(str(b) for b in args.measure), ",".join(str(b) for b in args.report)))
+    return "\n".join(lines)
+
+
+def parse_variants(text):
+    """'label' or 'label:key=v,key=v', separated by ';' -> [(label, [key=v, ...])]."""
+    out = []
+    for part in text.split(";"):
+        if part.strip():
+            label, _, sets = part.partition(":")
+            out.append((label.strip(), [kv for kv in sets.split(",") if kv.strip()]))
+    return out
+
+
+def measure_variants(args, measured):
+    """(label, batch) -> run, at --variant-density; a variant without settings is the main run."""
+    runs = {}
+    for label, sets in args.variants:
+        for b in args.measure:
+            runs[(label, b)] = measure(args, args.variant_density, b, label, sets) if sets else \
+                measured[(b, args.variant_density)]
+        for b in cached_batches(args, args.variant_density, label if sets else ""):  # earlier runs at other batches
+            if (label, b) not in runs:
+                with open(cache_path(args.cache, args.model, args.variant_density, b, label if sets else "")) as f:
+                    runs[(label, b)] = json.load(f)
+    return runs
+
+
+def variant_line(run, b1, run1):
+    """Per-image activations of one variant: peak / batch, and the slope from a smaller batch."""
+    act = run["sparse"]["activations_peak"]
+    slope = (act - run1["sparse"]["activations_peak"]) / float(run["batch"] - b1) if run1 else float("nan")
+    return act, act / float(run["batch"]), slope
+
+
+def peer_side(peer, dense, batch):
+    """PyTorch masked RigL at `batch`: 1.33x the dense param side, and torchvision's saved activations."""
+    return 1.33 * dense["param_side"], peer["activations_fixed_bytes"] + peer["activations_per_image_bytes"] * batch
+
+
+def render_variants(args, table, variants, peer, step):
+    lines = []
+    w = lines.append
+    d = args.variant_density
+    w("## Activations kept for backward\n")
+    w("Sparse model at density %g, the same runs as above (the default is `fused`). `separate`: BatchNorm, "
+      "the residual add and ReLU as three ops, each keeping its own tensor; `fused` (the default): every "
+      "BatchNorm that a ReLU follows runs as one op that keeps only its input and rebuilds its output, the "
+      "ReLU mask and the next conv's input elementwise in backward (`model.fused_bn_relu`); `blocks`: "
+      "besides, each residual block keeps only its input and runs again inside backward "
+      "(`train.checkpoint_activations = blocks`).\n" % d)
+    w("| variant | batch | activations peak, MiB | per image (peak / batch) | per image (slope) | "
+      "total peak, MiB | total vs separate |")
+    w("| --- | --- | --- | --- | --- | --- | --- |")
+    first = args.variants[0][0]
+    base = {b: r["sparse"]["total_peak"] for (l, b), r in variants.items() if l == first}
+    for label, _ in args.variants:
+        prev = None
+        for b in sorted(bb for (l, bb) in variants if l == label):
+            run = variants[(label, b)]
+            act, per, slope = variant_line(run, prev[0] if prev else 0, prev[1] if prev else None)
+            w("| %s | %d | %s | %.2f | %s | %s | %s |" % (
+                label, b, fmt_mib(act), per / MIB, "-" if prev is None else "%.2f" % (slope / MIB),
+                fmt_mib(run["sparse"]["total_peak"]),
+                "%.3f" % (run["sparse"]["total_peak"] / float(base[b])) if b in base else "-"))
+            prev = (b, run)
+    w("")
+    if step:
+        w("Step time, from one `sprout bench step` run that timed the variants in turn (%d rounds, so the "
+          "shared machine's load fell on each alike; %s): %s.\n" % (
+              step["rounds"], step.get("setting", ""),
+              "; ".join("%s %.0f ms (%.2fx)" % (v["variant"], v["step_ms_median"], v["time_ratio"])
+                        for v in step["variants"])))
+    if args.note:
+        w(args.note + "\n")
+    if peer:
+        w(render_peer(args, table, variants, peer))
+    return "\n".join(lines)
+
+
+def render_peer(args, table, variants, peer):
+    lines = []
+    w = lines.append
+    d = args.variant_density
+    w("## Against PyTorch's masked RigL\n")
+    w("PyTorch's masked RigL trains the dense model with a mask: its param side is 1.33x the dense one "
+      "(weights, gradients, momentum and the mask), and it keeps torchvision's activations. Those were "
+      "measured by PyTorch itself (`bench/torch_resnet50_activations.py`, torch %s: the distinct storages "
+      "autograd saves, through `saved_tensors_hooks`): %.2f MiB per image at %dx%d. That is what is held "
+      "when backward starts, without backward's temporaries, so the PyTorch totals below are a lower bound "
+      "and the ratios against them are conservative. Data (the input batch) is the same on both sides.\n" % (
+          peer["torch"], peer["activations_per_image_bytes"] / MIB, peer["image_size"], peer["image_size"]))
+    w("| batch | PyTorch masked RigL: param side | activations | data | total | sprout %s, d = %g | ratio | "
+      "sprout %s | ratio |" % (args.variants[1][0], d, args.variants[-1][0]))
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for b in args.report:
+        r = table[(b, d)]
+        ps, act = peer_side(peer, r["dense"], b)
+        total = ps + act + r["dense"]["data"]
+        ck = {bb: r for (l, bb), r in variants.items() if l == args.variants[-1][0]}
+        blocks = ck[b]["sparse"]["total_peak"] if b in ck else extrapolate(ck, b)["sparse"]["total_peak"]
+        tag = " (extr.)" if r.get("extrapolated_from") else ""
+        st = r["sparse"]["total_peak"]
+        w("| %d%s | %s | %s | %s | %s | %s | %.3f | %s | %.3f |" % (
+            b, tag, fmt_mib(ps), fmt_mib(act), fmt_mib(r["dense"]["data"]), fmt_mib(total), fmt_mib(st),
+            st / total, fmt_mib(blocks), blocks / total))
+    w("")
     return "\n".join(lines)
 
 
@@ -284,7 +406,17 @@ def main():
     ap.add_argument("--out", default="docs/memory.md")
     ap.add_argument("--rerun", action="store_true", help="ignore cached runs")
     ap.add_argument("--commit", default="", help="sprout commit the binary was built from (shown on the page)")
+    ap.add_argument("--variants", default="separate:model.fused_bn_relu=false;fused;"
+                    "blocks:train.checkpoint_activations=blocks",
+                    help="label[:key=value,...] separated by ';': how activations are kept ('' for none)")
+    ap.add_argument("--variant-density", type=float, default=0.1)
+    ap.add_argument("--peer", default="", help="bench/torch_resnet50_activations.py's JSON")
+    ap.add_argument("--step-bench", default="", help="`sprout bench step --variant ...` JSON for the step times")
+    ap.add_argument("--note", default="", help="a paragraph shown after the variants table")
     args = ap.parse_args()
+    args.variants = parse_variants(args.variants)
+    args.peer_data = json.load(open(args.peer)) if args.peer else None
+    args.step_data = json.load(open(args.step_bench)) if args.step_bench else None
     args.densities = parse_list(args.densities, float)
     args.measure = parse_list(args.measure, int)
     args.report = parse_list(args.report, int)
@@ -298,6 +430,7 @@ def main():
             if (b, d) not in measured:
                 with open(cache_path(args.cache, args.model, d, b)) as f:
                     measured[(b, d)] = json.load(f)
+    args.variant_runs = measure_variants(args, measured) if args.variants else {}
     table = {}
     for b in args.report:
         for d in args.densities:
