@@ -298,6 +298,26 @@ TEST(Cli, MemoryMeasuresAConfigsMethod) {
             std::string::npos);
 }
 
+// A dense twin of 10^10 parameters (160 GB with its gradients and state) is not built:
+// its parameter side comes from the shapes, beside the measured sparse run.
+TEST(Cli, MemoryComputesADenseTwinTooLargeToBuild) {
+  std::string d = temp_dir("memory_wide");
+  std::string cfg = tiny_config(d, R"({"method": "static", "density": 3e-5, "distribution": "erk"})");
+  std::string out = d + "/m.json";
+  int status = std::system((std::string(SPROUT_BINARY_DIR) + "/bin/sprout memory --config " + cfg +
+                            " --set 'model.hidden=[100000,100000]' --batch 8 --json > " + out).c_str());
+  ASSERT_EQ(status, 0);
+  Json m = Json::parse(read_file(out));
+  // 784 x 100000 + 100000 x 100000 + 100000 x 10 weights and 200,010 biases.
+  const int64_t dense = 10079600010;
+  EXPECT_EQ(m["dense"]["analytic"], true);
+  EXPECT_EQ(m["dense"]["parameters"], dense);
+  EXPECT_EQ(m["dense"]["weights"], dense * 4);
+  EXPECT_EQ(m["dense"]["gradients"], dense * 4);
+  EXPECT_EQ(m["sparse"]["dense_parameters"], dense);
+  EXPECT_LT(m["sparse"]["total_peak"].get<int64_t>(), 784LL * 100000 * 4);  // one sparse layer's dense bytes
+}
+
 // NaN between logged steps (log_every 100, stopped by max_steps at 6): the run fails
 // naming the step, and the good checkpoint, model and summary stay as they were.
 TEST(Cli, ADivergedRunFailsEvenBetweenLoggedSteps) {
