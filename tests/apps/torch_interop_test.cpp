@@ -138,7 +138,7 @@ TEST(TorchInterop, ExportRefusesWhatTorchvisionLacks) {
   f.tensors.at("0.weight.col_idx").data<int32_t>()[0] = 784;
   io::NamedTensors edited(f.tensors.begin(), f.tensors.end());
   io::save_safetensors(dir + "/sparse/model.safetensors", edited, f.metadata);
-  for (const std::string cmd : {"export " + dir + "/sparse --out " + dir + "/x", "eval --model " + dir + "/sparse"}) {
+  for (const std::string& cmd : {"export " + dir + "/sparse --out " + dir + "/x", "eval --model " + dir + "/sparse"}) {
     r = run_sprout(cmd, dir);
     EXPECT_NE(r.code, 0) << cmd;
     EXPECT_NE(r.err.find("sparse weight '0.weight': col_idx 784 out of range"), std::string::npos) << r.err;
