@@ -45,8 +45,9 @@ TEST(WideModel, NoSparseLayerEverHoldsItsDenseShape) {
   for (int s = 0; s < 3; ++s) EXPECT_TRUE(std::isfinite(run.step(b, true)));
   // The updates moved the structure and kept each layer's count.
   size_t i = 0;
-  for (auto& p : run.model->parameters())
-    if (p.sparse) EXPECT_EQ(p.sparse->nnz(), nnz_before[i++]);
+  for (auto& p : run.model->parameters()) {
+    if (p.sparse) { EXPECT_EQ(p.sparse->nnz(), nnz_before[i++]); }
+  }
   EXPECT_NE(run.model->parameters()[2].sparse->col_idx.to_vector<int32_t>(), cols_before);
   const MemStats st = Allocator::stats(DeviceType::CPU);
   const int64_t smallest_dense = 784LL * 100000 * 4;
