@@ -59,10 +59,9 @@ void merge_checked(Json& base, const Json& user, const std::string& where, const
     Json& b = base[it.key()];
     const Json& u = it.value();
     if (it.key() == "options" && b.is_object()) {
-      // A free-form section ("data.options"): its owner validates the keys. Keys merge
-      // one by one, so a --set of one option keeps the file's others.
+      // A free-form section ("data.options"): its owner validates the keys.
       SPROUT_CHECK(u.is_object(), where, ": key '", key, "' must be an object");
-      for (auto o = u.begin(); o != u.end(); ++o) b[o.key()] = o.value();
+      b = u;
       continue;
     }
     if (b.is_object()) {
@@ -94,7 +93,23 @@ void apply_override(Json& cfg, const std::string& assignment) {
   for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
   if (parts.size() > (size_t)kMaxJsonDepth)
     SPROUT_FAIL("--set: key nested deeper than ", kMaxJsonDepth, " levels");
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) patch = Json{{*it, patch}};
+  // A key inside a free-form section (data.options.image_size) sets that one option:
+  // the patch carries the section as it is with the key changed, so the others stay.
+  // The section itself (data.options={...}) is replaced whole.
+  size_t last = parts.size();
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i] == "options") {
+      const Json* at = &cfg;
+      for (size_t j = 0; j <= i && at; ++j) at = at->is_object() && at->contains(parts[j]) ? &(*at)[parts[j]] : nullptr;
+      if (!at || !at->is_object()) break;
+      Json section = *at, *slot = &section;
+      for (size_t j = i + 1; j + 1 < parts.size(); ++j) slot = &(*slot)[parts[j]];
+      (*slot)[parts.back()] = value;
+      patch = section;
+      last = i + 1;
+      break;
+    }
+  for (size_t i = last; i-- > 0;) patch = Json{{parts[i], patch}};
   merge_checked(cfg, patch, "--set " + key);
 }
 

@@ -88,14 +88,18 @@ TEST_F(ConfigDepth, ANumberOutOfRangeIsAnErrorNotACrash) {
   }
 }
 
-// A free-form section (data.options) merges key by key: each --set adds its option and
-// keeps the file's others and the earlier --set's.
-TEST(ConfigOverrides, OptionsMergeKeyByKey) {
+// A key inside a free-form section (data.options.KEY) sets that option and keeps the
+// file's others and an earlier --set's; the section set whole is replaced.
+TEST(ConfigOverrides, OptionsKeysMergeAndTheSectionReplaces) {
   Json cfg = {{"data", {{"name", "imagenet"}, {"options", Json::object()}}}};
   io::merge_checked(cfg, Json{{"data", {{"options", {{"image_size", 224}, {"scale", {0.08, 1.0}}}}}}}, "file");
   io::apply_override(cfg, "data.options.max_pixels=1024");
   io::apply_override(cfg, "data.options.image_size=32");
   EXPECT_EQ(cfg["data"]["options"], Json({{"image_size", 32}, {"scale", {0.08, 1.0}}, {"max_pixels", 1024}}));
+  io::apply_override(cfg, "data.options={\"flatten\": true}");
+  EXPECT_EQ(cfg["data"]["options"], Json({{"flatten", true}}));
+  EXPECT_NE(error_of([&] { io::apply_override(cfg, "data.nothing.x=1"); }).find("unknown key 'data.nothing'"),
+            std::string::npos);
 }
 
 }  // namespace
