@@ -5,7 +5,8 @@
 #   2. the ResNet-50 training step at batch 32: dense, ERK 0.1 and 0.05, each beside its
 #      FLOP-ratio ideal (bench step), and Debian PyTorch's dense step on the same batch;
 #   3. one Fashion-MNIST RigL epoch (density 0.1) quiet, then again while one other
-#      process keeps a core busy, with PyTorch's masked RigL beside each.
+#      process keeps a core busy (also with train.adapt_threads), with PyTorch's masked
+#      RigL beside each.
 # Usage: bench/cpu_speed.sh OUT_DIR [PARTS]   (PARTS: any of conv,step,fashion; default all)
 # Needs build/bin/sprout (SPROUT_BIN overrides) and, for the peers, /usr/bin/python3 with torch.
 set -euo pipefail
@@ -40,10 +41,12 @@ if [[ $PARTS == *step* ]]; then
   fi
 fi
 
-fashion_epoch() {  # $1: run folder
-  "$BIN" train --config configs/fashion_rigl.json --set train.epochs=1 --out "$1" --quiet > /dev/null
+fashion_epoch() {  # $1: run folder, then --set arguments
+  local out=$1
+  shift
+  "$BIN" train --config configs/fashion_rigl.json --set train.epochs=1 "$@" --out "$out" --quiet > /dev/null
   "$PY" -c "import json,sys; s=json.load(open(sys.argv[1])); print(s['time']['seconds_per_epoch'], s['test_accuracy'])" \
-    "$1/summary.json"
+    "$out/summary.json"
 }
 torch_rigl() {
   have_torch || { echo "skipped: no torch"; return; }
@@ -60,8 +63,10 @@ if [[ $PARTS == *fashion* ]]; then
   BUSY=$!
   trap 'kill $BUSY 2>/dev/null || true' EXIT
   fashion_epoch "$OUT/fashion_loaded" | tee "$OUT/fashion_loaded.txt"
+  log "the same with train.adapt_threads (one thread fewer per busy core)"
+  fashion_epoch "$OUT/fashion_loaded_adapt" --set train.adapt_threads=true | tee "$OUT/fashion_loaded_adapt.txt"
   torch_rigl | tee "$OUT/fashion_loaded_torch.json"
   kill $BUSY
-  rm -rf "$OUT/fashion_quiet" "$OUT/fashion_loaded"
+  rm -rf "$OUT/fashion_quiet" "$OUT/fashion_loaded" "$OUT/fashion_loaded_adapt"
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"

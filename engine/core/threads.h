@@ -29,4 +29,18 @@ void apply_cpu_wait_policy(char** argv);
 // else usable_cpus(). Returns the count in effect.
 int set_cpu_threads(int requested);
 
+// Threads to run with on `usable` CPUs while other processes keep `others` of them busy
+// (a smoothed count of their runnable threads): the CPUs they leave, rounded, from 1 to
+// usable. A barrier waits for its slowest thread, so a thread that shares a core with
+// another process holds every parallel region back; one thread fewer runs at full speed.
+int threads_for_others(int usable, double others);
+// Runnable threads of other processes right now: /proc/stat's procs_running less this
+// process's threads in state R; -1 when unreadable.
+int runnable_others();
+// Called between training steps: samples runnable_others() into a moving average and,
+// at most every `period_s` seconds, sets the OpenMP thread count to threads_for_others.
+// Does nothing once a count was fixed (OMP_NUM_THREADS, or set_cpu_threads with a
+// request, as under MPI). Returns the count in effect.
+int adapt_cpu_threads(double period_s = 0.5);
+
 }  // namespace sprout

@@ -17,6 +17,7 @@ struct TrainOptions {
   int64_t log_every = 100;
   bool checkpoint_every_epoch = true;
   int64_t threads = 0;
+  bool adapt_threads = false;
   std::string checkpoint_activations = "none";  // nn::parse_checkpoint_mode
 };
 const Options<TrainOptions>& train_options();

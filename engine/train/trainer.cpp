@@ -10,6 +10,7 @@
 
 #include "engine/autograd/node.h"
 #include "engine/core/error.h"
+#include "engine/core/threads.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/deferred.h"
 #include "engine/ops/finite.h"
@@ -66,7 +67,8 @@ Trainer::Trainer(const Json& cfg, Device device, const std::string& out_dir, boo
       std::fprintf(stderr, "sprout train: removed %s, left in %s by a run that did not finish writing it\n",
                    f.c_str(), out_.c_str());
   const TrainOptions t = train_options().read(cfg["train"], "train.");
-  if (t.threads > 0) omp_set_num_threads((int)t.threads);
+  if (t.threads > 0) set_cpu_threads((int)t.threads);
+  adapt_threads_ = t.adapt_threads && device.is_cpu();
   const DataOptions d = data_options().read(cfg["data"], "data.");
   const dist::Communicator& comm = dist::world();
   DataRequest req{t.batch_size, t.eval_batch_size, (uint64_t)t.seed, device, comm.rank(), comm.size()};
@@ -128,6 +130,7 @@ bool Trainer::train_epoch(double* epoch_seconds) {
     const bool log_now = (r.step_count + 1) % r.opt.log_every == 0 || r.batch_in_epoch + 1 == r.steps_per_epoch;
     const FlopCount f0 = flops_counted();
     const double loss = r.step(b, log_now);
+    if (adapt_threads_) adapt_cpu_threads();
     const FlopCount step_flops = flops_counted() - f0;
     train_flops_ += step_flops;
     log_flops_ += step_flops;

@@ -58,6 +58,7 @@ class Trainer {
   Device device_;
   std::string out_;
   bool quiet_;
+  bool adapt_threads_ = false;  // train.adapt_threads on the CPU
   RunFolder folder_;  // first: locked before the data is opened or anything written
   DataSplits data_;
   std::unique_ptr<Run> run_;
