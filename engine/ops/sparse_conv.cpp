@@ -34,7 +34,7 @@ struct SparseConvSaved {
   ConvGeometry g;
   int64_t chunk;    // images per unfolded chunk
   double columns;   // N * Hout * Wout: the product's dense columns
-  bool implicit;    // the unfolding-free path (not when a regrowth hook wants dense dW)
+  bool implicit;    // backward without unfolding (not when a regrowth hook wants dense dW)
 };
 
 static std::atomic<SparseConvPath> g_path{SparseConvPath::Auto};
@@ -121,8 +121,10 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   check_values(w, w.values, "sparse_conv2d");
   check_same(x, w.values, "sparse_conv2d");
   const int64_t chunk = conv_chunk_images(g.N, (size_t)(w.cols + w.rows) * (size_t)g.HW() * dtype_size(x.dtype()));
-  const bool implicit = path != SparseConvPath::Unfold && implicit_conv_possible(w, x.device(), g) &&
-                        (path == SparseConvPath::Implicit || implicit_conv_pays(g));
+  const bool possible = path != SparseConvPath::Unfold && implicit_conv_possible(w, x.device(), g);
+  const bool forced = path == SparseConvPath::Implicit;
+  const bool implicit = possible && (forced || implicit_conv_pays(g, false));
+  const bool implicit_backward = possible && (forced || implicit_conv_pays(g, true));
   SPROUT_CHECK(implicit || path != SparseConvPath::Implicit, "sparse_conv2d: the unfolding-free path needs a CSR ",
                "weight on the CPU with a kernel that reads rows at offsets (weight block ", w.block, ", on ",
                x.device().str(), ")");
@@ -131,7 +133,7 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   count_sparse_flops(FlopPass::Forward, w, columns);
   if (autograd::needs_grad({&x, &w.values})) {
     SparseConvSaved c{structure_of(w), w.values.detach(), autograd::SavedTensor(x), x.requires_grad(), w.values.requires_grad(),
-                      w.dense_grad_hook, g, chunk, columns, implicit};
+                      w.dense_grad_hook, g, chunk, columns, implicit_backward};
     autograd::record(y, std::make_shared<FunctionNode>(
                             "sparse_conv2d", [c](const Tensor& gy) { return sparse_conv_backward(c, gy); }),
                      {&x, &w.values});

@@ -99,11 +99,11 @@ int64_t chunk_images(const ConvGeometry& g) {
 
 }  // namespace
 
-bool implicit_conv_pays(const ConvGeometry& g) {
+bool implicit_conv_pays(const ConvGeometry& g, bool backward) {
   const ImplicitConv ic = implicit_geometry(g, 1);
   const double forward = (double)ic.in_plane() / (double)g.HW();
   const double input_grad = (double)(ic.phases() * ic.g_plane()) / (double)(g.H * g.W);
-  return forward <= 2.0 && input_grad <= 2.0;
+  return forward <= 1.5 && (!backward || input_grad <= 1.5);
 }
 
 bool implicit_conv_possible(const sparse::SparseParameter& w, Device dev, const ConvGeometry& g) {

@@ -13,11 +13,12 @@ namespace sprout::ops::detail {
 // True when the selected kernel for w on `dev` reads B rows at element offsets (CPU
 // CSR) and every offset of this geometry fits an int32.
 bool implicit_conv_possible(const sparse::SparseParameter& w, Device dev, const ConvGeometry& g);
-// The cost model: products run over whole phase planes, so small planes pay for the
-// positions past the output (forward) and the zero border (input gradient); where
-// either more than doubles the work, unfolding is faster (measured on ResNet-50's 7x7
-// planes: 1.65x forward, 2.5x input-gradient positions).
-bool implicit_conv_pays(const ConvGeometry& g);
+// The cost model, per pass: the products run over whole phase planes, so small planes
+// pay for the positions past the output (forward, weight gradient) and for the zero
+// border (input gradient). Unfolding is faster once either costs 1.5x the useful
+// positions (measured on ResNet-50 at batch 8, bench/results/cpu_speed: 14x14 planes'
+// input gradient at 1.65x and 7x7 planes at 1.65x / 2.5x lose, 28x28 at 1.31x wins).
+bool implicit_conv_pays(const ConvGeometry& g, bool backward);
 // y [N, O, Hout, Wout] = W * x with w's structure and `values`.
 Tensor implicit_conv_forward(const Tensor& x, const sparse::SparseParameter& w, const Tensor& values,
                              const ConvGeometry& g);
