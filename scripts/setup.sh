@@ -36,6 +36,9 @@ if [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Status}' python3-torchvision 2>/d
 fi
 # The PyTorch round trip (python/sprout_torch.py) reads safetensors with Debian's python3.
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c "import safetensors" 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && ! /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null 2>&1 || true
+  fi
   /usr/bin/python3 -m pip install -q --break-system-packages safetensors >/dev/null 2>&1 ||
     echo "setup: safetensors not installed for /usr/bin/python3 (the PyTorch round-trip tests will skip)" >&2
 fi
