@@ -91,10 +91,10 @@ void weight_grad_chunk(const ImplicitConv& ic, const kernels::SparseKernel& kk, 
 
 // Images per chunk: the packed input, the product and (backward) the bordered
 // output gradient and the phase products within the convolution workspace budget.
-int64_t chunk_images(const ConvGeometry& g) {
+int64_t chunk_images(const ConvGeometry& g, size_t element_bytes) {
   const ImplicitConv one = implicit_geometry(g, 1);
   const int64_t per_image = 2 * (one.in_size() + g.O * one.out_cols()) + one.g_size() + one.dx_size();
-  return conv_chunk_images(g.N, (size_t)per_image * sizeof(float));
+  return conv_chunk_images(g.N, (size_t)per_image * element_bytes);
 }
 
 }  // namespace
@@ -108,14 +108,15 @@ bool implicit_conv_pays(const ConvGeometry& g, bool backward) {
 
 bool implicit_conv_possible(const sparse::SparseParameter& w, Device dev, const ConvGeometry& g) {
   if (dev.is_cuda() || w.block != 1 || g.kh != g.kw) return false;
-  return pick(w, dev, nullptr).offset_rows && implicit_geometry(g, chunk_images(g)).fits_int32();
+  if (!pick(w, dev, nullptr).offset_rows) return false;
+  return implicit_geometry(g, chunk_images(g, dtype_size(w.values.dtype()))).fits_int32();
 }
 
 Tensor implicit_conv_forward(const Tensor& x, const sparse::SparseParameter& w, const Tensor& values,
                              const ConvGeometry& g) {
   const kernels::SparseKernel& kk = pick(w, x.device(), nullptr);
   Tensor y = Tensor::empty({g.N, g.O, g.Hout, g.Wout}, x.dtype(), x.device());
-  const int64_t chunk = chunk_images(g);
+  const int64_t chunk = chunk_images(g, dtype_size(x.dtype()));
   Tensor off;
   for_dtype(x, "sparse_conv2d", [&](auto tag) {
     using T = decltype(tag);
@@ -146,7 +147,7 @@ std::vector<Tensor> implicit_conv_backward(const sparse::SparseParameter& w, con
   if (want_dx) dx = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (want_dv) dv = Tensor::empty(values.shape(), values.dtype(), values.device());
   TransposedOffsets t;
-  const int64_t chunk = chunk_images(g);
+  const int64_t chunk = chunk_images(g, dtype_size(x.dtype()));
   for_dtype(x, "sparse_conv2d", [&](auto tag) {
     using T = decltype(tag);
     for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
