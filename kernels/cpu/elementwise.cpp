@@ -74,7 +74,10 @@ template <class T> void relu(const T* x, T* y, int64_t n) {
 
 template <class T> void relu_backward(const T* y, const T* dy, T* dx, int64_t n) {
 #pragma omp parallel for if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dy[i];  // loaded unconditionally, so the select vectorizes
+    dx[i] = y[i] > T(0) ? g : T(0);
+  }
 }
 
 template <class T> double sum(const T* x, int64_t n) {

@@ -28,14 +28,13 @@ void max_pool2d_forward(const T* x, int64_t planes, int64_t H, int64_t W, int64_
         int64_t w1 = std::min<int64_t>(wo * stride - pad + k, W);
         int64_t best = h0 * W + w0;
         T bv = xp[best];
+        // Branch-free: the first NaN wins (as PyTorch's does), later ones do not replace it.
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t w = w0; w < w1; ++w) {
-            T v = xp[h * W + w];
-            if (v > bv || std::isnan(v)) {
-              bv = v;
-              best = h * W + w;
-              if (std::isnan(v)) { h = h1; break; }
-            }
+            const T v = xp[h * W + w];
+            const bool take = (v > bv) | ((v != v) & (bv == bv));
+            bv = take ? v : bv;
+            best = take ? h * W + w : best;
           }
         yp[ho * Wout + wo] = bv;
         ap[ho * Wout + wo] = (int32_t)best;

@@ -10,6 +10,7 @@
 #include "engine/nn/conv_layers.h"
 #include "engine/ops/batchnorm.h"
 #include "engine/ops/conv.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/im2col.h"
 #include "engine/ops/pool.h"
 #include "kernels/cpu/im2col.h"
@@ -224,6 +225,15 @@ TEST(Pooling, MaxPoolPropagatesNaN) {
   Tensor x = Tensor::from_vector<float>({1, NAN, 3, 2}, {1, 1, 2, 2});
   Tensor y = ops::max_pool2d(x, 2, 2);
   EXPECT_TRUE(std::isnan(y.data<float>()[0]));
+  // The first NaN of a window is its maximum, so the gradient goes there (PyTorch's rule).
+  Tensor x2 = Tensor::from_vector<float>({1, NAN, NAN, 2}, {1, 1, 2, 2});
+  x2.set_requires_grad(true);
+  ops::sum(ops::max_pool2d(x2, 2, 2)).backward();
+  const float* g = x2.grad().data<float>();
+  EXPECT_EQ(g[0], 0.f);
+  EXPECT_EQ(g[1], 1.f);
+  EXPECT_EQ(g[2], 0.f);
+  EXPECT_EQ(g[3], 0.f);
 }
 
 TEST(Pooling, DefaultStrideIsKernelAndPadIsChecked) {
