@@ -8,6 +8,8 @@
 // Under nn::CheckpointMode::Blocks each residual block is checkpointed.
 #include "models/resnet.h"
 
+#include <cmath>
+
 #include "engine/core/error.h"
 #include "engine/nn/checkpoint.h"
 #include "engine/nn/conv_layers.h"
@@ -24,7 +26,7 @@ using nn::ModulePtr;
 
 std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
   auto c = std::make_shared<nn::Conv2d>(in, out, k, stride, pad, /*bias=*/false);
-  nn::kaiming_normal_fan_out_(c->weight, out * k * k, nn::init_rng());
+  c->reset_normal(std::sqrt(2.0 / (double)(out * k * k)), nn::init_rng());  // kaiming_normal_, fan_out
   return c;
 }
 

@@ -1,6 +1,8 @@
 // VGG-16/19 with batch norm for CIFAR (32x32 inputs): 3x3 conv-BN-ReLU stacks and
 // max pools, then a single Linear(512, classes) on the 1x1 map; and a small CNN for
 // quick jobs on 28x28 or 32x32 images.
+#include <cmath>
+
 #include "engine/core/error.h"
 #include "engine/nn/conv_layers.h"
 #include "engine/nn/init.h"
@@ -19,7 +21,7 @@ nn::ModulePtr vgg(int depth, int64_t num_classes, int64_t in_channels) {
   for (int64_t c : cfg) {
     if (c == 0) { features->add(std::make_shared<nn::MaxPool2d>(2, 2, 0)); continue; }
     auto cv = std::make_shared<nn::Conv2d>(in, c, 3, 1, 1, true);
-    nn::kaiming_normal_fan_out_(cv->weight, c * 9, nn::init_rng());
+    cv->reset_normal(std::sqrt(2.0 / (double)(c * 9)), nn::init_rng());  // kaiming_normal_, fan_out
     features->add(cv);
     features->add(std::make_shared<nn::BatchNorm2d>(c));
     features->add(std::make_shared<nn::ReLU>());

@@ -15,8 +15,9 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t s, int64_t pad, bool 
   SPROUT_CHECK(in > 0 && out > 0 && k > 0 && s > 0 && pad >= 0, "Conv2d(in ", in, ", out ", out,
                ", k ", k, ", stride ", s, ", pad ", pad, "): sizes must be positive");
   double bound = 1.0 / std::sqrt((double)(in * k * k));
-  weight = Tensor::empty({out, in, k, k}, DType::F32, Device::cpu(), MemCategory::Weights);
-  uniform_(weight, -bound, bound, init_rng());
+  WeightDraw draw = WeightDraw::plan(out, in * k * k, bound, init_rng());
+  if (dense_weights_deferred()) pending_weight = draw;
+  else weight = draw.dense().view(weight_shape());
   register_parameter("weight", &weight);
   if (has_bias) {
     bias = Tensor::empty({out}, DType::F32, Device::cpu(), MemCategory::Weights);
@@ -25,7 +26,24 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t s, int64_t pad, bool 
   }
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, weight, bias, stride, padding); }
+void Conv2d::reset_normal(double std, Rng& rng) {
+  const int64_t cols = in_channels * kernel_size * kernel_size;
+  if (pending_weight) pending_weight = WeightDraw::plan_normal(out_channels, cols, std, rng);
+  else normal_(weight, 0.0, std, rng);
+}
+
+void Conv2d::materialize() {
+  if (!pending_weight) return;
+  weight = pending_weight->dense().view(weight_shape());
+  weight.set_requires_grad(true);
+  pending_weight.reset();
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  SPROUT_CHECK(!pending_weight, "Conv2d ", in_channels, " -> ", out_channels,
+               ": its weight was never materialised (built under DeferDenseWeights)");
+  return ops::conv2d(x, weight, bias, stride, padding);
+}
 
 BatchNorm2d::BatchNorm2d(int64_t c, double e, double m) : num_features(c), eps(e), momentum(m) {
   SPROUT_CHECK(c > 0, "BatchNorm2d(", c, "): channels must be positive");

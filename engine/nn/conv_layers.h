@@ -1,7 +1,10 @@
 // Convolutional layers: Conv2d, BatchNorm2d, MaxPool2d, AvgPool2d and GlobalAvgPool,
 // with PyTorch's defaults (initialisation, eps, momentum) and parameter names.
 #pragma once
+#include <optional>
+
 #include "engine/nn/module.h"
+#include "engine/nn/weight_draw.h"
 
 namespace sprout::nn {
 
@@ -14,7 +17,14 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   int64_t in_channels, out_channels, kernel_size, stride, padding;
-  Tensor weight, bias;
+  Tensor weight, bias;  // weight undefined while pending_weight holds its recipe
+  // Built under DeferDenseWeights: how the weight [out, in*k*k] would have been drawn
+  // (see Linear::pending_weight).
+  std::optional<WeightDraw> pending_weight;
+  Shape weight_shape() const { return {out_channels, in_channels, kernel_size, kernel_size}; }
+  // Redraws the weight from N(0, std^2) (kaiming_normal_fan_out_), as a recipe while pending.
+  void reset_normal(double std, Rng& rng);
+  void materialize();
 };
 
 class BatchNorm2d : public Module {

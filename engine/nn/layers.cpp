@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/core/error.h"
+#include "engine/nn/conv_layers.h"
 #include "engine/nn/init.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
@@ -34,6 +35,7 @@ void Linear::materialize() {
 void materialize_dense_weights(Module& model) {
   for (auto& [name, m] : model.modules())
     if (auto* l = dynamic_cast<Linear*>(m)) l->materialize();
+    else if (auto* c = dynamic_cast<Conv2d*>(m)) c->materialize();
 }
 
 Tensor Linear::forward(const Tensor& x) {

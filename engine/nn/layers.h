@@ -20,7 +20,7 @@ class Linear : public Module {
   void materialize();
 };
 
-// Materialises every Linear of the tree still holding a pending weight.
+// Materialises every Linear and Conv2d of the tree still holding a pending weight.
 void materialize_dense_weights(Module& model);
 
 class ReLU : public Module {

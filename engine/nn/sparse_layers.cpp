@@ -222,15 +222,19 @@ std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, cons
 }
 
 std::shared_ptr<SparseConv2d> SparseConv2d::from_dense(const Conv2d& dense, double density, Rng& rng, int block) {
-  const int64_t rows = dense.out_channels, cols = dense.weight.numel() / rows;
+  const int64_t rows = dense.out_channels, cols = shape_numel(dense.weight_shape()) / rows;
   return at_positions(dense, random_grid_positions(rows, cols, density, block, rng), block);
 }
 
 std::shared_ptr<SparseConv2d> SparseConv2d::at_positions(const Conv2d& dense, const std::vector<int64_t>& grid_pos,
                                                          int block) {
-  const int64_t rows = dense.out_channels, cols = dense.weight.numel() / rows;
-  sparse::SparseParameter w = parameter_at(rows, cols, block, grid_pos, gather_from(dense.weight), dense.weight.shape());
-  w.to(dense.weight.device());
+  const Shape shape = dense.weight_shape();
+  const int64_t rows = dense.out_channels, cols = shape_numel(shape) / rows;
+  const WeightDraw* draw = dense.pending_weight ? &*dense.pending_weight : nullptr;
+  ValuesAt values = draw ? ValuesAt([draw](const int64_t* p, int64_t n, float* o) { draw->values_at(p, n, o); })
+                         : gather_from(dense.weight);
+  sparse::SparseParameter w = parameter_at(rows, cols, block, grid_pos, values, shape);
+  if (!draw) w.to(dense.weight.device());
   return adopt(dense, std::move(w));
 }
 

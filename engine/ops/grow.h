@@ -39,8 +39,8 @@ Tensor grow_sampled(const sparse::SparseParameter& p, const Tensor& gt, const Te
                     uint64_t sample_seed, int64_t budget_bytes);
 
 // The growth decision a method makes from a layer's gradient: from the dense gradient
-// when the op handed one (convolutions), else exact or sampled from the factors. On a
-// GPU the factors are multiplied into one dense gradient (the tiled path is CPU only).
+// when the op handed one (convolutions), else exact or sampled from the factors, on
+// the CPU or the GPU (a GPU's sampled growth waits for one count per round of draws).
 // The sampled candidates are drawn from a key derived from tie_seed, so a method's RNG
 // stream is the same whichever growth it uses. Data-parallel training makes the
 // gradient whole around this call.

@@ -92,7 +92,7 @@ int64_t own_weight_numel(nn::Module& model) {
   int64_t n = 0;
   for (auto& [name, m] : model.modules()) {
     if (auto* l = dynamic_cast<nn::Linear*>(m)) n += l->in_features * l->out_features;
-    else if (auto* c = dynamic_cast<nn::Conv2d*>(m)) n += c->weight.numel();
+    else if (auto* c = dynamic_cast<nn::Conv2d*>(m)) n += shape_numel(c->weight_shape());
     else if (auto* s = dynamic_cast<nn::SparseLinear*>(m)) n += s->weight.dense_numel();
     else if (auto* s = dynamic_cast<nn::SparseConv2d*>(m)) n += s->weight.dense_numel();
   }
@@ -315,11 +315,11 @@ class East : public Sparsifier {
           if (!own) continue;
           auto& sch = src->children();
           auto* from = c < sch.size() ? dynamic_cast<nn::Conv2d*>(sch[c].second.get()) : nullptr;
-          SPROUT_CHECK(from && sch[c].first == ch[c].first && from->weight.shape() == own->weight.shape() &&
+          SPROUT_CHECK(from && sch[c].first == ch[c].first && from->weight_shape() == own->weight_shape() &&
                            from->stride == own->stride && from->padding == own->padding,
                        "sparsity.weight_sharing: ", sname, ".", j, ".", ch[c].first, " cannot reuse block ", r - 1,
                        "'s conv (different shape or stride); use share_from >= 2 for stages that downsample");
-          n_shared_ += own->weight.numel();
+          n_shared_ += shape_numel(own->weight_shape());
           ch[c].second = std::make_shared<nn::SharedScaled>(src, c, nn::init_rng().uniform());
           ++shared_convs_;
         }

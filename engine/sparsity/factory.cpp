@@ -38,7 +38,7 @@ std::vector<Slot> weight_layers(nn::Module& model) {
       std::string full = (mname.empty() ? "" : mname + ".") + ch[i].first + ".weight";
       if (auto* l = dynamic_cast<nn::Linear*>(ch[i].second.get()))
         out.push_back({m, i, full, {l->out_features, l->in_features}});
-      else if (auto* c = dynamic_cast<nn::Conv2d*>(ch[i].second.get())) out.push_back({m, i, full, c->weight.shape()});
+      else if (auto* c = dynamic_cast<nn::Conv2d*>(ch[i].second.get())) out.push_back({m, i, full, c->weight_shape()});
     }
   }
   return out;

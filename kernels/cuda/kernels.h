@@ -13,5 +13,6 @@
 #include "kernels/cuda/spmm.h"
 #include "kernels/cuda/sddmm.h"
 #include "kernels/cuda/topology.h"
+#include "kernels/cuda/grow.h"
 #include "kernels/cuda/gate.h"
 #include "kernels/cuda/dyrelu.h"

@@ -8,7 +8,9 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
+#include "kernels/cuda/carve.cuh"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/order_key.cuh"
 #include "kernels/cuda/topology.h"
 #include "kernels/tie_noise.h"
 
@@ -18,7 +20,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-size_t align_up(size_t x) { return (x + 255) / 256 * 256; }
 
 // CUB counts items in int: every workspace query (made before its call) checks first.
 int64_t cub_items(int64_t n, const char* what) {
@@ -27,16 +28,6 @@ int64_t cub_items(int64_t n, const char* what) {
   return n;
 }
 
-// Carves aligned pieces off a workspace in order.
-struct Carve {
-  char* base;
-  size_t used = 0;
-  template <class T> T* take(size_t count) {
-    T* p = reinterpret_cast<T*>(base + used);
-    used += align_up(count * sizeof(T));
-    return p;
-  }
-};
 
 __global__ void iota_k(int64_t* v, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) v[i] = i;
@@ -139,12 +130,6 @@ __global__ void count_nonneg_k(const float* v, int64_t n, unsigned long long* co
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     c += v[i] >= 0.f;
   if (c) atomicAdd(count, c);
-}
-
-// Maps a float to an unsigned key whose order is the float's order.
-__device__ uint32_t order_key(float f) {
-  const uint32_t u = __float_as_uint(f);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
 __global__ void keys_k(const float* s, int64_t n, uint32_t* keys, int64_t* idx) {

@@ -1,7 +1,8 @@
 // Sparse layers built without their dense weight: under nn::DeferDenseWeights the
 // sparsifier draws each stored value where it lands, and the result is bit-identical to
 // sparsifying a model whose dense weights were drawn first (the path every model took
-// before), for CSR and BSR, with the layers that stay dense materialised.
+// before), for CSR and BSR, linear and convolutional, with the layers that stay dense
+// materialised.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "engine/core/allocator.h"
 #include "engine/io/config.h"
 #include "engine/nn/init.h"
+#include "engine/nn/conv_layers.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/sparse_layers.h"
 #include "engine/nn/weight_draw.h"
@@ -17,13 +19,19 @@
 #include "engine/sparsity/factory.h"
 #include "engine/sparsity/registry.h"
 #include "models/models.h"
+#include "models/resnet.h"
 
 namespace sprout::sparsity {
 namespace {
 
 using Json = nlohmann::json;
 
-nn::ModulePtr build(const Json& sparsity, bool deferred, uint64_t seed) {
+using Make = nn::ModulePtr (*)();
+nn::ModulePtr small_mlp() { return models::mlp(30, {50, 40}, 7); }
+// Convolutions drawn by kaiming_normal_ (fan_out), a strided stem and a 1x1 downsample.
+nn::ModulePtr small_resnet() { return models::resnet(18, 5, "cifar"); }
+
+nn::ModulePtr build(const Json& sparsity, bool deferred, uint64_t seed, Make make) {
   Json cfg = {{"sparsity", sparsity_defaults()}};
   io::merge_checked(cfg, Json{{"sparsity", sparsity}}, "test");
   nn::init_rng().seed_with(seed);
@@ -31,14 +39,14 @@ nn::ModulePtr build(const Json& sparsity, bool deferred, uint64_t seed) {
   {
     std::optional<nn::DeferDenseWeights> defer;
     if (deferred) defer.emplace();
-    model = models::mlp(30, {50, 40}, 7);
+    model = make();
   }
   make_sparsifier(cfg["sparsity"], *model, seed);
   return model;
 }
 
-void expect_same_model(const Json& sparsity, int want_sparse_layers) {
-  nn::ModulePtr a = build(sparsity, false, 11), b = build(sparsity, true, 11);
+void expect_same_model(const Json& sparsity, int want_sparse_layers, Make make = small_mlp) {
+  nn::ModulePtr a = build(sparsity, false, 11, make), b = build(sparsity, true, 11, make);
   auto pa = a->parameters(), pb = b->parameters();
   ASSERT_EQ(pa.size(), pb.size());
   int sparse_layers = 0;
@@ -67,6 +75,44 @@ TEST(DenseFreeInit, BsrLayersMatchTheDenseDrawBitForBit) {
 
 TEST(DenseFreeInit, DenseMethodsMaterialiseEveryWeight) {
   expect_same_model({{"method", "dense"}}, 0);
+  expect_same_model({{"method", "dense"}}, 0, small_resnet);
+}
+
+TEST(DenseFreeInit, ConvLayersMatchTheDenseDrawBitForBit) {
+  // ResNet-18 (CIFAR stem): 20 convolutions and the classifier; ERK at 0.1 leaves the
+  // stem, the classifier and two downsampling convolutions dense.
+  expect_same_model({{"method", "rigl"}, {"density", 0.1}, {"distribution", "erk"}}, 17, small_resnet);
+  expect_same_model({{"method", "rigl"}, {"density", 0.3}, {"distribution", "uniform"}, {"format", "bsr"},
+                     {"block", 4}}, 21, small_resnet);
+}
+
+TEST(DenseFreeInit, SparseConvLayersNeverHoldTheirDenseShape) {
+  // The largest conv weight of ResNet-18 is 512 x 512 x 3 x 3 (9 MiB): at density 0.01
+  // no allocator category may come near it while the model is built and sparsified.
+  Allocator::empty_cache();
+  Allocator::reset_peaks(DeviceType::CPU);
+  const MemStats before = Allocator::stats(DeviceType::CPU);
+  nn::ModulePtr m = build({{"method", "rigl"}, {"density", 0.01}, {"distribution", "uniform"}}, true, 3,
+                          small_resnet);
+  const MemStats st = Allocator::stats(DeviceType::CPU);
+  const int64_t largest_dense = 512 * 512 * 9 * 4;
+  for (int c = 0; c < kNumMemCategories; ++c)
+    EXPECT_LT(st.peak[(size_t)c] - before.current[(size_t)c], largest_dense / 4) << mem_category_name((MemCategory)c);
+  // The stored weights: about 1% of ResNet-18's 11.2 M (0.45 MB) with its BatchNorm
+  // parameters, against 44.7 MB drawn densely.
+  EXPECT_LT(st.pk(MemCategory::Weights) - before.cur(MemCategory::Weights), 1 << 20);
+}
+
+TEST(DenseFreeInit, ADenseConvDrawsWhatKaimingNormalDraws) {
+  nn::init_rng().seed_with(6);
+  nn::Conv2d c(3, 8, 3, 1, 1, false);
+  c.reset_normal(0.25, nn::init_rng());
+  Rng r(6);
+  Tensor want = Tensor::empty({8, 3, 3, 3}, DType::F32, Device::cpu());
+  nn::uniform_(want, -1.0 / std::sqrt(27.0), 1.0 / std::sqrt(27.0), r);
+  nn::normal_(want, 0.0, 0.25, r);
+  EXPECT_EQ(c.weight.shape(), want.shape());
+  EXPECT_EQ(c.weight.to_vector<float>(), want.to_vector<float>());
 }
 
 TEST(DenseFreeInit, ADenseLinearDrawsWhatAUniformFillDraws) {
