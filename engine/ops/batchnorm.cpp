@@ -96,6 +96,9 @@ void apply_act(const Tensor& x, const Tensor& r, const Tensor& mean, const Tenso
   }
 }
 
+// How deep the current rebuild is in a chain of residuals (0: a consumer asked).
+thread_local int g_rebuild_depth = 0;
+
 // What backward keeps: x, the statistics, gamma and beta (detached), and the residual as
 // a SavedTensor (usually kept by others anyway, or rebuilt). The output is rebuilt from
 // them for a consumer that asks (a conv's weight gradient) and for the ReLU mask.
@@ -103,19 +106,34 @@ struct BatchNormActNode : autograd::Node {
   Tensor x, gamma, beta, mean, invstd;
   autograd::SavedTensor residual;
   bool training, relu, gx, gg, gb, gr;
+  // A residual block's output is asked for twice (the next block's ReLU mask and first
+  // conv), and rebuilding it rebuilds the chain of outputs before it. An output a
+  // consumer asked for (not one rebuilt inside a chain) is kept until this node's
+  // backward has run, so each link of a stage's chain is walked half as often, for one
+  // rebuilt output held at a time.
+  mutable Tensor rebuilt;
 
   const char* name() const override { return relu ? "batch_norm_act2d" : "batch_norm2d"; }
   bool can_rebuild() const override { return x.defined(); }
   Tensor rebuild() const override {
+    if (rebuilt.defined()) return rebuilt;
     // The residual first: a chain of rebuilt residuals then holds two tensors at a
     // time, not one per link.
-    const Tensor r = residual.get();
+    Tensor r;
+    {
+      struct Deeper {
+        Deeper() { ++g_rebuild_depth; }
+        ~Deeper() { --g_rebuild_depth; }
+      } deeper;
+      r = residual.get();
+    }
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     apply_act(x, r, mean, invstd, gamma, beta, relu, y);
+    if (g_rebuild_depth == 0) rebuilt = y;
     return y;
   }
   void release() override {
-    x = gamma = beta = mean = invstd = Tensor();
+    x = gamma = beta = mean = invstd = rebuilt = Tensor();
     residual = autograd::SavedTensor();
   }
   std::vector<Tensor> apply(const Tensor& dy) override {

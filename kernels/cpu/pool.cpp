@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace sprout::kernels::cpu {
 
@@ -11,36 +12,63 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 14;
 }
 
+// One output row of a max-pooling plane, kWoChunk outputs at a time: each window offset
+// is one loop over the outputs whose windows lie inside the row, with selects and no
+// branch, so it vectorizes (the few at the edges check their bounds). Each maximum starts
+// at -inf with the window's first element as its argmax, so that element stays the argmax
+// until a larger value or the first NaN replaces it, as in a scan from the first element.
+constexpr int64_t kWoChunk = 128;
+
+template <class T>
+void max_pool_row(const T* xp, int64_t H, int64_t W, int64_t k, int64_t stride, int64_t pad, int64_t ho,
+                  int64_t Wout, T* yr, int32_t* ar) {
+  const int64_t h0 = std::max<int64_t>(ho * stride - pad, 0), h1 = std::min<int64_t>(ho * stride - pad + k, H);
+  T bv[kWoChunk];
+  int32_t best[kWoChunk];
+  for (int64_t c0 = 0; c0 < Wout; c0 += kWoChunk) {
+    const int64_t n = std::min(kWoChunk, Wout - c0);
+    for (int64_t i = 0; i < n; ++i) {
+      bv[i] = -std::numeric_limits<T>::infinity();
+      best[i] = (int32_t)(h0 * W + std::max<int64_t>((c0 + i) * stride - pad, 0));
+    }
+    // Outputs [lo, hi) of the chunk have their whole window inside the row.
+    int64_t lo = 0, hi = n;
+    while (lo < n && (c0 + lo) * stride - pad < 0) ++lo;
+    while (hi > lo && (c0 + hi - 1) * stride - pad + k > W) --hi;
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t dw = 0; dw < k; ++dw) {
+        const T* row = xp + h * W;
+        const int64_t off = dw - pad;
+        const int32_t base = (int32_t)(h * W + off);
+        auto update = [&](int64_t i, T v, int32_t at) {
+          const bool take = (v > bv[i]) | ((v != v) & (bv[i] == bv[i]));
+          bv[i] = take ? v : bv[i];
+          best[i] = take ? at : best[i];
+        };
+        auto edge = [&](int64_t i) {
+          const int64_t w = (c0 + i) * stride - pad + dw;
+          if (w >= 0 && w < W) update(i, row[w], (int32_t)(h * W + w));
+        };
+        for (int64_t i = 0; i < lo; ++i) edge(i);
+        for (int64_t i = lo; i < hi; ++i) update(i, row[(c0 + i) * stride + off], base + (int32_t)((c0 + i) * stride));
+        for (int64_t i = hi; i < n; ++i) edge(i);
+      }
+    for (int64_t i = 0; i < n; ++i) {
+      yr[c0 + i] = bv[i];
+      ar[c0 + i] = best[i];
+    }
+  }
+}
+
 template <class T>
 void max_pool2d_forward(const T* x, int64_t planes, int64_t H, int64_t W, int64_t k,
                         int64_t stride, int64_t pad, T* y, int32_t* argmax) {
   int64_t Hout = conv_out_size(H, k, stride, pad), Wout = conv_out_size(W, k, stride, pad);
 #pragma omp parallel for schedule(static) if (planes * Hout * Wout * k * k > kParallelMin)
-  for (int64_t p = 0; p < planes; ++p) {
-    const T* xp = x + p * H * W;
-    T* yp = y + p * Hout * Wout;
-    int32_t* ap = argmax + p * Hout * Wout;
-    for (int64_t ho = 0; ho < Hout; ++ho) {
-      int64_t h0 = std::max<int64_t>(ho * stride - pad, 0);
-      int64_t h1 = std::min<int64_t>(ho * stride - pad + k, H);
-      for (int64_t wo = 0; wo < Wout; ++wo) {
-        int64_t w0 = std::max<int64_t>(wo * stride - pad, 0);
-        int64_t w1 = std::min<int64_t>(wo * stride - pad + k, W);
-        int64_t best = h0 * W + w0;
-        T bv = xp[best];
-        // Branch-free: the first NaN wins (as PyTorch's does), later ones do not replace it.
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) {
-            const T v = xp[h * W + w];
-            const bool take = (v > bv) | ((v != v) & (bv == bv));
-            bv = take ? v : bv;
-            best = take ? h * W + w : best;
-          }
-        yp[ho * Wout + wo] = bv;
-        ap[ho * Wout + wo] = (int32_t)best;
-      }
-    }
-  }
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t ho = 0; ho < Hout; ++ho)
+      max_pool_row(x + p * H * W, H, W, k, stride, pad, ho, Wout, y + p * Hout * Wout + ho * Wout,
+                   argmax + p * Hout * Wout + ho * Wout);
 }
 
 template <class T>

@@ -236,6 +236,17 @@ TEST(Pooling, MaxPoolPropagatesNaN) {
   EXPECT_EQ(g[3], 0.f);
 }
 
+TEST(Pooling, MaxPoolTiesGoToTheFirstElementOfTheWindow) {
+  // All zeros, k 3, stride 2, pad 1 on 5 x 5: each window's first in-plane element wins.
+  Tensor x = Tensor::zeros({1, 1, 5, 5}, DType::F32, Device::cpu());
+  x.set_requires_grad(true);
+  ops::sum(ops::max_pool2d(x, 3, 2, 1)).backward();
+  std::vector<float> want(25, 0.f);
+  for (int h : {0, 1, 3})
+    for (int w : {0, 1, 3}) want[(size_t)(h * 5 + w)] = 1.f;
+  EXPECT_EQ(x.grad().to_vector<float>(), want);
+}
+
 TEST(Pooling, DefaultStrideIsKernelAndPadIsChecked) {
   Tensor x = randn({1, 1, 6, 6}, 28);
   EXPECT_EQ(ops::max_pool2d(x, 3).shape(), (Shape{1, 1, 2, 2}));
