@@ -85,6 +85,28 @@ TEST(SparseMatrix, TransposedStructureOnCudaMatchesCpu) {
   }
 }
 
+TEST(SparseMatrix, TransposedStructureListsEachColumnsRowsInOrder) {
+  // Against a column-by-column scan of the rows: every column's rows ascending, each
+  // with the slot of its value.
+  Rng rng(4);
+  for (int64_t nnz : {int64_t(300), int64_t(90000)}) {
+    const int64_t rows = 700, cols = 900;
+    sparse::CsrMatrix a = sparse::CsrMatrix::random(rows, cols, nnz, rng);
+    sparse::TransposedStructure t = sparse::transpose_structure(a.row_ptr, a.col_idx, rows, cols);
+    const auto rp = a.row_ptr.to_vector<int32_t>(), ci = a.col_idx.to_vector<int32_t>();
+    std::vector<int32_t> want_ptr{0}, want_rows, want_perm;
+    for (int64_t k = 0; k < cols; ++k) {
+      for (int64_t i = 0; i < rows; ++i)
+        for (int32_t e = rp[(size_t)i]; e < rp[(size_t)i + 1]; ++e)
+          if (ci[(size_t)e] == k) { want_rows.push_back((int32_t)i); want_perm.push_back(e); }
+      want_ptr.push_back((int32_t)want_rows.size());
+    }
+    EXPECT_EQ(t.row_ptr.to_vector<int32_t>(), want_ptr);
+    EXPECT_EQ(t.col_idx.to_vector<int32_t>(), want_rows);
+    EXPECT_EQ(t.perm.to_vector<int32_t>(), want_perm);
+  }
+}
+
 TEST(SparseMatrix, SampleDistinctIsSortedAndExact) {
   Rng rng(1);
   for (int64_t k : {0, 1, 5, 50, 99, 100}) {
