@@ -22,7 +22,8 @@ class Conv2d : public Module {
   // (see Linear::pending_weight).
   std::optional<WeightDraw> pending_weight;
   Shape weight_shape() const { return {out_channels, in_channels, kernel_size, kernel_size}; }
-  // Redraws the weight from N(0, std^2) (kaiming_normal_fan_out_), as a recipe while pending.
+  // Redraws the weight from N(0, std^2) as normal_ does (the models' kaiming normal with
+  // fan-out), as a recipe while pending.
   void reset_normal(double std, Rng& rng);
   void materialize();
 };

@@ -1,8 +1,6 @@
 // Initialisers. They fill on the CPU and copy to the tensor's device.
 #include "engine/nn/init.h"
 
-#include <cmath>
-
 namespace sprout::nn {
 
 Rng& init_rng() {
@@ -23,8 +21,5 @@ static void fill_with(Tensor& t, F&& draw) {
 
 void uniform_(Tensor& t, double lo, double hi, Rng& rng) { fill_with(t, [&] { return rng.uniform(lo, hi); }); }
 void normal_(Tensor& t, double mean, double std, Rng& rng) { fill_with(t, [&] { return mean + std * rng.normal(); }); }
-void kaiming_normal_fan_out_(Tensor& t, int64_t fan_out, Rng& rng) {
-  normal_(t, 0.0, std::sqrt(2.0 / (double)fan_out), rng);
-}
 
 }  // namespace sprout::nn

@@ -11,7 +11,5 @@ namespace sprout::nn {
 Rng& init_rng();
 void uniform_(Tensor& t, double lo, double hi, Rng& rng);
 void normal_(Tensor& t, double mean, double std, Rng& rng);
-// Kaiming normal (fan_out, ReLU gain), as torchvision's ResNet uses for convs.
-void kaiming_normal_fan_out_(Tensor& t, int64_t fan_out, Rng& rng);
 
 }  // namespace sprout::nn

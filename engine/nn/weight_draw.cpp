@@ -35,9 +35,6 @@ float streamed_value(const WeightDraw& d, Rng& r) {
 
 int64_t draws_per_value(const WeightDraw& d) { return d.normal ? 2 : 1; }
 
-}  // namespace
-
-namespace {
 WeightDraw plan_draw(int64_t rows, int64_t cols, double scale, bool normal, Rng& rng) {
   SPROUT_CHECK(rows >= 0 && cols >= 0, "weight of ", rows, " x ", cols, ": sizes must be non-negative");
   WeightDraw d;

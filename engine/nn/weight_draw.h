@@ -26,7 +26,7 @@ struct WeightDraw {
   // The recipe for a rows x cols weight; advances `rng` past the draws a dense fill makes
   // (streamed) or by one draw (the hash seed), so later layers draw what they always did.
   static WeightDraw plan(int64_t rows, int64_t cols, double bound, Rng& rng);
-  // The same for N(0, std^2), as kaiming_normal_fan_out_ / normal_ fill a dense weight.
+  // The same for N(0, std^2), as normal_ fills a dense weight.
   static WeightDraw plan_normal(int64_t rows, int64_t cols, double std, Rng& rng);
   // The value at each flat position row * cols + col of `pos` (ascending), into out[i].
   void values_at(const int64_t* pos, int64_t n, float* out) const;

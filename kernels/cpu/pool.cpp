@@ -10,7 +10,6 @@ namespace sprout::kernels::cpu {
 
 namespace {
 constexpr int64_t kParallelMin = 1 << 14;
-}
 
 // One output row of a max-pooling plane, kWoChunk outputs at a time: each window offset
 // is one loop over the outputs whose windows lie inside the row, with selects and no
@@ -59,6 +58,7 @@ void max_pool_row(const T* xp, int64_t H, int64_t W, int64_t k, int64_t stride, 
     }
   }
 }
+}  // namespace
 
 template <class T>
 void max_pool2d_forward(const T* x, int64_t planes, int64_t H, int64_t W, int64_t k,

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <climits>
 #include <stdexcept>
-#include <string>
 
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_select.cuh>
@@ -25,30 +24,25 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kClosed = LLONG_MAX;  // a drawn position that is not open: sorts last
 
-int cub_count(int64_t n, const char* what) {
-  if (n > 0x7fffffffLL)
-    throw std::invalid_argument(std::string(what) + ": " + std::to_string(n) + " items, more than CUB's 2^31 - 1");
-  return (int)n;
-}
 
 
 size_t sort_pairs_desc_bytes(int64_t n) {
   size_t bytes = 0;
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, bytes, (const uint32_t*)nullptr,
                                                               (uint32_t*)nullptr, (const int64_t*)nullptr,
-                                                              (int64_t*)nullptr, cub_count(n, "grow")));
+                                                              (int64_t*)nullptr, cub_items(n, "grow")));
   return bytes;
 }
 size_t sort_keys_bytes(int64_t n) {
   size_t bytes = 0;
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, bytes, (const int64_t*)nullptr, (int64_t*)nullptr,
-                                                   cub_count(n, "grow")));
+                                                   cub_items(n, "grow")));
   return bytes;
 }
 size_t unique_bytes(int64_t n) {
   size_t bytes = 0;
   SPROUT_CUDA_CHECK(cub::DeviceSelect::Unique(nullptr, bytes, (const int64_t*)nullptr, (int64_t*)nullptr,
-                                              (int64_t*)nullptr, cub_count(n, "grow_sampled")));
+                                              (int64_t*)nullptr, cub_items(n, "grow_sampled")));
   return bytes;
 }
 
@@ -126,7 +120,7 @@ __global__ void sampled_keys_k(const float* gt, const float* xt, int64_t rows, i
 void keep_best(uint32_t* keys, int64_t* idx, int64_t m, int64_t k, uint32_t* keys_out, int64_t* idx_out,
                void* temp, size_t temp_bytes, cudaStream_t s) {
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(temp, temp_bytes, keys, keys_out, idx, idx_out,
-                                                              cub_count(m, "grow"), 0, 32, s));
+                                                              cub_items(m, "grow"), 0, 32, s));
   SPROUT_CUDA_CHECK(cudaMemcpyAsync(keys, keys_out, (size_t)k * sizeof(uint32_t), cudaMemcpyDeviceToDevice, s));
   SPROUT_CUDA_CHECK(cudaMemcpyAsync(idx, idx_out, (size_t)k * sizeof(int64_t), cudaMemcpyDeviceToDevice, s));
 }
@@ -165,7 +159,7 @@ void grow_exact_tiled(const float* gt, const float* xt, int64_t rows, int64_t co
     keep_best(keys, idx, k + T, k, keys_out, idx_out, temp, temp_bytes, s);
   }
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, temp_bytes, idx, out,
-                                                   cub_count(k, "grow"), 0, 64, s));
+                                                   cub_items(k, "grow"), 0, 64, s));
 }
 
 size_t grow_sampled_workspace(int64_t candidates) {
@@ -202,9 +196,9 @@ int64_t grow_sampled(const float* gt, const float* xt, int64_t rows, int64_t col
                      cand + had);
     drawn += want;
     size_t tb = temp_bytes;
-    SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, tb, cand, sorted, cub_count(m, "grow_sampled"), 0, 64, s));
+    SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, tb, cand, sorted, cub_items(m, "grow_sampled"), 0, 64, s));
     tb = temp_bytes;
-    SPROUT_CUDA_CHECK(cub::DeviceSelect::Unique(temp, tb, sorted, cand, selected, cub_count(m, "grow_sampled"), s));
+    SPROUT_CUDA_CHECK(cub::DeviceSelect::Unique(temp, tb, sorted, cand, selected, cub_items(m, "grow_sampled"), s));
     count_valid_k<<<1, 1, 0, s>>>(cand, selected, valid);
     SPROUT_CUDA_LAUNCH_CHECK();
     SPROUT_CUDA_CHECK(cudaMemcpyAsync(&had, valid, sizeof(int64_t), cudaMemcpyDeviceToHost, s));
@@ -214,9 +208,9 @@ int64_t grow_sampled(const float* gt, const float* xt, int64_t rows, int64_t col
                    idx);
   // Candidates ascend, so the stable sort breaks equal keys toward the lower position.
   SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(temp, temp_bytes, keys, keys_out, idx, idx_out,
-                                                              cub_count(had, "grow_sampled"), 0, 32, s));
+                                                              cub_items(had, "grow_sampled"), 0, 32, s));
   temp_bytes = ws_bytes - c.used;
-  SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, temp_bytes, idx_out, out, cub_count(k, "grow_sampled"), 0,
+  SPROUT_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, temp_bytes, idx_out, out, cub_items(k, "grow_sampled"), 0,
                                                    64, s));
   return had;
 }

@@ -21,14 +21,6 @@ namespace {
 constexpr int kThreads = 256;
 
 
-// CUB counts items in int: every workspace query (made before its call) checks first.
-int64_t cub_items(int64_t n, const char* what) {
-  if (n > 0x7fffffffLL)
-    throw std::invalid_argument(std::string(what) + ": " + std::to_string(n) + " items, more than CUB's 2^31 - 1");
-  return n;
-}
-
-
 __global__ void iota_k(int64_t* v, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) v[i] = i;
 }
