@@ -98,7 +98,7 @@ struct SparseKernel {
   bool supports_output_options = false;  // honours SpmmArgs::transpose_c and row_bias
   // Reads B's row r (and SDDMM's Y row) only as the pointer b + col * ldb, so column
   // indices may be element offsets into overlapping rows (ldb 1): the unfolding-free
-  // sparse convolution (kernels/cpu/sparse_conv.h) relies on it.
+  // sparse convolution (kernels/cpu/sparse_conv.h, kernels/cuda/sparse_conv.h) relies on it.
   bool offset_rows = false;
   SparseKernelFns<float> f32;
   SparseKernelFns<double> f64;  // null functions when the kernel has no float64 path

@@ -1,6 +1,7 @@
-// Sparse convolution: a direct SpMM for 1x1 convolutions; on the CPU with CSR the
-// unfolding-free product (sparse_conv_implicit.h); else unfolded chunks of the batch
-// times the sparse weight. The weight gradient by SDDMM at the stored entries.
+// Sparse convolution: a direct SpMM for 1x1 convolutions; with CSR and a kernel that
+// reads rows at offsets (every CPU kernel, cuda_rowsplit on the GPU) the unfolding-free
+// product (sparse_conv_implicit.h); else unfolded chunks of the batch times the sparse
+// weight. The weight gradient by SDDMM at the stored entries.
 #include "engine/ops/sparse_conv.h"
 
 #include <algorithm>
@@ -126,8 +127,8 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   const bool implicit = possible && (forced || implicit_conv_pays(g, false));
   const bool implicit_backward = possible && (forced || implicit_conv_pays(g, true));
   SPROUT_CHECK(implicit || path != SparseConvPath::Implicit, "sparse_conv2d: the unfolding-free path needs a CSR ",
-               "weight on the CPU with a kernel that reads rows at offsets (weight block ", w.block, ", on ",
-               x.device().str(), ")");
+               "weight on the CPU (or in float32 on CUDA) with a kernel that reads rows at offsets (weight block ",
+               w.block, ", on ", x.device().str(), ", kernel ", pick(w, x.device(), nullptr).name, ")");
   Tensor y = implicit ? implicit_conv_forward(x, structure_of(w), w.values, g) : sparse_conv_forward(x, w, g, chunk);
   const double columns = (double)g.N * (double)g.HW();
   count_sparse_flops(FlopPass::Forward, w, columns);

@@ -1,9 +1,10 @@
 // Convolution with a sparse weight (CSR or BSR over [Cout, Cin * k * k]), with its
 // gradients. 1x1 stride-1 unpadded convolutions multiply the input directly (SpMM on
-// the NCHW activation). Others, on the CPU with CSR, run without unfolding: the
-// packed input times the weight at element offsets (kernels/cpu/sparse_conv.h). The
-// rest (BSR, CUDA, and the backward of a step whose regrowth wants the dense weight
-// gradient) unfold the input chunk by chunk with the dense conv's unfolding and
+// the NCHW activation). Others, with CSR and a kernel that reads rows at offsets (every
+// CPU kernel; cuda_rowsplit on the GPU, float32), run without unfolding: the packed
+// input times the weight at element offsets (kernels/cpu/sparse_conv.h and its CUDA
+// twin). The rest (BSR, cuSPARSE, and the backward of a step whose regrowth wants the
+// dense weight gradient) unfold the input chunk by chunk with the dense conv's unfolding and
 // workspace budget (engine/ops/im2col.h), unfolding again in backward instead of
 // saving columns.
 #pragma once

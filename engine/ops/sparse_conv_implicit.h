@@ -1,7 +1,8 @@
-// The unfolding-free sparse convolution (CPU, CSR; kernels/cpu/sparse_conv.h): the
-// forward product, the input gradient per phase with W^T and the weight gradient by
-// SDDMM, each in chunks of images under the convolution workspace budget. Internal
-// to engine/ops; sparse_conv2d decides when it runs.
+// The unfolding-free sparse convolution (CSR; kernels/cpu/sparse_conv.h, on the GPU
+// kernels/cuda/sparse_conv.h in float32): the forward product, the input gradient per
+// phase with W^T and the weight gradient by SDDMM, each in chunks of images under the
+// convolution workspace budget. Internal to engine/ops; sparse_conv2d decides when it
+// runs.
 #pragma once
 #include <vector>
 
@@ -10,8 +11,8 @@
 
 namespace sprout::ops::detail {
 
-// True when the selected kernel for w on `dev` reads B rows at element offsets (CPU
-// CSR) and every offset of this geometry fits an int32.
+// True when the selected kernel for w on `dev` reads B rows at element offsets (CSR;
+// float32 on CUDA) and every offset of this geometry fits an int32.
 bool implicit_conv_possible(const sparse::SparseParameter& w, Device dev, const ConvGeometry& g);
 // The cost model, per pass: the products run over whole phase planes, so small planes
 // pay for the positions past the output (forward, weight gradient) and for the zero
@@ -25,5 +26,15 @@ Tensor implicit_conv_forward(const Tensor& x, const sparse::SparseParameter& w, 
 // {dx or undefined, dvalues or undefined} from the output gradient gy.
 std::vector<Tensor> implicit_conv_backward(const sparse::SparseParameter& w, const Tensor& values, const Tensor& x,
                                            bool want_dx, bool want_dv, const ConvGeometry& g, const Tensor& gy);
+
+// W's offsets for a chunk of nb images, built on w's device (the passes above build
+// them themselves; these are for tests): one per stored entry for the forward product
+// and the weight gradient, and W^T per phase for the input gradient (row_ptr with
+// phases (C + 1) slots, off and perm; see kernels/cpu/sparse_conv.h).
+struct TransposedOffsets {
+  Tensor row_ptr, off, perm;
+};
+Tensor implicit_entry_offsets(const sparse::SparseParameter& w, const ConvGeometry& g, int64_t nb);
+TransposedOffsets implicit_transposed_offsets(const sparse::SparseParameter& w, const ConvGeometry& g, int64_t nb);
 
 }  // namespace sprout::ops::detail

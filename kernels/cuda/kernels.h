@@ -12,6 +12,7 @@
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/spmm.h"
 #include "kernels/cuda/sddmm.h"
+#include "kernels/cuda/sparse_conv.h"
 #include "kernels/cuda/topology.h"
 #include "kernels/cuda/grow.h"
 #include "kernels/cuda/gate.h"

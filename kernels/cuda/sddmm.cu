@@ -56,8 +56,10 @@ __global__ void sddmm_warp_k(SddmmArgs<float> a, int64_t values) {
     else hi = mid;
   }
   const int64_t r = lo * bs + i, col = (int64_t)a.a.col_idx[e] * bs + j;
+  // Only a BSR edge block hangs over; a CSR column index may be an element offset past
+  // a.cols (offset_rows).
   float s = 0.f;
-  if (r < a.a.rows && col < a.a.cols)
+  if (r < a.a.rows && (bs == 1 || col < a.a.cols))
     for (int64_t item = 0; item < a.batch; ++item) {
       const float* xr = a.x + item * a.stride_x + r * a.ldx;
       const float* yr = a.y + item * a.stride_y + col * a.ldy;

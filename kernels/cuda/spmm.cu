@@ -3,7 +3,8 @@
 // over grid.z, so a batch is one launch) for CSR and BSR and every batch, the
 // dense transpose, and the registry entries that pair each SpMM with an SDDMM.
 // A^T products read the CSC view (t_row_ptr / t_col_idx / t_perm) in every kernel,
-// so they are as deterministic and as fast as plain ones.
+// so they are as deterministic and as fast as plain ones. The row-split CSR entry reads
+// B rows only by pointer, so it declares offset_rows (the unfolding-free convolution).
 #include <algorithm>
 
 #include "kernels/cuda/check.cuh"
@@ -52,7 +53,9 @@ __device__ void rowsplit_tile(const RowSplitArgs& a, int64_t row, int lane, int6
       const int64_t slot = a.perm ? a.perm[e] : e;
       v = a.perm ? a.values[slot * bb + jj * bs + i] : a.values[slot * bb + i * bs + jj];
       brow = (int64_t)a.col_idx[e] * bs + jj;
-      if (brow >= a.b_rows) brow = -1;  // overhang of an edge block
+      // Overhang of a BSR edge block. A CSR column index may be an element offset past
+      // b_rows (offset_rows), so CSR is never cut here.
+      if (bs > 1 && brow >= a.b_rows) brow = -1;
     }
     const int cnt = (int)(p1 - pb < 32 ? p1 - pb : 32);
     for (int t = 0; t < cnt; ++t) {
@@ -305,6 +308,7 @@ SparseKernel rowsplit_csr_kernel() {
   k.device = KernelDevice::Cuda;
   k.format = SparseFormat::Csr;
   k.needs_transpose_view = true;
+  k.offset_rows = true;  // B (and the SDDMM's Y) rows are read only as b + col * ldb
   k.f32.spmm = spmm_rowsplit;
   k.f32.sddmm = sddmm_warp;
   k.note = "warp per output row (shuffle-broadcast entries), warp per entry SDDMM";
