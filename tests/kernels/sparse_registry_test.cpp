@@ -111,6 +111,18 @@ TEST(SparseKernels, EveryCpuKernelMatchesDenseOnLongRows) {
       for (int block : blocks_of(k)) check_kernel(k, m, DType::F32, block, 2500);
 }
 
+// Operands past half an L2 cache with rows 512 bytes apart and a narrow batch (an MLP
+// layer), where the CSR SpMM prefetches the rows its entries select, plain and
+// through the CSC view.
+TEST(SparseKernels, EveryCpuKernelMatchesDenseOnLargeNarrowOperands) {
+  const MaskCase m = edge_mask("large", 1100, 1100, 0.05, 67);
+  for (const kernels::SparseKernel& k : kernels::sparse_kernels())
+    if (k.device == kernels::KernelDevice::Cpu && k.format == kernels::SparseFormat::Csr) {
+      check_kernel(k, m, DType::F32, 1, 128);
+      check_kernel(k, m, DType::F64, 1, 64);
+    }
+}
+
 TEST(SparseKernels, EveryCudaKernelMatchesCpu) {
   SPROUT_SKIP_IF_NO_DEVICE(Device::cuda());
   int checked = 0;
