@@ -55,10 +55,10 @@ BlockCache& cuda_cache() {
   return *c;
 }
 
-// CPU tensors of at least this size come from a cache too: glibc maps them fresh on
-// every allocation, so each training step paid a page fault (and the kernel's zeroing)
-// per 4 KiB of every activation and gradient.
-constexpr size_t kCpuCacheMin = size_t(1) << 20;
+// CPU tensors of at least this size (glibc's default mmap threshold) come from a cache
+// too: glibc maps them fresh on every allocation, so each training step paid a page
+// fault (and the kernel's zeroing) per 4 KiB of every activation and gradient.
+constexpr size_t kCpuCacheMin = size_t(128) << 10;
 
 // AddressSanitizer builds (GCC's macro, clang's feature test) give every CPU tensor its
 // own allocation, so the sanitizer sees each one's bounds and lifetime.

@@ -37,6 +37,12 @@ TEST(Allocator, LargeCpuTensorsReuseCachedBlocks) {
   EXPECT_EQ(after.device_mallocs, mid.device_mallocs);
   EXPECT_EQ(after.cur(MemCategory::Activations) - mid.cur(MemCategory::Activations), ((1 << 20) - 1000) * 4);
   b = Tensor();
+  // An MLP's activation (batch 128 x 1000 floats, 500 KiB) is large enough too.
+  const void* act;
+  { act = Tensor::empty({128, 1000}, DType::F32, Device::cpu()).raw_data(); }
+  const int64_t mallocs = Allocator::stats(DeviceType::CPU).device_mallocs;
+  EXPECT_EQ(Tensor::empty({128, 1000}, DType::F32, Device::cpu()).raw_data(), act);
+  EXPECT_EQ(Allocator::stats(DeviceType::CPU).device_mallocs, mallocs);
   Allocator::empty_cache();
   EXPECT_EQ(Allocator::stats(DeviceType::CPU).cached, 0);
 }
