@@ -5,7 +5,7 @@
 #   2. the ResNet-50 training step at batch 32: dense, ERK 0.1 and 0.05, each beside its
 #      FLOP-ratio ideal (bench step), and Debian PyTorch's dense step on the same batch;
 #   3. one Fashion-MNIST RigL epoch (density 0.1) quiet, then again while one other
-#      process keeps a core busy (also with train.adapt_threads), with PyTorch's masked
+#      process keeps a core busy (train.adapt_threads, the default, and the count fixed), with PyTorch's masked
 #      RigL beside each.
 # Usage: bench/cpu_speed.sh OUT_DIR [PARTS]   (PARTS: any of conv,step,fashion; default all)
 # Needs build/bin/sprout (SPROUT_BIN overrides) and, for the peers, /usr/bin/python3 with torch.
@@ -58,15 +58,15 @@ if [[ $PARTS == *fashion* ]]; then
   log "Fashion-MNIST RigL 0.1, one epoch, quiet: seconds accuracy"
   fashion_epoch "$OUT/fashion_quiet" | tee "$OUT/fashion_quiet.txt"
   torch_rigl | tee "$OUT/fashion_quiet_torch.json"
-  log "the same with one busy core"
+  log "the same with one busy core, thread count fixed (train.adapt_threads=false)"
   ( while :; do :; done ) &
   BUSY=$!
   trap 'kill $BUSY 2>/dev/null || true' EXIT
-  fashion_epoch "$OUT/fashion_loaded" | tee "$OUT/fashion_loaded.txt"
-  log "the same with train.adapt_threads (one thread fewer per busy core)"
-  fashion_epoch "$OUT/fashion_loaded_adapt" --set train.adapt_threads=true | tee "$OUT/fashion_loaded_adapt.txt"
+  fashion_epoch "$OUT/fashion_loaded_fixed" --set train.adapt_threads=false | tee "$OUT/fashion_loaded_fixed.txt"
+  log "the same with train.adapt_threads (the default: one thread fewer per busy core)"
+  fashion_epoch "$OUT/fashion_loaded_adapt" | tee "$OUT/fashion_loaded_adapt.txt"
   torch_rigl | tee "$OUT/fashion_loaded_torch.json"
   kill $BUSY
-  rm -rf "$OUT/fashion_quiet" "$OUT/fashion_loaded" "$OUT/fashion_loaded_adapt"
+  rm -rf "$OUT/fashion_quiet" "$OUT/fashion_loaded_fixed" "$OUT/fashion_loaded_adapt"
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"

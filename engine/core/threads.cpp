@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "kernels/cpu/gemm.h"
+
 namespace sprout {
 
 int cpus_from_cgroup_max(const std::string& text) {
@@ -57,9 +59,10 @@ bool g_fixed = false;  // a thread count was chosen: adapt_cpu_threads leaves it
 int set_cpu_threads(int requested) {
   int n = requested;
   g_fixed = n > 0 || std::getenv("OMP_NUM_THREADS") != nullptr;
-  if (n <= 0 && std::getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
+  if (n <= 0 && std::getenv("OMP_NUM_THREADS")) n = omp_get_max_threads();
   if (n <= 0) n = usable_cpus();
   omp_set_num_threads(n);
+  kernels::cpu::set_blas_threads(n);  // adapt_cpu_threads leaves BLAS at this count
   return n;
 }
 

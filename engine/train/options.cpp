@@ -30,9 +30,10 @@ const Options<TrainOptions>& train_options() {
       .flag("checkpoint_every_epoch", &TrainOptions::checkpoint_every_epoch, true,
             "write checkpoint.safetensors after every epoch (else only at the end)")
       .integer("threads", &TrainOptions::threads, 0, Range::closed(0, 4096), "CPU threads (0: OpenMP's default)")
-      .flag("adapt_threads", &TrainOptions::adapt_threads, false,
-            "CPU: between steps, run one thread fewer per core other processes keep busy (faster on a "
-            "shared machine; results then depend on the load)")
+      .flag("adapt_threads", &TrainOptions::adapt_threads, true,
+            "CPU: between steps, run one thread fewer per core other processes keep busy (a shared "
+            "machine slows a run by its fair share, not by every barrier; BLAS keeps the starting "
+            "count, so results do not depend on the load)")
       .text("checkpoint_activations", &TrainOptions::checkpoint_activations, "none", {"none", "blocks"},
             "blocks: keep only each residual block's input and recompute the block in backward");
   return o;

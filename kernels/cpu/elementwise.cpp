@@ -1,6 +1,9 @@
 // Elementwise CPU kernels. Large loops split over OpenMP threads.
 #include "kernels/cpu/elementwise.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace sprout::kernels::cpu {
 
 constexpr int64_t kParallelMin = 1 << 15;
@@ -80,10 +83,19 @@ template <class T> void relu_backward(const T* y, const T* dy, T* dx, int64_t n)
   }
 }
 
+// Fixed chunks summed in parallel, then in order: the same bits on any thread count.
 template <class T> double sum(const T* x, int64_t n) {
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part((size_t)chunks);
+#pragma omp parallel for if (n > kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double s = 0;
+    for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) s += (double)x[i];
+    part[(size_t)c] = s;
+  }
   double s = 0;
-#pragma omp parallel for reduction(+ : s) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) s += (double)x[i];
+  for (double p : part) s += p;
   return s;
 }
 

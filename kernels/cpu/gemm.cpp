@@ -2,7 +2,11 @@
 // that packs op(B) rows so the inner loop is a contiguous axpy the compiler vectorises.
 #include "kernels/cpu/gemm.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
+#include <type_traits>
 #include <vector>
 
 #if SPROUT_WITH_OPENBLAS
@@ -12,6 +16,34 @@
 namespace sprout::kernels::cpu {
 
 bool have_openblas() { return SPROUT_WITH_OPENBLAS != 0; }
+
+namespace {
+std::atomic<int> g_blas_threads{0};
+
+// OpenBLAS's OpenMP build takes its thread count from the calling thread's OpenMP
+// setting: this holds it at blas_threads() for one call (outside parallel regions,
+// where BLAS runs on one thread anyway).
+class BlasThreads {
+ public:
+  BlasThreads() : before_(omp_get_max_threads()) {
+    const int want = g_blas_threads.load();
+    set_ = want > 0 && want != before_ && !omp_in_parallel();
+    if (set_) omp_set_num_threads(want);
+  }
+  ~BlasThreads() {
+    if (set_) omp_set_num_threads(before_);
+  }
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  int before_;
+  bool set_;
+};
+}  // namespace
+
+void set_blas_threads(int n) { g_blas_threads = n > 0 ? n : 0; }
+int blas_threads() { return g_blas_threads.load(); }
 
 template <class T>
 void gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
@@ -44,6 +76,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   if (m == 0 || n == 0) return;
 #if SPROUT_WITH_OPENBLAS
   if (k == 0) { gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+  const BlasThreads hold;
   if constexpr (std::is_same<T, float>::value)
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);

@@ -16,4 +16,12 @@ void gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T
 
 bool have_openblas();
 
+// Threads every BLAS call runs with, whatever OpenMP's count is when it is made (0:
+// OpenMP's count). OpenBLAS splits its sums differently for each thread count, so a
+// run that changes its OpenMP count between steps (train.adapt_threads) keeps the BLAS
+// count fixed and its results stay the same bits; sprout's own kernels give the same
+// bits on any count.
+void set_blas_threads(int n);
+int blas_threads();
+
 }  // namespace sprout::kernels::cpu
