@@ -1,4 +1,4 @@
-// A CPU run gives the same bits on any OpenMP thread count, so train.adapt_threads may
+// A CPU run (an MLP, a ResNet) gives the same bits on any OpenMP thread count, so train.adapt_threads may
 // change the count between steps: sprout's kernels split work, never sums, by thread,
 // and BLAS calls keep the count set at the start (kernels::cpu::set_blas_threads).
 #include <omp.h>
@@ -33,13 +33,25 @@ class ThreadCountTest : public TrainTest {
                                .dump();
     return load_config(path, {});
   }
+  // A sparse ResNet-18 (imagenet stem: strided and 7x7 convolutions, max pooling,
+  // fused BatchNorm) on two small batches.
+  Json resnet() {
+    const std::string path = (dir_ / "r.json").string();
+    std::ofstream(path) << Json{{"model", {{"name", "resnet18"}, {"width", 0.25}}},
+                                {"data", {{"name", "synthetic"}, {"workers", 0},
+                                          {"options", {{"shape", {3, 64, 64}}, {"classes", 10}, {"size", 16}}}}},
+                                {"train", {{"epochs", 1}, {"batch_size", 8}, {"adapt_threads", false}}},
+                                {"sparsity", {{"method", "rigl"}, {"density", 0.2}, {"update_every", 1}}}}
+                               .dump();
+    return load_config(path, {});
+  }
   // The model file of a run whose OpenMP count is `omp` after set_cpu_threads(2), with
   // BLAS held at that start count (or following OpenMP when not `hold_blas`).
-  std::string run(const std::string& name, int omp, bool hold_blas = true) {
+  std::string run(const std::string& name, int omp, bool hold_blas = true, bool conv = false) {
     set_cpu_threads(2);
     if (!hold_blas) kernels::cpu::set_blas_threads(0);
     omp_set_num_threads(omp);  // what adapt_cpu_threads does under load
-    Trainer t(config(), Device::cpu(), (dir_ / name).string(), true);
+    Trainer t(conv ? resnet() : config(), Device::cpu(), (dir_ / name).string(), true);
     t.fit();
     return bytes_of(dir_ / name / "model.safetensors");
   }
@@ -66,6 +78,12 @@ TEST_F(ThreadCountTest, AdaptingTheCountLeavesTheResult) {
   const std::string two = run("two", 2), one = run("one", 1);
   ASSERT_FALSE(two.empty());
   EXPECT_TRUE(one == two) << "the model trained on one OpenMP thread differs from the one on two";
+}
+
+TEST_F(ThreadCountTest, AConvNetGivesTheSameBitsToo) {
+  const std::string two = run("two", 2, true, true), one = run("one", 1, true, true);
+  ASSERT_FALSE(two.empty());
+  EXPECT_TRUE(one == two) << "the ResNet trained on one OpenMP thread differs from the one on two";
 }
 
 // The workload above reaches BLAS's threading: without the held count the bits move,
