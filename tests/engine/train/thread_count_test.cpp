@@ -1,6 +1,7 @@
-// A CPU run (an MLP, a ResNet) gives the same bits on any OpenMP thread count, so train.adapt_threads may
-// change the count between steps: sprout's kernels split work, never sums, by thread,
-// and BLAS calls keep the count set at the start (kernels::cpu::set_blas_threads).
+// A CPU run (an MLP, a ResNet) gives the same bits on any OpenMP thread count, so
+// train.adapt_threads may change the count between steps: sprout's kernels split work,
+// never sums, by thread, and BLAS calls keep the count set at the start
+// (kernels::cpu::set_blas_threads).
 #include <omp.h>
 
 #include <random>
