@@ -67,15 +67,18 @@ SPROUT_ALWAYS_INLINE void put_out(const OutRow<T>& o, int64_t t, T v) {
   *p = o.accumulate ? *p + v : v;
 }
 
-// Output columns [0, NV vectors) of one row: acc = bias + sum over the row's entries of
-// v * b[brow][...]; `entries` calls its argument once per stored entry with
-// (value, B row index).
-template <class T, int NV, class Entries>
-SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o) {
+// Output columns [0, NV vectors) of one row, and with Tail the `rest` (< one vector)
+// columns after them: acc = bias + sum over the row's entries of v * b[brow][...];
+// `entries` calls its argument once per stored entry with (value, B row index). The
+// tail is one vector load ending at the last column (the lanes before the rest repeat
+// columns already summed and are not written), so it rides in the same pass.
+template <class T, int NV, bool Tail, class Entries>
+SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o, int rest) {
   constexpr int L = kLanes<T>;
-  vec_t<T> acc[NV];
-#pragma GCC unroll 8
-  for (int q = 0; q < NV; ++q) acc[q] = vec_t<T>{} + o.bias;
+  vec_t<T> acc[NV + 1];
+  const int64_t tail = (int64_t)NV * L + rest - L;
+#pragma GCC unroll 9
+  for (int q = 0; q < NV + (Tail ? 1 : 0); ++q) acc[q] = vec_t<T>{} + o.bias;
   entries([&](T v, int64_t brow) {
     const T* br = b + brow * ldb;
     const vec_t<T> vv = vec_t<T>{} + v;
@@ -84,6 +87,11 @@ SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t 
       vec_t<T> x;
       load_vec(x, br + q * L);
       acc[q] += vv * x;
+    }
+    if constexpr (Tail) {
+      vec_t<T> x;
+      load_vec(x, br + tail);
+      acc[NV] += vv * x;
     }
   });
   if (o.stride == 1) {
@@ -94,28 +102,38 @@ SPROUT_ALWAYS_INLINE void axpy_tile(const Entries& entries, const T* b, int64_t 
     for (int q = 0; q < NV; ++q)
       for (int t = 0; t < L; ++t) put_out(o, q * L + t, acc[q][t]);
   }
+  if constexpr (Tail)
+    for (int t = 0; t < rest; ++t) put_out(o, NV * L + t, acc[NV][L - rest + t]);
 }
 
-// Columns [0, width <= kTile) of one output row: whole vectors in registers, then the
-// scalar rest in a second pass over the entries.
-template <class T, class Entries>
-SPROUT_ALWAYS_INLINE void row_tile(const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o,
-                                   int width) {
-  constexpr int L = kLanes<T>;
-  const int nv = width / L;
+template <class T, bool Tail, class Entries>
+SPROUT_ALWAYS_INLINE void axpy_vectors(int nv, const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o,
+                                       int rest) {
   switch (nv) {
-    case 8: axpy_tile<T, 8>(entries, b, ldb, o); break;
-    case 7: axpy_tile<T, 7>(entries, b, ldb, o); break;
-    case 6: axpy_tile<T, 6>(entries, b, ldb, o); break;
-    case 5: axpy_tile<T, 5>(entries, b, ldb, o); break;
-    case 4: axpy_tile<T, 4>(entries, b, ldb, o); break;
-    case 3: axpy_tile<T, 3>(entries, b, ldb, o); break;
-    case 2: axpy_tile<T, 2>(entries, b, ldb, o); break;
-    case 1: axpy_tile<T, 1>(entries, b, ldb, o); break;
-    default: break;
+    case 8: if constexpr (!Tail) axpy_tile<T, 8, false>(entries, b, ldb, o, rest); break;
+    case 7: axpy_tile<T, 7, Tail>(entries, b, ldb, o, rest); break;
+    case 6: axpy_tile<T, 6, Tail>(entries, b, ldb, o, rest); break;
+    case 5: axpy_tile<T, 5, Tail>(entries, b, ldb, o, rest); break;
+    case 4: axpy_tile<T, 4, Tail>(entries, b, ldb, o, rest); break;
+    case 3: axpy_tile<T, 3, Tail>(entries, b, ldb, o, rest); break;
+    case 2: axpy_tile<T, 2, Tail>(entries, b, ldb, o, rest); break;
+    case 1: axpy_tile<T, 1, Tail>(entries, b, ldb, o, rest); break;
+    default: if constexpr (Tail) axpy_tile<T, 0, true>(entries, b, ldb, o, rest); break;
   }
-  const int rest = width - nv * L;
-  if (rest == 0) return;
+}
+
+// Columns [0, width <= kTile) of one output row, b pointing at the row's column
+// `before`: whole vectors in registers, the rest as a vector tail when the row has a
+// vector's worth of columns up to the tile's end (reads stay inside the row), else in a
+// scalar second pass over the entries.
+template <class T, class Entries>
+SPROUT_ALWAYS_INLINE void row_tile(const Entries& entries, const T* b, int64_t ldb, const OutRow<T>& o, int width,
+                                   int64_t before) {
+  constexpr int L = kLanes<T>;
+  const int nv = width / L, rest = width - nv * L;
+  if (rest == 0) return axpy_vectors<T, false>(nv, entries, b, ldb, o, 0);
+  if (before + width >= L) return axpy_vectors<T, true>(nv, entries, b, ldb, o, rest);
+  axpy_vectors<T, false>(nv, entries, b, ldb, o, 0);
   T acc[L];
   for (int t = 0; t < L; ++t) acc[t] = o.bias;
   const T* b0 = b + nv * L;
@@ -192,7 +210,7 @@ SPROUT_ALWAYS_INLINE void csr_rows(const Work<T>& w, int64_t r0, int64_t r1, int
     for (int64_t c0 = n0; c0 < n1; c0 += kTile<T>) {
       const int width = (int)std::min<int64_t>(kTile<T>, n1 - c0);
       const T* b0 = w.b + c0;
-      row_tile<T>(csr_entries<Ahead, Perm>(w, j0, j1, b0, width), b0, w.ldb, out_row(w, r, c0), width);
+      row_tile<T>(csr_entries<Ahead, Perm>(w, j0, j1, b0, width), b0, w.ldb, out_row(w, r, c0), width, c0);
     }
   }
 }
@@ -238,7 +256,7 @@ SPROUT_ALWAYS_INLINE void bsr_item(const Work<T>& w, int64_t r0, int64_t r1, int
             }
           }
         };
-        row_tile<T>(entries, w.b + c0, w.ldb, out_row(w, R * bs + i, c0), width);
+        row_tile<T>(entries, w.b + c0, w.ldb, out_row(w, R * bs + i, c0), width, c0);
       }
     }
   }

@@ -111,6 +111,17 @@ TEST(SparseKernels, EveryCpuKernelMatchesDenseOnLongRows) {
       for (int block : blocks_of(k)) check_kernel(k, m, DType::F32, block, 2500);
 }
 
+// Rows narrower than one vector (a scalar pass) and a vector and a bit (a vector tail
+// that rereads columns before the rest), in both element types.
+TEST(SparseKernels, EveryCpuKernelMatchesDenseOnNarrowRows) {
+  const MaskCase m = edge_mask("narrow", 12, 20, 0.3, 68);
+  for (const kernels::SparseKernel& k : kernels::sparse_kernels())
+    if (k.device == kernels::KernelDevice::Cpu)
+      for (DType dt : {DType::F32, DType::F64})
+        for (int64_t n : {3, 5, 13})
+          for (int block : blocks_of(k)) check_kernel(k, m, dt, block, n);
+}
+
 // Operands past half an L2 cache with rows 512 bytes apart and a narrow batch (an MLP
 // layer), where the CSR SpMM prefetches the rows its entries select, plain and
 // through the CSC view.
