@@ -49,6 +49,7 @@ stage_ctest() {
 # counts device mallocs, which exact-size allocation makes on purpose, so it stays out.
 SANITIZER_RUNS=(
   "test_kernels|SparseKernels.EveryCuda*|90"
+  "test_engine_ops|SparseConvImplicitCuda.*:GrowCuda.*|90"
   "test_engine_ops|CudaParity.*|120"
   "test_engine_ops|GateDyReluCudaParity.*|60"
   "test_engine_ops|*/cuda|120"
