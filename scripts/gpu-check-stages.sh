@@ -49,7 +49,6 @@ stage_ctest() {
 # counts device mallocs, which exact-size allocation makes on purpose, so it stays out.
 SANITIZER_RUNS=(
   "test_kernels|SparseKernels.EveryCuda*|90"
-  "test_engine_ops|SparseConvImplicitCuda.*:GrowCuda.*|90"
   "test_engine_ops|CudaParity.*|120"
   "test_engine_ops|GateDyReluCudaParity.*|60"
   "test_engine_ops|*/cuda|120"
@@ -57,6 +56,7 @@ SANITIZER_RUNS=(
   "test_engine_nn|*/cuda:*Cuda*|60"
   "test_data|*/cuda:*Cuda*|60"
   "test_engine_sparsity|CudaMethodParity.*|180"
+  "test_engine_ops|SparseConvImplicitCuda.*:GrowCuda.*|90"
 )
 
 # compute-sanitizer wherever the toolkit keeps it; empty when there is none.

@@ -65,10 +65,10 @@ expect "sanitizer: errors counted" has "$tmp/san/sanitizer.log" "^RESULT test_en
 expect "sanitizer: timeout apart from errors" has "$tmp/san/sanitizer.log" "^RESULT test_engine_ops GateDyReluCudaParity\.\* timeout "
 expect "sanitizer: unsupported device" has "$tmp/san/sanitizer.log" "^RESULT test_engine_ops \*/cuda unsupported-device "
 expect "sanitizer: nothing matched is said" has "$tmp/san/sanitizer.log" "^RESULT test_data .* no-tests-matched "
-expect "sanitizer: every run reported" test "$(grep -c '^RESULT' "$tmp/san/sanitizer.log")" = 8
+expect "sanitizer: every run reported" test "$(grep -c '^RESULT' "$tmp/san/sanitizer.log")" = 9
 expect "sanitizer: stage failed" has "$tmp/san/progress.log" "sanitizer: failed"
 expect "sanitizer: in results.json" python3 -c 'import json, sys; r = json.load(open(sys.argv[1]));
-assert len(r["sanitizer"]) == 8 and r["sanitizer"][1]["result"] == "errors:2", r["sanitizer"]' "$tmp/san/results.json"
+assert len(r["sanitizer"]) == 9 and r["sanitizer"][1]["result"] == "errors:2", r["sanitizer"]' "$tmp/san/results.json"
 
 # A sanitizer that is not there is said, not skipped.
 OUT=$tmp/nosan GPU_CHECK_BUILD_DIR=$build GPU_CHECK_FORCE_GPU=1 GPU_CHECK_SANITIZER=$tmp/none \
