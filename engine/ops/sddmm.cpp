@@ -36,13 +36,7 @@ void sddmm_into(const sparse::SparseParameter& w, const Tensor& x, const Tensor&
     a.stride_y = ry * ny;
     a.out = out.data<T>();
     a.accumulate = accumulate;
-    a.stream = kernels::cuda::stream();
-    Tensor ws;
-    if (f.sddmm_workspace) {
-      a.workspace_bytes = f.sddmm_workspace(a);
-      a.workspace = workspace(a.workspace_bytes, x.device(), ws);
-    }
-    f.sddmm(a);
+    call_sddmm(f, a, x.device());
   });
 }
 

@@ -26,7 +26,7 @@ Tensor scratch(int64_t n, const Tensor& like) {
   return Tensor::empty({std::max<int64_t>(n, 1)}, like.dtype(), like.device(), MemCategory::Workspace);
 }
 
-// The layout moves and the registry kernel's calls on one device and element type.
+// The layout moves on one device and element type.
 // CUDA kernels exist for float only; `if constexpr` keeps the double instantiation
 // CPU-only (for_dtype refuses other types on CUDA first).
 template <class T>
@@ -52,27 +52,6 @@ struct Moves {
   void unpack_input_grad(const ImplicitConv& ic, const T* dxq, T* dx) const {
     if (!cuda) return kernels::cpu::conv_unpack_input_grad(ic, dxq, dx);
     if constexpr (kF32) SPROUT_ON_CUDA(kernels::cuda::conv_unpack_input_grad(ic, dxq, dx, stream()));
-  }
-  // One product, on the engine's stream and with the workspace the kernel asks for.
-  void spmm(const kernels::SparseKernel& kk, kernels::SpmmArgs<T>& a, Device dev) const {
-    const kernels::SparseKernelFns<T>& f = fns_of<T>(kk);
-    Tensor ws;
-    if (cuda) a.stream = stream();
-    if (f.spmm_workspace) {
-      a.workspace_bytes = f.spmm_workspace(a);
-      a.workspace = workspace(a.workspace_bytes, dev, ws);
-    }
-    f.spmm(a);
-  }
-  void sddmm(const kernels::SparseKernel& kk, kernels::SddmmArgs<T>& a, Device dev) const {
-    const kernels::SparseKernelFns<T>& f = fns_of<T>(kk);
-    Tensor ws;
-    if (cuda) a.stream = stream();
-    if (f.sddmm_workspace) {
-      a.workspace_bytes = f.sddmm_workspace(a);
-      a.workspace = workspace(a.workspace_bytes, dev, ws);
-    }
-    f.sddmm(a);
   }
 };
 
@@ -132,7 +111,7 @@ void input_grad_chunk(const Moves<T>& m, const ImplicitConv& ic, const kernels::
     a.ldb = 1;
     a.c = dxq.data<T>() + ph * ic.dx_cols();
     a.ldc = ic.phases() * ic.dx_cols();
-    m.spmm(kk, a, values.device());
+    call_spmm(fns_of<T>(kk), a, values.device());
   }
   m.unpack_input_grad(ic, dxq.data<T>(), dx);
 }
@@ -156,7 +135,7 @@ void weight_grad_chunk(const Moves<T>& m, const ImplicitConv& ic, const kernels:
   a.ldy = 1;
   a.out = dv;
   a.accumulate = accumulate;
-  m.sddmm(kk, a, like.device());
+  call_sddmm(fns_of<T>(kk), a, like.device());
 }
 
 // Images per chunk: the packed input, the product and (backward) the bordered
@@ -205,7 +184,7 @@ Tensor implicit_conv_forward(const Tensor& x, const sparse::SparseParameter& w, 
       a.ldb = 1;
       a.c = yq.data<T>();
       a.ldc = ic.out_cols();
-      m.spmm(kk, a, x.device());
+      call_spmm(fns_of<T>(kk), a, x.device());
       m.unpack_output(ic, yq.data<T>(), y.data<T>() + n0 * g.O * g.HW());
     }
   });

@@ -40,6 +40,29 @@ template <> inline const kernels::SparseKernelFns<double>& fns_of<double>(const 
   return k.f64;
 }
 
+// One kernel call on the engine's stream, with the workspace the kernel asks for on
+// `dev` (held for the call).
+template <class T>
+void call_spmm(const kernels::SparseKernelFns<T>& f, kernels::SpmmArgs<T>& a, Device dev) {
+  Tensor ws;
+  a.stream = kernels::cuda::stream();
+  if (f.spmm_workspace) {
+    a.workspace_bytes = f.spmm_workspace(a);
+    a.workspace = workspace(a.workspace_bytes, dev, ws);
+  }
+  f.spmm(a);
+}
+template <class T>
+void call_sddmm(const kernels::SparseKernelFns<T>& f, kernels::SddmmArgs<T>& a, Device dev) {
+  Tensor ws;
+  a.stream = kernels::cuda::stream();
+  if (f.sddmm_workspace) {
+    a.workspace_bytes = f.sddmm_workspace(a);
+    a.workspace = workspace(a.workspace_bytes, dev, ws);
+  }
+  f.sddmm(a);
+}
+
 template <class F>
 void for_dtype(const Tensor& t, const char* op, F&& f) {
   if (t.is_cuda()) check_cuda_f32(t, op);

@@ -59,13 +59,7 @@ static void run_spmm(const sparse::SparseParameter& w, const Tensor& values, boo
     a.accumulate = accumulate;
     a.transpose_c = transpose_c;
     a.row_bias = row_bias.defined() ? row_bias.data<T>() : nullptr;
-    a.stream = kernels::cuda::stream();
-    Tensor ws;
-    if (f.spmm_workspace) {
-      a.workspace_bytes = f.spmm_workspace(a);
-      a.workspace = workspace(a.workspace_bytes, values.device(), ws);
-    }
-    f.spmm(a);
+    call_spmm(f, a, values.device());
   });
 }
 

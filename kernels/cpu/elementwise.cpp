@@ -87,6 +87,11 @@ template <class T> void relu_backward(const T* y, const T* dy, T* dx, int64_t n)
 template <class T> double sum(const T* x, int64_t n) {
   constexpr int64_t kChunk = 1 << 14;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
+  if (chunks <= 1) {  // one chunk: its sum, without the partials
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += (double)x[i];
+    return s;
+  }
   std::vector<double> part((size_t)chunks);
 #pragma omp parallel for if (n > kParallelMin)
   for (int64_t c = 0; c < chunks; ++c) {
