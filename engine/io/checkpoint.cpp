@@ -119,7 +119,7 @@ void check_same_run(const Reader& r, const Json& cfg) {
                quoted(method.get<std::string>()), ", this run uses ",
                quoted(cfg["sparsity"]["method"].get<std::string>()), "; a checkpoint resumes only its own method");
   check_section(r, saved, cfg, "model", {});
-  check_section(r, saved, cfg, "sparsity", {"kernel", "keep_transposes"});
+  check_section(r, saved, cfg, "sparsity", {"kernel", "keep_transposes", "dense_compute_above"});
   const Json& optimizer = saved_section(r, saved, "optimizer");
   SPROUT_CHECK(optimizer.contains("name") && optimizer["name"] == cfg["optimizer"]["name"], r.at(),
                "written with optimizer.name ", quoted(optimizer.value("name", Json()).dump()), ", this run uses ",

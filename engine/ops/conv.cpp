@@ -11,7 +11,7 @@
 #include "engine/autograd/saved.h"
 #include "engine/core/dispatch.h"
 #include "engine/core/flops.h"
-#include "engine/ops/im2col.h"
+#include "engine/ops/conv_raw.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
@@ -118,6 +118,8 @@ bool use_cudnn(const Tensor& x) { return x.is_cuda() && g_cuda_algo == ConvAlgo:
   return Tensor::empty({(int64_t)std::max<size_t>(bytes, 1)}, DType::U8, dev);
 }
 
+}  // namespace
+
 Tensor conv_forward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor y = Tensor::empty({g.N, g.O, g.Hout, g.Wout}, x.dtype(), x.device());
   if (y.numel() == 0) return y;
@@ -141,16 +143,16 @@ Tensor conv_forward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w,
 }
 
 std::vector<Tensor> conv_backward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                                      const Tensor& dy_in, bool gx, bool gw, bool gb) {
+                                      const Tensor& dy_in, bool gx, bool gw, bool gb, MemCategory dw_category) {
   Tensor dy = dy_in.view({g.N, g.O, g.Hout, g.Wout});
   // cuDNN overwrites dx and dw (beta 0); im2col accumulates into them.
   const bool cudnn = use_cudnn(x) && dy.numel() > 0;
-  auto buffer = [&](const Shape& shape) {
-    return cudnn ? Tensor::empty(shape, x.dtype(), x.device()) : Tensor::zeros(shape, x.dtype(), x.device());
+  auto buffer = [&](const Shape& shape, MemCategory cat) {
+    return cudnn ? Tensor::empty(shape, x.dtype(), x.device(), cat) : Tensor::zeros(shape, x.dtype(), x.device(), cat);
   };
   Tensor dx, dw, db;
-  if (gx) dx = buffer(x.shape());
-  if (gw) dw = buffer(w.shape());
+  if (gx) dx = buffer(x.shape(), current_mem_category());
+  if (gw) dw = buffer(w.shape(), dw_category);
   if (gb) db = Tensor::zeros({g.O}, x.dtype(), x.device());
   if (dy.numel() == 0) return {dx, dw, db};
   if (cudnn) {
@@ -179,8 +181,6 @@ std::vector<Tensor> conv_backward_raw(const ConvGeometry& g, const Tensor& x, co
   });
   return {dx, dw, db};
 }
-
-}  // namespace
 
 bool cudnn_compiled() { return SPROUT_WITH_CUDNN != 0; }
 
@@ -224,7 +224,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
         [g, sx, sw, gx, gw, gb, flops](const Tensor& dy) {
       if (gx) count_flops(FlopPass::InputGrad, flops, flops);
       if (gw) count_flops(FlopPass::WeightGrad, flops, flops);
-      return conv_backward_raw(g, sx.get(), sw, dy, gx, gw, gb);
+      return conv_backward_raw(g, sx.get(), sw, dy, gx, gw, gb, current_mem_category());
     }), {&x, &w, &bias});
   }
   return y;

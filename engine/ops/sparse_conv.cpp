@@ -8,6 +8,8 @@
 #include <atomic>
 
 #include "engine/autograd/saved.h"
+#include "engine/ops/conv_raw.h"
+#include "engine/ops/densify.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/pool.h"
@@ -84,6 +86,44 @@ static std::vector<Tensor> sparse_conv_backward(const SparseConvSaved& c, const 
   return {dx, dv};
 }
 
+// What the dense route's backward keeps: the structure and values (the dense copy is
+// made again rather than held between the passes) and the input.
+struct DenseRouteSaved {
+  sparse::SparseParameter s;
+  Tensor values;
+  autograd::SavedTensor x;
+  bool gx, gv;
+  DenseGradHook hook;
+  ConvGeometry g;
+  double columns;
+};
+
+// The dense convolution with a dense copy of w (densify.h); dv read back at the entries.
+static Tensor dense_route_conv(const Tensor& x, sparse::SparseParameter& w, const ConvGeometry& g) {
+  const Shape ws{g.O, g.C, g.kh, g.kw};
+  Tensor y = conv_forward_raw(g, x, dense_copy(w, w.values).view(ws), Tensor());
+  const double columns = (double)g.N * (double)g.HW();
+  count_sparse_flops(FlopPass::Forward, w, columns);
+  if (!autograd::needs_grad({&x, &w.values})) return y;
+  DenseRouteSaved c{structure_of(w), w.values.detach(), autograd::SavedTensor(x), x.requires_grad(),
+                    w.values.requires_grad(), w.dense_grad_hook, g, columns};
+  autograd::record(y, std::make_shared<FunctionNode>("sparse_conv2d", [c, ws](const Tensor& gy) {
+    const bool gw = c.gv || c.hook;
+    std::vector<Tensor> d = conv_backward_raw(c.g, c.x.get(), dense_copy(c.s, c.values).view(ws), gy, c.gx, gw,
+                                                false, MemCategory::Workspace);
+    Tensor dv;
+    if (c.gv) dv = gather_values(c.s, d[1], c.values);
+    if (c.gx) count_sparse_flops(FlopPass::InputGrad, c.s, c.columns);
+    if (c.gv) count_sparse_flops(FlopPass::WeightGrad, c.s, c.columns);
+    if (c.hook) {
+      c.hook(d[1].view({c.s.rows, c.s.cols}));
+      count_hook_flops(c.s, c.columns);
+    }
+    return std::vector<Tensor>{d[0], dv};
+  }), {&x, &w.values});
+  return y;
+}
+
 // Y = W im2col(x), chunk by chunk of images, back to NCHW.
 static Tensor sparse_conv_forward(const Tensor& x, const sparse::SparseParameter& w, const ConvGeometry& g,
                                   int64_t chunk) {
@@ -110,6 +150,12 @@ Tensor sparse_conv2d(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
   g.Hout = kernels::cpu::conv_out_size(g.H, kernel, stride, pad);
   g.Wout = kernels::cpu::conv_out_size(g.W, kernel, stride, pad);
   SPROUT_CHECK(g.Hout > 0 && g.Wout > 0, "sparse_conv2d: kernel ", kernel, " does not fit a ", g.H, "x", g.W, " input");
+  if (computes_dense(w)) {
+    check_values(w, w.values, "sparse_conv2d");
+    check_same(x, w.values, "sparse_conv2d");
+    Tensor y = dense_route_conv(x, w, g);
+    return bias.defined() ? add_bias(y, bias) : y;
+  }
   if (kernel == 1 && stride == 1 && pad == 0) {
     Tensor y = sparse_matmul_cols(w, reshape(x, {g.N, g.C, g.H * g.W}));
     y = reshape(y, {g.N, w.rows, g.H, g.W});

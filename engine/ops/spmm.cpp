@@ -5,6 +5,7 @@
 #include "engine/ops/spmm.h"
 
 #include "engine/autograd/saved.h"
+#include "engine/ops/densify.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/sddmm.h"
@@ -123,6 +124,39 @@ static Tensor row_sums(const Tensor& x) {
 
 // ---- sparse_linear ----------------------------------------------------------------
 
+// The dense route (densify.h): y = x Wd^T, the dense copy Wd made again in backward.
+static Tensor dense_route_linear(const Tensor& x, sparse::SparseParameter& w) {
+  Tensor y = Tensor::empty({x.size(0), w.rows}, x.dtype(), x.device());
+  gemm_into(false, true, x, dense_copy(w, w.values), y);
+  const double n = (double)x.size(0);
+  count_sparse_flops(FlopPass::Forward, w, n);
+  if (!autograd::needs_grad({&x, &w.values})) return y;
+  const sparse::SparseParameter s = structure_of(w);
+  const Tensor values = w.values.detach(), xs = x.detach();
+  const bool gx = x.requires_grad(), gv = w.values.requires_grad();
+  const DenseGradHook hook = w.dense_grad_hook;
+  autograd::record(y, std::make_shared<FunctionNode>("sparse_linear", [s, values, xs, gx, gv, hook, n](const Tensor& g) {
+    Tensor dx, dv;
+    if (gx) {
+      dx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+      gemm_into(false, false, g, dense_copy(s, values), dx);
+      count_sparse_flops(FlopPass::InputGrad, s, n);
+    }
+    if (gv || hook) {
+      Tensor dw = Tensor::empty({s.rows, s.cols}, g.dtype(), g.device(), MemCategory::Workspace);
+      gemm_into(true, false, g, xs, dw);
+      if (gv) dv = gather_values(s, dw, values);
+      if (gv) count_sparse_flops(FlopPass::WeightGrad, s, n);
+      if (hook) {
+        hook(dw);
+        count_hook_flops(s, n);
+      }
+    }
+    return std::vector<Tensor>{dx, dv};
+  }), {&x, &w.values});
+  return y;
+}
+
 Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& bias) {
   check_values(w, w.values, "sparse_linear");
   check_same(x, w.values, "sparse_linear");
@@ -130,6 +164,10 @@ Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
                " for a ", w.rows, " x ", w.cols, " weight");
   if (bias.defined())
     SPROUT_CHECK(bias.numel() == w.rows, "sparse_linear: bias of ", bias.numel(), " for ", w.rows, " outputs");
+  if (computes_dense(w)) {
+    Tensor y = dense_route_linear(x, w);
+    return bias.defined() ? add_bias(y, bias) : y;
+  }
   const bool grad = autograd::needs_grad({&x, &w.values, &bias});
   // x^T is kept for the weight gradient, so it counts as an activation when saved.
   Tensor xt = transpose2d(x, grad ? current_mem_category() : MemCategory::Workspace);

@@ -51,6 +51,9 @@ const Options<SparsifyOptions>& sparsify_options() {
       .text("kernel", &S::kernel, "", {}, "sparse kernel by name (empty: the default for device and format)")
       .flag("keep_transposes", &S::keep_transposes, false,
             "keep every sparse layer's transposed structure (8 bytes per nonzero) instead of rebuilding it")
+      .number("dense_compute_above", &S::dense_compute_above, 0.3, Range::closed(0, 1),
+              "a sparse layer denser than this computes through a dense copy of its weight, made per pass "
+              "(the weight, its gradient and optimizer state stay sparse); 1: never")
       .flag("scale_init", &S::scale_init, false, "scale the kept initial weights by 1 / sqrt(density)")
       .text("grow", &S::grow, "exact", {"exact", "sampled"},
             "growth by gradient: exact (every open position, dW in row tiles) or sampled (grow_candidates x k "

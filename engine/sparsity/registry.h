@@ -31,7 +31,7 @@ inline const std::string kSparsityPrefix = "sparsity.";
 // one of them (snip's density, EAST's distribution) reads this struct when it is built.
 struct SparsifyOptions {
   std::string method, distribution, format, kernel;
-  double density, er_epsilon, min_density;
+  double density, er_epsilon, min_density, dense_compute_above;
   int64_t block, grow_budget_bytes, grow_candidates;
   std::string grow;
   bool first_layer_dense, last_layer_dense, keep_transposes, scale_init;

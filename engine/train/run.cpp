@@ -8,6 +8,7 @@
 #include "engine/nn/init.h"
 #include "engine/nn/weight_draw.h"
 #include "engine/ops/deferred.h"
+#include "engine/ops/densify.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/finite.h"
 #include "engine/ops/loss.h"
@@ -40,6 +41,7 @@ Run::Run(const Json& c, const DataSpec& data, int64_t spe, Device dev)
   const Json& sp = cfg["sparsity"];
   const sparsity::SparsifyOptions so = sparsity::read_sparsify_options(sp);
   sparse::set_keep_transposes(so.keep_transposes);
+  ops::set_dense_compute_above(so.dense_compute_above);
   if (!so.kernel.empty()) kernels::select_sparse_kernel(so.kernel);
   {
     MemoryScope ms(MemCategory::Weights);

@@ -13,6 +13,7 @@
 #include "kernels/cuda/spmm.h"
 #include "kernels/cuda/sddmm.h"
 #include "kernels/cuda/sparse_conv.h"
+#include "kernels/cuda/densify.h"
 #include "kernels/cuda/topology.h"
 #include "kernels/cuda/grow.h"
 #include "kernels/cuda/gate.h"
