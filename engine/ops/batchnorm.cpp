@@ -45,9 +45,10 @@ void check_batch_norm_inputs(const Tensor& x, const Tensor& gamma, const Tensor&
 }
 
 // Fills y and the saved statistics; training also updates the running statistics in place.
+// Without write_y the CPU's training pass leaves y for apply_act (the CUDA kernel writes it).
 void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps,
-                        const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
+                        const Tensor& y, bool write_y, const Tensor& save_mean, const Tensor& save_invstd) {
   int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   if (x.is_cuda()) {
     SPROUT_ON_CUDA(
@@ -67,8 +68,8 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
       if (training)
         kernels::cpu::bn_forward_train<T>(x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta), N, C, HW,
                                           (T)eps, (T)momentum, mut_or_null<T>(running_mean),
-                                          mut_or_null<T>(running_var), y.data<T>(), save_mean.data<T>(),
-                                          save_invstd.data<T>());
+                                          mut_or_null<T>(running_var), write_y ? y.data<T>() : nullptr,
+                                          save_mean.data<T>(), save_invstd.data<T>());
       else
         kernels::cpu::bn_forward_eval<T>(x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
                                          running_mean.data<T>(), running_var.data<T>(), N, C, HW, (T)eps,
@@ -137,7 +138,9 @@ struct BatchNormActNode : autograd::Node {
     residual = autograd::SavedTensor();
   }
   std::vector<Tensor> apply(const Tensor& dy) override {
-    Tensor dz = relu ? relu_mask(dy) : dy;
+    // Without a residual the CPU rebuilds the ReLU mask inside the backward kernel.
+    const bool masked_inside = relu && !residual.defined() && !x.is_cuda();
+    Tensor dz = relu && !masked_inside ? relu_mask(dy) : dy;
     Tensor dx, dgamma, dbeta;
     const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
     if (gx) dx = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -151,9 +154,14 @@ struct BatchNormActNode : autograd::Node {
     } else {
       dispatch_float(x.dtype(), "batch_norm2d backward", [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::bn_backward<T>(x.data<T>(), dz.data<T>(), mean.data<T>(), invstd.data<T>(),
-                                     ptr_or_null<T>(gamma), N, C, HW, training, mut_or_null<T>(dx),
-                                     mut_or_null<T>(dgamma), mut_or_null<T>(dbeta));
+        if (masked_inside)
+          kernels::cpu::bn_relu_backward<T>(x.data<T>(), dz.data<T>(), mean.data<T>(), invstd.data<T>(),
+                                            ptr_or_null<T>(gamma), ptr_or_null<T>(beta), N, C, HW, training,
+                                            mut_or_null<T>(dx), mut_or_null<T>(dgamma), mut_or_null<T>(dbeta));
+        else
+          kernels::cpu::bn_backward<T>(x.data<T>(), dz.data<T>(), mean.data<T>(), invstd.data<T>(),
+                                       ptr_or_null<T>(gamma), N, C, HW, training, mut_or_null<T>(dx),
+                                       mut_or_null<T>(dgamma), mut_or_null<T>(dbeta));
       });
     }
     return {dx, dgamma, dbeta, gr ? dz : Tensor()};
@@ -205,14 +213,14 @@ Tensor batch_norm_act2d(const Tensor& x, const Tensor& residual, const Tensor& g
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
-  batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, y, save_mean,
-                     save_invstd);
   const bool record = autograd::needs_grad({&x, &gamma, &beta, &residual});
-  // The statistics pass wrote y = x * a + b; the CUDA kernel may have contracted that
-  // into a fused multiply-add, so a rebuildable output is written again by the kernel
-  // that rebuilds it.
-  if (relu || residual.defined() || (record && x.is_cuda()))
-    apply_act(x, residual, save_mean, save_invstd, gamma, beta, relu, y);
+  // The statistics pass can write y = x * a + b; the CUDA kernel may have contracted that
+  // into a fused multiply-add, so a rebuildable output is written by the kernel that
+  // rebuilds it.
+  const bool apply = relu || residual.defined() || (record && x.is_cuda());
+  batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, y, !apply, save_mean,
+                     save_invstd);
+  if (apply) apply_act(x, residual, save_mean, save_invstd, gamma, beta, relu, y);
   if (record) {
     auto node = std::make_shared<BatchNormActNode>();
     node->x = x.detach();
