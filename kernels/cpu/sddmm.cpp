@@ -1,6 +1,7 @@
 // CPU SDDMM: the stored entries are split into equal contiguous ranges (so one very
 // long row cannot hold a thread back), each entry a dot product of two contiguous
-// rows; four entries of a row share the loads of their common X row.
+// rows; four entries of a row share the loads of their common X row, and a pass over
+// the entries sums several batch items before reducing.
 #include "kernels/cpu/sddmm.h"
 
 #include <omp.h>
@@ -63,16 +64,66 @@ SPROUT_ALWAYS_INLINE void put(T* out, T v, bool accumulate) {
 // the range runs through it, instead of streaming every entry's whole row.
 constexpr int64_t kColBlock = 1024;
 
+// out[q] = sum over nb batch items i of dot(x_i, y[q]_i) (item i at x + i sx, y[q] + i sy),
+// with one horizontal sum per output: short rows (a 7x7 plane) spend more on the
+// reduction than on the products when each item is reduced alone.
+template <class T, int Q>
+SPROUT_ALWAYS_INLINE void dot_many_items(const T* x, int64_t sx, const T* const* y, int64_t sy, int64_t nb, int64_t n,
+                                         T* out) {
+  constexpr int L = kLanes<T>;
+  vec_t<T> a0[Q], a1[Q];
+  T tail[Q];
+  for (int q = 0; q < Q; ++q) {
+    a0[q] = a1[q] = vec_t<T>{};
+    tail[q] = T(0);
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const T* xi = x + i * sx;
+    int64_t k = 0;
+    for (; k + 2 * L <= n; k += 2 * L) {
+      vec_t<T> x0, x1;
+      load_vec(x0, xi + k);
+      load_vec(x1, xi + k + L);
+#pragma GCC unroll 4
+      for (int q = 0; q < Q; ++q) {
+        vec_t<T> y0, y1;
+        load_vec(y0, y[q] + i * sy + k);
+        load_vec(y1, y[q] + i * sy + k + L);
+        a0[q] += x0 * y0;
+        a1[q] += x1 * y1;
+      }
+    }
+    for (; k < n; ++k)
+      for (int q = 0; q < Q; ++q) tail[q] += xi[k] * y[q][i * sy + k];
+  }
+  for (int q = 0; q < Q; ++q) {
+    vec_t<T> a = a0[q] + a1[q];
+    out[q] = lane_sum<T>(a) + tail[q];
+  }
+}
+
+// Batch items summed per pass over a range's entries: every pass streams the entries'
+// indices and outputs once, so short rows take several items per pass, as many as keep
+// a pass's operands within about kItemsBytes.
+constexpr int64_t kItemsBytes = 1 << 20;
+template <class T>
+int64_t items_per_pass(const SddmmArgs<T>& a, int64_t n) {
+  const int64_t per_item = (a.a.rows + a.a.cols) * n * (int64_t)sizeof(T);
+  return std::max<int64_t>(1, std::min<int64_t>(a.batch, kItemsBytes / std::max<int64_t>(1, per_item)));
+}
+
 // Entries [e0, e1) of a CSR structure, columns [c0, c0 + n) of every batch item.
 template <class T>
 SPROUT_ALWAYS_INLINE void csr_range_cols(const SddmmArgs<T>& a, int64_t e0, int64_t e1, int64_t r, int64_t c0,
                                          int64_t n, bool first) {
   const int32_t* row_ptr = a.a.row_ptr;
   const int32_t* col = a.a.col_idx;
-  for (int64_t bi = 0; bi < a.batch; ++bi) {
-    const T* xb = a.x + bi * a.stride_x + c0;
-    const T* yb = a.y + bi * a.stride_y + c0;
-    const bool acc = a.accumulate || !first || bi > 0;
+  const int64_t step = items_per_pass(a, n);
+  for (int64_t b0 = 0; b0 < a.batch; b0 += step) {
+    const int64_t nb = std::min(step, a.batch - b0);
+    const T* xb = a.x + b0 * a.stride_x + c0;
+    const T* yb = a.y + b0 * a.stride_y + c0;
+    const bool acc = a.accumulate || !first || b0 > 0;
     int64_t rr = r;
     int64_t e = e0;
     while (e < e1) {
@@ -83,12 +134,12 @@ SPROUT_ALWAYS_INLINE void csr_range_cols(const SddmmArgs<T>& a, int64_t e0, int6
       T s[4];
       for (; e + 3 < row_end; e += 4) {
         for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)col[e + q] * a.ldy;
-        dot_many<T, 4>(xr, ys, n, s);
+        dot_many_items<T, 4>(xr, a.stride_x, ys, a.stride_y, nb, n, s);
         for (int q = 0; q < 4; ++q) put(a.out + e + q, s[q], acc);
       }
       for (; e < row_end; ++e) {
         ys[0] = yb + (int64_t)col[e] * a.ldy;
-        dot_many<T, 1>(xr, ys, n, s);
+        dot_many_items<T, 1>(xr, a.stride_x, ys, a.stride_y, nb, n, s);
         put(a.out + e, s[0], acc);
       }
     }
