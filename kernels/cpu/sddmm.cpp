@@ -24,35 +24,6 @@ SPROUT_ALWAYS_INLINE T lane_sum(const vec_t<T>& v) {
   return s;
 }
 
-// out[q] = dot(x, y[q]) for Q rows y[q] in one pass over x: Q + 1 loads per Q
-// multiply-adds instead of 2 Q, and 2 Q independent accumulators hide the latency.
-template <class T, int Q>
-SPROUT_ALWAYS_INLINE void dot_many(const T* x, const T* const* y, int64_t n, T* out) {
-  constexpr int L = kLanes<T>;
-  vec_t<T> a0[Q], a1[Q];
-  for (int q = 0; q < Q; ++q) a0[q] = a1[q] = vec_t<T>{};
-  int64_t k = 0;
-  for (; k + 2 * L <= n; k += 2 * L) {
-    vec_t<T> x0, x1;
-    load_vec(x0, x + k);
-    load_vec(x1, x + k + L);
-#pragma GCC unroll 4
-    for (int q = 0; q < Q; ++q) {
-      vec_t<T> y0, y1;
-      load_vec(y0, y[q] + k);
-      load_vec(y1, y[q] + k + L);
-      a0[q] += x0 * y0;
-      a1[q] += x1 * y1;
-    }
-  }
-  for (int q = 0; q < Q; ++q) {
-    vec_t<T> a = a0[q] + a1[q];
-    T s = lane_sum<T>(a);
-    for (int64_t kk = k; kk < n; ++kk) s += x[kk] * y[q][kk];
-    out[q] = s;
-  }
-}
-
 template <class T>
 SPROUT_ALWAYS_INLINE void put(T* out, T v, bool accumulate) {
   if (accumulate) *out += v;
@@ -64,9 +35,11 @@ SPROUT_ALWAYS_INLINE void put(T* out, T v, bool accumulate) {
 // the range runs through it, instead of streaming every entry's whole row.
 constexpr int64_t kColBlock = 1024;
 
-// out[q] = sum over nb batch items i of dot(x_i, y[q]_i) (item i at x + i sx, y[q] + i sy),
-// with one horizontal sum per output: short rows (a 7x7 plane) spend more on the
-// reduction than on the products when each item is reduced alone.
+// out[q] = sum over nb batch items i of dot(x_i, y[q]_i) (item i at x + i sx, y[q] + i sy)
+// in one pass over x per item: Q + 1 loads per Q multiply-adds instead of 2 Q, 2 Q
+// independent accumulators to hide the latency, and one horizontal sum per output, as
+// short rows (a 7x7 plane) spend more on the reduction than on the products when each
+// item is reduced alone.
 template <class T, int Q>
 SPROUT_ALWAYS_INLINE void dot_many_items(const T* x, int64_t sx, const T* const* y, int64_t sy, int64_t nb, int64_t n,
                                          T* out) {
@@ -185,12 +158,12 @@ SPROUT_ALWAYS_INLINE void bsr_range(const SddmmArgs<T>& a, int64_t e0, int64_t e
         int j = 0;
         for (; j + 3 < j_n; j += 4) {
           for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)(j + q) * a.ldy;
-          dot_many<T, 4>(xr, ys, a.n, s);
+          dot_many_items<T, 4>(xr, 0, ys, 0, 1, a.n, s);
           for (int q = 0; q < 4; ++q) put(o + i * bs + j + q, s[q], acc);
         }
         for (; j < j_n; ++j) {
           ys[0] = yb + (int64_t)j * a.ldy;
-          dot_many<T, 1>(xr, ys, a.n, s);
+          dot_many_items<T, 1>(xr, 0, ys, 0, 1, a.n, s);
           put(o + i * bs + j, s[0], acc);
         }
       }
