@@ -318,9 +318,9 @@ def analysis(args, table, measured):
         int16 = (s["param_side"] - s["indices"] / 2.0) / dn["param_side"]
         body = ("Indices are the int32 `col_idx` (4 bytes per nonzero) and the small `row_ptr`. The transposed "
                 "structure the input-gradient SpMM reads (the transpose's int32 `col_idx` and `perm`, 8 bytes per "
-                "nonzero) is rebuilt for one layer at a time when it is used and counted as workspace (the sparse "
+                "nonzero) is rebuilt for one convolution at a time when it is used and counted as workspace (the `fc` layer keeps its own, `sparsity.keep_transposes = auto`) (the sparse "
                 "workspace peak is %.2f MiB above the dense one). Keeping it for every layer "
-                "(`sparsity.keep_transposes = true`) would add 8 bytes per nonzero: param side %.3f of dense, "
+                "(`sparsity.keep_transposes = all`) would add 8 bytes per nonzero: param side %.3f of dense, "
                 "2 x density. 16-bit column indices (every ResNet-50 layer has fewer than 65536 columns) would "
                 "bring it to %.3f. A layer stored in CSR costs 16 bytes per nonzero against 12 per dense weight, "
                 "so above density 0.75 (0.5 with kept transposes) CSR costs more than the dense layer.\n" % (

@@ -24,6 +24,9 @@ class Storage {
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
   MemCategory category() const { return category_; }
+  // Something a higher layer computed from these bytes and keeps only while they live
+  // (a sparse layer's transposed structure, keyed by its col_idx); null when unset.
+  std::shared_ptr<const void> derived;
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;

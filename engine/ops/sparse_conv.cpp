@@ -63,7 +63,7 @@ static std::vector<Tensor> sparse_conv_backward(const SparseConvSaved& c, const 
   if (c.gv) dv = Tensor::empty(c.values.shape(), c.values.dtype(), c.values.device());
   if (c.hook) dense = Tensor::zeros({O, K}, x.dtype(), x.device(), MemCategory::Workspace);
   // The CSC view for every chunk's W^T product, built once per pass.
-  const sparse::SparseParameter st = c.gx ? with_transpose(s, x.device()) : s;
+  const sparse::SparseParameter st = c.gx ? with_transpose(s, x.device(), false) : s;
   for (int64_t n0 = 0; n0 < g.N; n0 += c.chunk) {
     const int64_t nb = std::min(c.chunk, g.N - n0);
     Tensor gc = Tensor::empty({O, nb * P}, gy.dtype(), gy.device(), MemCategory::Workspace);

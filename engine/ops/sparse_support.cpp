@@ -14,10 +14,11 @@ sparse::SparseParameter structure_of(const sparse::SparseParameter& w) {
   return s;
 }
 
-sparse::SparseParameter with_transpose(const sparse::SparseParameter& s, Device dev) {
+sparse::SparseParameter with_transpose(const sparse::SparseParameter& s, Device dev, bool linear_layer) {
   sparse::SparseParameter t = s;
   if (!t.transposed && pick(s, dev, nullptr).needs_transpose_view)
-    t.transposed = sparse::cached_transpose(s.row_ptr, s.col_idx, sparse::grid_rows(s), sparse::grid_cols(s));
+    t.transposed = sparse::cached_transpose(s.row_ptr, s.col_idx, sparse::grid_rows(s), sparse::grid_cols(s),
+                                            sparse::keeps_transpose(linear_layer));
   return t;
 }
 

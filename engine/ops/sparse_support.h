@@ -16,8 +16,9 @@ using DenseGradHook = std::function<void(const Tensor&)>;
 // The structure alone (values travel separately), as saved by backward nodes.
 sparse::SparseParameter structure_of(const sparse::SparseParameter& w);
 // s with its CSC view attached when the selected kernel for `dev` reads one, so the
-// several W^T products of one backward pass share a single transpose.
-sparse::SparseParameter with_transpose(const sparse::SparseParameter& s, Device dev);
+// several W^T products of one backward pass share a single transpose; kept between
+// steps when sparse::keeps_transpose(linear_layer).
+sparse::SparseParameter with_transpose(const sparse::SparseParameter& s, Device dev, bool linear_layer);
 // `k` when given (checked against the data), else the registry's selection.
 const kernels::SparseKernel& pick(const sparse::SparseParameter& w, Device dev, const kernels::SparseKernel* k);
 // A workspace of `bytes` on `dev`, kept alive by `holder`; null for 0 bytes.

@@ -41,7 +41,8 @@ static void run_spmm(const sparse::SparseParameter& w, const Tensor& values, boo
   std::shared_ptr<const sparse::TransposedStructure> t;
   if (transpose_w && kk.needs_transpose_view)
     t = w.transposed ? w.transposed
-                     : sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w));
+                     : sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w),
+                                                sparse::keep_transposes() == sparse::KeepTransposes::All);
   for_dtype(values, "spmm", [&](auto tag) {
     using T = decltype(tag);
     const auto& f = fns_of<T>(kk);
@@ -185,7 +186,7 @@ Tensor sparse_linear(const Tensor& x, sparse::SparseParameter& w, const Tensor& 
       Tensor gt = transpose2d(g, MemCategory::Workspace);
       Tensor dx, dv, db;
       if (gx) {
-        dx = spmm_transposed(s, values, true, gt, current_mem_category());
+        dx = spmm_transposed(with_transpose(s, g.device(), true), values, true, gt, current_mem_category());
         count_sparse_flops(FlopPass::InputGrad, s, n);
       }
       if (gv) {
@@ -256,7 +257,7 @@ Tensor sparse_matmul_cols(sparse::SparseParameter& w, const Tensor& cols) {
       Tensor dc, dv;
       if (gc) {
         dc = Tensor::empty(saved.shape(), saved.dtype(), saved.device());
-        spmm_into(s, values, true, g, dc);
+        spmm_into(with_transpose(s, g.device(), false), values, true, g, dc);
         count_sparse_flops(FlopPass::InputGrad, s, columns);
       }
       if (gv) {

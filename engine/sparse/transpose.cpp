@@ -1,10 +1,8 @@
-// Transposed structures and their cache. The cache is keyed by the col_idx tensor's
-// storage and holds a weak reference to it, so an entry dies with its structure and
-// a reused address is never mistaken for the old one.
+// Transposed structures, and the kept ones: attached to the col_idx tensor's storage,
+// so one dies with its structure (a topology edit makes new index tensors).
 #include "engine/sparse/transpose.h"
 
 #include <atomic>
-#include <map>
 #include <mutex>
 #include <vector>
 
@@ -71,47 +69,45 @@ TransposedStructure transpose_structure(const Tensor& row_ptr_in, const Tensor& 
 }
 
 namespace {
-struct Entry {
-  std::weak_ptr<Storage> col_idx, row_ptr;
-  std::shared_ptr<const TransposedStructure> value;
+// A kept transposed structure, attached to its col_idx storage (Storage::derived), so it
+// dies with the structure; row_ptr tells it apart from a structure sharing col_idx.
+struct Kept {
+  std::weak_ptr<Storage> row_ptr;
+  TransposedStructure value;
 };
 std::mutex g_mu;
-std::map<const Storage*, Entry> g_cache;
-std::atomic<bool> g_keep{false};
+std::atomic<KeepTransposes> g_keep{KeepTransposes::Auto};
 }  // namespace
 
-void set_keep_transposes(bool keep) {
-  g_keep = keep;
-  if (!keep) {
-    std::lock_guard<std::mutex> g(g_mu);
-    g_cache.clear();
-  }
-}
-bool keep_transposes() { return g_keep; }
+void set_keep_transposes(KeepTransposes keep) { g_keep = keep; }
+KeepTransposes keep_transposes() { return g_keep; }
 
-std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr,
-                                                            const Tensor& col_idx,
-                                                            int64_t grid_rows, int64_t grid_cols) {
-  if (!g_keep)
+KeepTransposes keep_transposes_from(const std::string& name) {
+  if (name == "auto") return KeepTransposes::Auto;
+  if (name == "all") return KeepTransposes::All;
+  SPROUT_CHECK(name == "none", "keep_transposes: '", name, "' is not one of auto, all, none");
+  return KeepTransposes::None;
+}
+
+bool keeps_transpose(bool linear_layer) {
+  const KeepTransposes k = g_keep;
+  return k == KeepTransposes::All || (k == KeepTransposes::Auto && linear_layer);
+}
+
+std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr, const Tensor& col_idx,
+                                                            int64_t grid_rows, int64_t grid_cols, bool keep) {
+  if (!keep)
     return std::make_shared<const TransposedStructure>(
         transpose_structure(row_ptr, col_idx, grid_rows, grid_cols, MemCategory::Workspace));
-  const std::shared_ptr<Storage>& cs = col_idx.impl()->storage;
+  Storage& cs = *col_idx.impl()->storage;
   const std::shared_ptr<Storage>& rs = row_ptr.impl()->storage;
-  {
-    std::lock_guard<std::mutex> g(g_mu);
-    // Drop entries whose structure is gone.
-    for (auto it = g_cache.begin(); it != g_cache.end();)
-      it = it->second.col_idx.expired() ? g_cache.erase(it) : std::next(it);
-    auto it = g_cache.find(cs.get());
-    if (it != g_cache.end() && it->second.col_idx.lock() == cs && it->second.row_ptr.lock() == rs &&
-        it->second.value->row_ptr.numel() == grid_cols + 1)
-      return it->second.value;
-  }
-  auto value = std::make_shared<const TransposedStructure>(
-      transpose_structure(row_ptr, col_idx, grid_rows, grid_cols));
   std::lock_guard<std::mutex> g(g_mu);
-  g_cache[cs.get()] = Entry{cs, rs, value};
-  return value;
+  if (auto kept = std::static_pointer_cast<const Kept>(cs.derived))
+    if (kept->row_ptr.lock() == rs && kept->value.row_ptr.numel() == grid_cols + 1)
+      return std::shared_ptr<const TransposedStructure>(kept, &kept->value);
+  auto kept = std::make_shared<const Kept>(Kept{rs, transpose_structure(row_ptr, col_idx, grid_rows, grid_cols)});
+  cs.derived = kept;
+  return std::shared_ptr<const TransposedStructure>(kept, &kept->value);
 }
 
 Tensor gather_values(const Tensor& values, const Tensor& perm_in, int64_t block_elems) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/core/tensor.h"
 
@@ -26,17 +27,24 @@ TransposedStructure transpose_structure(const Tensor& row_ptr, const Tensor& col
 // profiles: a backward pass should build at most one per layer).
 int64_t transposes_built();
 
-// Whether transposed structures are kept between steps (3 more int32 per entry,
-// counted under "indices") or rebuilt at each use in O(nnz) as transient workspace.
-// Off by default: the index memory of a sparse layer stays one int32 per entry.
-void set_keep_transposes(bool keep);
-bool keep_transposes();
+// Which layers keep their transposed structure between steps (2 more int32 per entry,
+// counted under "indices") instead of rebuilding it at each use in O(nnz) as transient
+// workspace. Auto (the default): linear layers keep it, since their products have only
+// the batch as columns and a rebuild costs a visible share of their step (an MLP's
+// Fashion-MNIST epoch, 10-20%); convolutions (N H W columns) rebuild it, so their index
+// memory stays one int32 per entry.
+enum class KeepTransposes { Auto, All, None };
+void set_keep_transposes(KeepTransposes keep);
+KeepTransposes keep_transposes();
+// "auto", "all", "none" -> the mode (an error naming the value otherwise).
+KeepTransposes keep_transposes_from(const std::string& name);
+// Whether a layer of this kind keeps its transposed structure under the current mode.
+bool keeps_transpose(bool linear_layer);
 
-// The transposed structure of (row_ptr, col_idx): cached while those tensors live
-// when keep_transposes(), else built now in the Workspace category.
-std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr,
-                                                            const Tensor& col_idx,
-                                                            int64_t grid_rows, int64_t grid_cols);
+// The transposed structure of (row_ptr, col_idx): with `keep`, cached while those
+// tensors live; else built now in the Workspace category.
+std::shared_ptr<const TransposedStructure> cached_transpose(const Tensor& row_ptr, const Tensor& col_idx,
+                                                            int64_t grid_rows, int64_t grid_cols, bool keep);
 
 // out[e * block_elems + t] = values[perm[e] * block_elems + t], on the host (setup and
 // tests), returned on values' device.

@@ -49,8 +49,9 @@ const Options<SparsifyOptions>& sparsify_options() {
               "SET's epsilon: er densities eps (n_in + n_out) / (n_in n_out) when no density is given")
       .number("min_density", &S::min_density, 0.0, Range::closed(0, 1), "lowest density of a sparse layer")
       .text("kernel", &S::kernel, "", {}, "sparse kernel by name (empty: the default for device and format)")
-      .flag("keep_transposes", &S::keep_transposes, false,
-            "keep every sparse layer's transposed structure (8 bytes per nonzero) instead of rebuilding it")
+      .text("keep_transposes", &S::keep_transposes, "auto", {"auto", "all", "none"},
+            "which sparse layers keep their transposed structure (8 bytes per nonzero) between steps instead "
+            "of rebuilding it: auto (linear layers), all, none")
       .number("dense_compute_above", &S::dense_compute_above, 0.3, Range::closed(0, 1),
               "a sparse layer denser than this computes through a dense copy of its weight, made per pass "
               "(the weight, its gradient and optimizer state stay sparse); 1: never")

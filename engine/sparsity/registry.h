@@ -30,11 +30,11 @@ inline const std::string kSparsityPrefix = "sparsity.";
 // The options every method shares, read once by make_sparsifier; a method that needs
 // one of them (snip's density, EAST's distribution) reads this struct when it is built.
 struct SparsifyOptions {
-  std::string method, distribution, format, kernel;
+  std::string method, distribution, format, kernel, keep_transposes;
   double density, er_epsilon, min_density, dense_compute_above;
   int64_t block, grow_budget_bytes, grow_candidates;
   std::string grow;
-  bool first_layer_dense, last_layer_dense, keep_transposes, scale_init;
+  bool first_layer_dense, last_layer_dense, scale_init;
 };
 SparsifyOptions read_sparsify_options(const nlohmann::json& sparsity);
 std::vector<OptionInfo> common_options();

@@ -40,7 +40,7 @@ Run::Run(const Json& c, const DataSpec& data, int64_t spe, Device dev)
   }
   const Json& sp = cfg["sparsity"];
   const sparsity::SparsifyOptions so = sparsity::read_sparsify_options(sp);
-  sparse::set_keep_transposes(so.keep_transposes);
+  sparse::set_keep_transposes(sparse::keep_transposes_from(so.keep_transposes));
   ops::set_dense_compute_above(so.dense_compute_above);
   if (!so.kernel.empty()) kernels::select_sparse_kernel(so.kernel);
   {

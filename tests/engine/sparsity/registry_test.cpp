@@ -25,7 +25,7 @@ const char* kSectionBefore = R"({
     "init_density": 0.5, "final_density": 0.1, "prune_start_epoch": 0,
     "prune_end_epoch": 3, "death_rate": 0.5, "death_rate_final": 0.005,
     "zeta": 0.3, "er_epsilon": 20.0, "grow_init": "zero", "layerwise": false,
-    "kernel": "", "keep_transposes": false, "dense_compute_above": 0.3, "scale_init": false, "min_density": 0.0,
+    "kernel": "", "keep_transposes": "auto", "dense_compute_above": 0.3, "scale_init": false, "min_density": 0.0,
     "grow": "exact", "grow_budget_bytes": 67108864, "grow_candidates": 10,
     "k": 4, "warm_epochs": 2, "phi": 0.1, "fitness": "weight",
     "lambda_pol": 1e-4, "lambda_s": 1.0, "pol_t": 1.2, "gate_blocks": false,
