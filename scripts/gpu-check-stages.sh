@@ -56,7 +56,7 @@ SANITIZER_RUNS=(
   "test_engine_nn|*/cuda:*Cuda*|60"
   "test_data|*/cuda:*Cuda*|60"
   "test_engine_sparsity|CudaMethodParity.*|180"
-  "test_engine_ops|SparseConvImplicitCuda.*:GrowCuda.*|90"
+  "test_engine_ops|SparseConvImplicitCuda.*:GrowCuda.*:BnActCuda.*|90"
 )
 
 # compute-sanitizer wherever the toolkit keeps it; empty when there is none.

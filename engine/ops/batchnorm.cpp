@@ -138,8 +138,8 @@ struct BatchNormActNode : autograd::Node {
     residual = autograd::SavedTensor();
   }
   std::vector<Tensor> apply(const Tensor& dy) override {
-    // Without a residual the CPU rebuilds the ReLU mask inside the backward kernel.
-    const bool masked_inside = relu && !residual.defined() && !x.is_cuda();
+    // Without a residual the ReLU mask is rebuilt inside the backward kernel.
+    const bool masked_inside = relu && !residual.defined();
     Tensor dz = relu && !masked_inside ? relu_mask(dy) : dy;
     Tensor dx, dgamma, dbeta;
     const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
@@ -147,10 +147,16 @@ struct BatchNormActNode : autograd::Node {
     if (gg) dgamma = Tensor::empty({C}, x.dtype(), x.device());
     if (gb) dbeta = Tensor::empty({C}, x.dtype(), x.device());
     if (x.is_cuda()) {
-      SPROUT_ON_CUDA(kernels::cuda::bn_backward(x.data<float>(), dz.data<float>(), mean.data<float>(),
-                                                invstd.data<float>(), ptr_or_null<float>(gamma), N, C, HW,
-                                                training, mut_or_null<float>(dx), mut_or_null<float>(dgamma),
-                                                mut_or_null<float>(dbeta), stream()));
+      SPROUT_ON_CUDA(
+        if (masked_inside)
+          kernels::cuda::bn_relu_backward(x.data<float>(), dz.data<float>(), mean.data<float>(),
+                                          invstd.data<float>(), ptr_or_null<float>(gamma), ptr_or_null<float>(beta),
+                                          N, C, HW, training, mut_or_null<float>(dx), mut_or_null<float>(dgamma),
+                                          mut_or_null<float>(dbeta), stream());
+        else
+          kernels::cuda::bn_backward(x.data<float>(), dz.data<float>(), mean.data<float>(), invstd.data<float>(),
+                                     ptr_or_null<float>(gamma), N, C, HW, training, mut_or_null<float>(dx),
+                                     mut_or_null<float>(dgamma), mut_or_null<float>(dbeta), stream()));
     } else {
       dispatch_float(x.dtype(), "batch_norm2d backward", [&](auto t) {
         using T = decltype(t);

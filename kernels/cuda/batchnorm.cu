@@ -3,6 +3,7 @@
 // twin), then writes the channel's outputs, so each pass is a single launch.
 // Evaluation forward is elementwise.
 #include "kernels/cuda/batchnorm.h"
+#include "kernels/cuda/bn_act.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/reduce.cuh"
 
@@ -69,17 +70,24 @@ __global__ void bn_eval_k(const float* x, const float* gamma, const float* beta,
   }
 }
 
+// relu: the gradient through relu(batch norm of x) with shift beta, the ReLU mask
+// rebuilt as bn_act.cu's kernels rebuild it.
 __global__ void bn_backward_k(const float* x, const float* dy, const float* save_mean,
-                              const float* save_invstd, const float* gamma, int64_t N, int64_t C,
-                              int64_t HW, bool training, float* dx, float* dgamma, float* dbeta) {
+                              const float* save_invstd, const float* gamma, const float* beta, bool relu, int64_t N,
+                              int64_t C, int64_t HW, bool training, float* dx, float* dgamma, float* dbeta) {
   __shared__ double part[kThreads];
   int64_t c = blockIdx.x, count = N * HW;
   double mean = (double)save_mean[c], invstd = (double)save_invstd[c];
+  auto grad = [&](int64_t i) {
+    if (!relu) return dy[i];
+    return bn_act_input(x, nullptr, save_mean, save_invstd, gamma, beta, c, i) > 0.f ? dy[i] : 0.f;
+  };
   double sdy = 0, sdyx = 0;
   for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
     int64_t i = at(j, c, C, HW);
-    sdy += (double)dy[i];
-    sdyx += (double)dy[i] * ((double)x[i] - mean);
+    const double g = (double)grad(i);
+    sdy += g;
+    sdyx += g * ((double)x[i] - mean);
   }
   sdy = block_sum(sdy, part);
   sdyx = block_sum(sdyx, part) * invstd;
@@ -94,7 +102,7 @@ __global__ void bn_backward_k(const float* x, const float* dy, const float* save
   for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
     int64_t i = at(j, c, C, HW);
     double xhat = ((double)x[i] - mean) * invstd;
-    dx[i] = (float)(k * ((double)dy[i] - mdy - xhat * mdyx));
+    dx[i] = (float)(k * ((double)grad(i) - mdy - xhat * mdyx));
   }
 }
 }  // namespace
@@ -129,7 +137,16 @@ void bn_backward(const float* x, const float* dy, const float* save_mean,
                  const float* save_invstd, const float* gamma, int64_t N, int64_t C, int64_t HW,
                  bool training, float* dx, float* dgamma, float* dbeta, cudaStream_t s) {
   if (C == 0) return;
-  bn_backward_k<<<(unsigned)C, kThreads, 0, s>>>(x, dy, save_mean, save_invstd, gamma, N, C, HW,
+  bn_backward_k<<<(unsigned)C, kThreads, 0, s>>>(x, dy, save_mean, save_invstd, gamma, nullptr, false, N, C,
+                                                 HW, training, dx, dgamma, dbeta);
+  SPROUT_CUDA_LAUNCH_CHECK();
+}
+
+void bn_relu_backward(const float* x, const float* dy, const float* save_mean, const float* save_invstd,
+                      const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, bool training,
+                      float* dx, float* dgamma, float* dbeta, cudaStream_t s) {
+  if (C == 0) return;
+  bn_backward_k<<<(unsigned)C, kThreads, 0, s>>>(x, dy, save_mean, save_invstd, gamma, beta, true, N, C, HW,
                                                  training, dx, dgamma, dbeta);
   SPROUT_CUDA_LAUNCH_CHECK();
 }

@@ -1,8 +1,8 @@
 // The fused BatchNorm + (add) + ReLU's elementwise kernels: grid-stride loops over
-// N*C*HW values, each reading its channel's scale and shift. Products and sums are
-// written as separate roundings (__fmul_rn, __fadd_rn), as on the CPU, whatever the
-// compiler would contract, so the mask agrees with the output bit for bit.
+// N*C*HW values, each reading its channel's scale and shift (bn_act.cuh: rounded as on
+// the CPU, so the mask agrees with the output bit for bit).
 #include "kernels/cuda/bn_act.h"
+#include "kernels/cuda/bn_act.cuh"
 #include "kernels/cuda/check.cuh"
 
 namespace sprout::kernels::cuda {
@@ -10,20 +10,11 @@ namespace sprout::kernels::cuda {
 namespace {
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float act_input(const float* x, const float* residual, const float* mean,
-                                           const float* invstd, const float* gamma, const float* beta,
-                                           int64_t c, int64_t i) {
-  float a = __fmul_rn(invstd[c], gamma ? gamma[c] : 1.f);
-  float b = __fsub_rn(beta ? beta[c] : 0.f, __fmul_rn(mean[c], a));
-  float v = __fadd_rn(__fmul_rn(x[i], a), b);
-  return residual ? __fadd_rn(v, residual[i]) : v;
-}
-
 __global__ void apply_k(const float* x, const float* residual, const float* mean, const float* invstd,
                           const float* gamma, const float* beta, int64_t C, int64_t HW, bool relu, float* y,
                           int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    float v = act_input(x, residual, mean, invstd, gamma, beta, (i / HW) % C, i);
+    float v = bn_act_input(x, residual, mean, invstd, gamma, beta, (i / HW) % C, i);
     y[i] = relu ? (v > 0.f ? v : 0.f) : v;
   }
 }
@@ -32,7 +23,7 @@ __global__ void mask_k(const float* x, const float* residual, const float* mean,
                        const float* gamma, const float* beta, int64_t C, int64_t HW, const float* dy, float* dz,
                        int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    dz[i] = act_input(x, residual, mean, invstd, gamma, beta, (i / HW) % C, i) > 0.f ? dy[i] : 0.f;
+    dz[i] = bn_act_input(x, residual, mean, invstd, gamma, beta, (i / HW) % C, i) > 0.f ? dy[i] : 0.f;
 }
 
 }  // namespace
