@@ -77,7 +77,8 @@ void forward_im2col(const Prims<T>& p, const ConvGeometry& g, const Tensor& x, c
   }
 }
 
-// dx (zeroed by the caller) and dw (overwritten) may be undefined when not wanted.
+// dx (zeroed by the caller unless the direct 1x1 product writes it) and dw (overwritten)
+// may be undefined when not wanted.
 template <class T>
 void backward_im2col(const Prims<T>& p, const ConvGeometry& g, const Tensor& x, const Tensor& w,
                      const Tensor& dy, Tensor& dx, Tensor& dw) {
@@ -145,14 +146,17 @@ Tensor conv_forward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w,
 std::vector<Tensor> conv_backward_raw(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                                       const Tensor& dy_in, bool gx, bool gw, bool gb, MemCategory dw_category) {
   Tensor dy = dy_in.view({g.N, g.O, g.Hout, g.Wout});
-  // cuDNN overwrites dx and dw (beta 0); im2col accumulates into them.
-  const bool cudnn = use_cudnn(x) && dy.numel() > 0;
-  auto buffer = [&](const Shape& shape, MemCategory cat) {
-    return cudnn ? Tensor::empty(shape, x.dtype(), x.device(), cat) : Tensor::zeros(shape, x.dtype(), x.device(), cat);
+  // cuDNN overwrites dx and dw (beta 0). The GEMM path writes dw from its first chunk on,
+  // and dx image by image when it multiplies a CPU 1x1 input directly; otherwise it folds
+  // the columns into a zeroed dx.
+  const bool any = dy.numel() > 0, cudnn = use_cudnn(x) && any;
+  const bool dx_written = cudnn || (any && direct_pointwise(g, x.is_cuda()));
+  auto buffer = [&](const Shape& shape, MemCategory cat, bool written) {
+    return written ? Tensor::empty(shape, x.dtype(), x.device(), cat) : Tensor::zeros(shape, x.dtype(), x.device(), cat);
   };
   Tensor dx, dw, db;
-  if (gx) dx = buffer(x.shape(), current_mem_category());
-  if (gw) dw = buffer(w.shape(), dw_category);
+  if (gx) dx = buffer(x.shape(), current_mem_category(), dx_written);
+  if (gw) dw = buffer(w.shape(), dw_category, any);
   if (gb) db = Tensor::zeros({g.O}, x.dtype(), x.device());
   if (dy.numel() == 0) return {dx, dw, db};
   if (cudnn) {
