@@ -37,11 +37,11 @@ Tensor dense_copy(const sparse::SparseParameter& w, const Tensor& values) {
   return d;
 }
 
-Tensor gather_values(const sparse::SparseParameter& w, const Tensor& dense, const Tensor& like) {
-  SPROUT_CHECK(dense.numel() == w.rows * w.cols, "gather_values: dense gradient ", shape_str(dense.shape()),
+Tensor values_at_entries(const sparse::SparseParameter& w, const Tensor& dense, const Tensor& like) {
+  SPROUT_CHECK(dense.numel() == w.rows * w.cols, "values_at_entries: dense ", shape_str(dense.shape()),
                " for a ", w.rows, " x ", w.cols, " weight");
   Tensor out = Tensor::empty(like.shape(), like.dtype(), like.device());
-  for_dtype(dense, "gather_values", [&](auto t) {
+  for_dtype(dense, "values_at_entries", [&](auto t) {
     using T = decltype(t);
     const kernels::SparseOperand<T> a = sparse::operand<T>(w, out, nullptr);
     if (!dense.is_cuda()) return kernels::cpu::gather_dense(a, dense.data<T>(), out.data<T>());
@@ -49,6 +49,20 @@ Tensor gather_values(const sparse::SparseParameter& w, const Tensor& dense, cons
       SPROUT_ON_CUDA(kernels::cuda::gather_dense(a, dense.data<T>(), out.data<T>(), stream()));
   });
   return out;
+}
+
+Tensor values_grad_from_dense(const sparse::SparseParameter& w, const Tensor& dw, const Tensor& values, bool gv,
+                              const std::function<void(const Tensor&)>& hook, double columns) {
+  Tensor dv;
+  if (gv) {
+    dv = values_at_entries(w, dw, values);
+    count_sparse_flops(FlopPass::WeightGrad, w, columns);
+  }
+  if (hook) {
+    hook(dw.view({w.rows, w.cols}));
+    count_hook_flops(w, columns);
+  }
+  return dv;
 }
 
 }  // namespace detail

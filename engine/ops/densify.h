@@ -5,6 +5,8 @@
 // entries. FLOPs are counted as the sparse route would count them, so the accounting's
 // ideal describes the structure, not the route.
 #pragma once
+#include <functional>
+
 #include "engine/core/tensor.h"
 #include "engine/sparse/parameter.h"
 
@@ -21,8 +23,13 @@ bool computes_dense(const sparse::SparseParameter& w);
 namespace detail {
 // [rows, cols] in workspace on the values' device: the stored entries, zeros elsewhere.
 Tensor dense_copy(const sparse::SparseParameter& w, const Tensor& values);
-// The values' gradient (length of the values) from a dense [rows, cols] gradient.
-Tensor gather_values(const sparse::SparseParameter& w, const Tensor& dense, const Tensor& like);
+// A dense [rows, cols] matrix read at w's stored entries: a tensor shaped like `like`.
+Tensor values_at_entries(const sparse::SparseParameter& w, const Tensor& dense, const Tensor& like);
+// The end of a dense route's backward, given the dense weight gradient dw [rows, cols]:
+// the values' gradient when gv (else undefined), the regrowth hook called with dw when
+// set, and their FLOPs counted as the sparse route counts them.
+Tensor values_grad_from_dense(const sparse::SparseParameter& w, const Tensor& dw, const Tensor& values, bool gv,
+                              const std::function<void(const Tensor&)>& hook, double columns);
 }  // namespace detail
 
 }  // namespace sprout::ops

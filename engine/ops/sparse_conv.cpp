@@ -111,14 +111,8 @@ static Tensor dense_route_conv(const Tensor& x, sparse::SparseParameter& w, cons
     const bool gw = c.gv || c.hook;
     std::vector<Tensor> d = conv_backward_raw(c.g, c.x.get(), dense_copy(c.s, c.values).view(ws), gy, c.gx, gw,
                                                 false, MemCategory::Workspace);
-    Tensor dv;
-    if (c.gv) dv = gather_values(c.s, d[1], c.values);
     if (c.gx) count_sparse_flops(FlopPass::InputGrad, c.s, c.columns);
-    if (c.gv) count_sparse_flops(FlopPass::WeightGrad, c.s, c.columns);
-    if (c.hook) {
-      c.hook(d[1].view({c.s.rows, c.s.cols}));
-      count_hook_flops(c.s, c.columns);
-    }
+    Tensor dv = gw ? values_grad_from_dense(c.s, d[1], c.values, c.gv, c.hook, c.columns) : Tensor();
     return std::vector<Tensor>{d[0], dv};
   }), {&x, &w.values});
   return y;

@@ -43,25 +43,23 @@ template <> inline const kernels::SparseKernelFns<double>& fns_of<double>(const 
 
 // One kernel call on the engine's stream, with the workspace the kernel asks for on
 // `dev` (held for the call).
-template <class T>
-void call_spmm(const kernels::SparseKernelFns<T>& f, kernels::SpmmArgs<T>& a, Device dev) {
+template <class Args>
+void call_kernel(void (*run)(const Args&), size_t (*workspace_bytes)(const Args&), Args& a, Device dev) {
   Tensor ws;
   a.stream = kernels::cuda::stream();
-  if (f.spmm_workspace) {
-    a.workspace_bytes = f.spmm_workspace(a);
+  if (workspace_bytes) {
+    a.workspace_bytes = workspace_bytes(a);
     a.workspace = workspace(a.workspace_bytes, dev, ws);
   }
-  f.spmm(a);
+  run(a);
+}
+template <class T>
+void call_spmm(const kernels::SparseKernelFns<T>& f, kernels::SpmmArgs<T>& a, Device dev) {
+  call_kernel(f.spmm, f.spmm_workspace, a, dev);
 }
 template <class T>
 void call_sddmm(const kernels::SparseKernelFns<T>& f, kernels::SddmmArgs<T>& a, Device dev) {
-  Tensor ws;
-  a.stream = kernels::cuda::stream();
-  if (f.sddmm_workspace) {
-    a.workspace_bytes = f.sddmm_workspace(a);
-    a.workspace = workspace(a.workspace_bytes, dev, ws);
-  }
-  f.sddmm(a);
+  call_kernel(f.sddmm, f.sddmm_workspace, a, dev);
 }
 
 template <class F>

@@ -42,7 +42,7 @@ static void run_spmm(const sparse::SparseParameter& w, const Tensor& values, boo
   if (transpose_w && kk.needs_transpose_view)
     t = w.transposed ? w.transposed
                      : sparse::cached_transpose(w.row_ptr, w.col_idx, sparse::grid_rows(w), sparse::grid_cols(w),
-                                                sparse::keep_transposes() == sparse::KeepTransposes::All);
+                                                sparse::keeps_transpose(false));
   for_dtype(values, "spmm", [&](auto tag) {
     using T = decltype(tag);
     const auto& f = fns_of<T>(kk);
@@ -146,12 +146,7 @@ static Tensor dense_route_linear(const Tensor& x, sparse::SparseParameter& w) {
     if (gv || hook) {
       Tensor dw = Tensor::empty({s.rows, s.cols}, g.dtype(), g.device(), MemCategory::Workspace);
       gemm_into(true, false, g, xs, dw);
-      if (gv) dv = gather_values(s, dw, values);
-      if (gv) count_sparse_flops(FlopPass::WeightGrad, s, n);
-      if (hook) {
-        hook(dw);
-        count_hook_flops(s, n);
-      }
+      dv = values_grad_from_dense(s, dw, values, gv, hook, n);
     }
     return std::vector<Tensor>{dx, dv};
   }), {&x, &w.values});

@@ -45,10 +45,10 @@ TEST_P(DenseRoute, CopyMatchesToDenseAndReadsBackTheValues) {
         Tensor d = ops::detail::dense_copy(p, p.values);
         EXPECT_EQ(d.category(), MemCategory::Workspace);
         EXPECT_TRUE(bitwise_equal(d, ref));
-        EXPECT_TRUE(bitwise_equal(ops::detail::gather_values(p, d, p.values), p.values));
+        EXPECT_TRUE(bitwise_equal(ops::detail::values_at_entries(p, d, p.values), p.values));
         // Any dense matrix read back: its entries at the stored positions.
         Tensor r = randn({m.rows, m.cols}, 4, dt);
-        Tensor g = ops::detail::gather_values(p, r.to(dev), p.values);
+        Tensor g = ops::detail::values_at_entries(p, r.to(dev), p.values);
         EXPECT_EQ(rel_error(scatter_dense(p, g), mask_like(p, r)), 0.0);  // mask_like writes -0
       }
 }
