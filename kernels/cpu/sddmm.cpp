@@ -1,13 +1,15 @@
 // CPU SDDMM: the stored entries are split into equal contiguous ranges (so one very
 // long row cannot hold a thread back), each entry a dot product of two contiguous
-// rows; four entries of a row share the loads of their common X row, and a pass over
-// the entries sums several batch items before reducing.
+// rows; eight entries of a row (four in double) share the loads of their common X row
+// and one reduction of their sums, and a pass over the entries sums several batch
+// items before reducing.
 #include "kernels/cpu/sddmm.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 #include "kernels/cpu/spmm.h"
 
@@ -75,6 +77,64 @@ SPROUT_ALWAYS_INLINE void dot_many_items(const T* x, int64_t sx, const T* const*
   }
 }
 
+// Eight lane vectors reduced at once: out[q] = the sum of a[q]'s lanes. Three rounds of
+// pairwise shuffles and adds leave the eight sums in one vector (float only: 8 lanes).
+SPROUT_ALWAYS_INLINE void sum_lanes8(const vec_t<float>* a, vec_t<float>& out) {
+  typedef int32_t m_t __attribute__((vector_size(32)));
+  const m_t even = {0, 8, 2, 10, 4, 12, 6, 14}, odd = {1, 9, 3, 11, 5, 13, 7, 15};
+  const m_t lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+  const m_t lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+  vec_t<float> t[4], u[2];
+  for (int q = 0; q < 4; ++q)
+    t[q] = __builtin_shuffle(a[2 * q], a[2 * q + 1], even) + __builtin_shuffle(a[2 * q], a[2 * q + 1], odd);
+  for (int q = 0; q < 2; ++q)
+    u[q] = __builtin_shuffle(t[2 * q], t[2 * q + 1], lo2) + __builtin_shuffle(t[2 * q], t[2 * q + 1], hi2);
+  out = __builtin_shuffle(u[0], u[1], lo4) + __builtin_shuffle(u[0], u[1], hi4);
+}
+
+// Q <= 8 entries of one row at once (float): one accumulator each, the X vector loaded
+// once for the Q products, and one reduction for all the sums: out[0..Q) (=|+=). Every
+// entry's sum is formed the same way whatever Q is (sum_lanes8 keeps lanes apart), so
+// how a range groups its entries, and so the thread count, never changes a bit.
+template <int Q>
+SPROUT_ALWAYS_INLINE void dotf_items(const float* x, int64_t sx, const float* const* y, int64_t sy, int64_t nb,
+                                     int64_t n, float* out, bool accumulate) {
+  constexpr int L = kLanes<float>;
+  vec_t<float> a[8];
+  float tail[8];
+  for (int q = 0; q < 8; ++q) {
+    a[q] = vec_t<float>{};
+    tail[q] = 0.f;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xi = x + i * sx;
+    const float* yi[Q];
+    for (int q = 0; q < Q; ++q) yi[q] = y[q] + i * sy;
+    int64_t k = 0;
+    for (; k + L <= n; k += L) {
+      vec_t<float> xv;
+      load_vec(xv, xi + k);
+#pragma GCC unroll 8
+      for (int q = 0; q < Q; ++q) {
+        vec_t<float> yv;
+        load_vec(yv, yi[q] + k);
+        a[q] += xv * yv;
+      }
+    }
+    for (; k < n; ++k)
+      for (int q = 0; q < Q; ++q) tail[q] += xi[k] * yi[q][k];
+  }
+  vec_t<float> s, t;
+  sum_lanes8(a, s);
+  load_vec(t, tail);
+  s += t;
+  if constexpr (Q == 8) {
+    store_vec(out, s, accumulate);
+  } else {
+    for (int q = 0; q < Q; ++q) put(out + q, s[q], accumulate);
+  }
+}
+
 // Batch items summed per pass over a range's entries: every pass streams the entries'
 // indices and outputs once, so short rows take several items per pass, as many as keep
 // a pass's operands within about kItemsBytes.
@@ -103,8 +163,23 @@ SPROUT_ALWAYS_INLINE void csr_range_cols(const SddmmArgs<T>& a, int64_t e0, int6
       while (row_ptr[rr + 1] <= e) ++rr;
       const int64_t row_end = std::min<int64_t>(e1, row_ptr[rr + 1]);
       const T* xr = xb + rr * a.ldx;
-      const T* ys[4];
+      const T* ys[8];
       T s[4];
+      if constexpr (std::is_same<T, float>::value) {
+        for (; e + 7 < row_end; e += 8) {
+          for (int q = 0; q < 8; ++q) ys[q] = yb + (int64_t)col[e + q] * a.ldy;
+          dotf_items<8>(xr, a.stride_x, ys, a.stride_y, nb, n, a.out + e, acc);
+        }
+        for (; e + 3 < row_end; e += 4) {
+          for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)col[e + q] * a.ldy;
+          dotf_items<4>(xr, a.stride_x, ys, a.stride_y, nb, n, a.out + e, acc);
+        }
+        for (; e < row_end; ++e) {
+          ys[0] = yb + (int64_t)col[e] * a.ldy;
+          dotf_items<1>(xr, a.stride_x, ys, a.stride_y, nb, n, a.out + e, acc);
+        }
+        continue;
+      }
       for (; e + 3 < row_end; e += 4) {
         for (int q = 0; q < 4; ++q) ys[q] = yb + (int64_t)col[e + q] * a.ldy;
         dot_many_items<T, 4>(xr, a.stride_x, ys, a.stride_y, nb, n, s);

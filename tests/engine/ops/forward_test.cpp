@@ -214,7 +214,7 @@ std::vector<double> pool_reference(const Tensor& x, int64_t k, int64_t s, int64_
 TEST(Pooling, MaxAndAvgMatchNaiveLoops) {
   struct Case { int64_t h, w, k, s, pad; };
   for (Case c : {Case{4, 6, 2, 2, 0}, Case{7, 5, 3, 2, 1}, Case{5, 5, 3, 1, 1}, Case{9, 8, 3, 3, 0},
-                 Case{6, 7, 5, 2, 2}}) {
+                 Case{6, 7, 5, 2, 2}, Case{7, 6, 1, 2, 0}, Case{9, 9, 1, 3, 0}}) {
     Tensor x = randn({2, 3, c.h, c.w}, 27);
     expect_all_near(ops::max_pool2d(x, c.k, c.s, c.pad), pool_reference(x, c.k, c.s, c.pad, true), 0);
     expect_all_near(ops::avg_pool2d(x, c.k, c.s, c.pad), pool_reference(x, c.k, c.s, c.pad, false), 1e-12);

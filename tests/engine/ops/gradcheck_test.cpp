@@ -144,6 +144,8 @@ TEST(Gradcheck, AvgPool2d) {
   gradcheck([](const Inputs& in) { return ops::avg_pool2d(in[0], 2, 2); }, {randn({2, 2, 4, 5}, 41)});
   gradcheck([](const Inputs& in) { return ops::avg_pool2d(in[0], 3, 2, 1); }, {randn({1, 2, 5, 6}, 42)});
   gradcheck([](const Inputs& in) { return ops::avg_pool2d(in[0], 3, 1, 1); }, {randn({1, 1, 4, 3}, 43)});
+  // A 1x1 window (a strided 1x1 convolution's subsampling), odd sides.
+  gradcheck([](const Inputs& in) { return ops::avg_pool2d(in[0], 1, 2); }, {randn({1, 2, 5, 7}, 45)});
 }
 
 TEST(Gradcheck, GlobalAvgPool) {
