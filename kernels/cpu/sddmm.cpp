@@ -80,16 +80,19 @@ SPROUT_ALWAYS_INLINE void dot_many_items(const T* x, int64_t sx, const T* const*
 // Eight lane vectors reduced at once: out[q] = the sum of a[q]'s lanes. Three rounds of
 // pairwise shuffles and adds leave the eight sums in one vector (float only: 8 lanes).
 SPROUT_ALWAYS_INLINE void sum_lanes8(const vec_t<float>* a, vec_t<float>& out) {
-  typedef int32_t m_t __attribute__((vector_size(32)));
-  const m_t even = {0, 8, 2, 10, 4, 12, 6, 14}, odd = {1, 9, 3, 11, 5, 13, 7, 15};
-  const m_t lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-  const m_t lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
   vec_t<float> t[4], u[2];
-  for (int q = 0; q < 4; ++q)
-    t[q] = __builtin_shuffle(a[2 * q], a[2 * q + 1], even) + __builtin_shuffle(a[2 * q], a[2 * q + 1], odd);
-  for (int q = 0; q < 2; ++q)
-    u[q] = __builtin_shuffle(t[2 * q], t[2 * q + 1], lo2) + __builtin_shuffle(t[2 * q], t[2 * q + 1], hi2);
-  out = __builtin_shuffle(u[0], u[1], lo4) + __builtin_shuffle(u[0], u[1], hi4);
+  for (int q = 0; q < 4; ++q) {
+    const vec_t<float> p = a[2 * q], r = a[2 * q + 1];
+    t[q] = __builtin_shufflevector(p, r, 0, 8, 2, 10, 4, 12, 6, 14) +
+           __builtin_shufflevector(p, r, 1, 9, 3, 11, 5, 13, 7, 15);
+  }
+  for (int q = 0; q < 2; ++q) {
+    const vec_t<float> p = t[2 * q], r = t[2 * q + 1];
+    u[q] = __builtin_shufflevector(p, r, 0, 1, 8, 9, 4, 5, 12, 13) +
+           __builtin_shufflevector(p, r, 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  out = __builtin_shufflevector(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+        __builtin_shufflevector(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 // Q <= 8 entries of one row at once (float): one accumulator each, the X vector loaded
