@@ -109,9 +109,11 @@ struct BatchNormActNode : autograd::Node {
   bool training, relu, gx, gg, gb, gr;
   // A residual block's output is asked for twice (the next block's ReLU mask and first
   // conv), and rebuilding it rebuilds the chain of outputs before it. An output a
-  // consumer asked for (not one rebuilt inside a chain) is kept until this node's
-  // backward has run, so each link of a stage's chain is walked half as often, for one
-  // rebuilt output held at a time.
+  // consumer asked for, and the one its rebuild built first (its residual), are kept
+  // until their nodes' backward has run: the next block then finds its residual kept, so
+  // a stage's chain is walked every other block, for two rebuilt outputs held at a time
+  // (ResNet-50, batch 32: 824M elements applied per step instead of 1087M, 307M of them
+  // in the forward pass; the activation peak grows by one layer4 output, 0.9%).
   mutable Tensor rebuilt;
 
   const char* name() const override { return relu ? "batch_norm_act2d" : "batch_norm2d"; }
@@ -130,7 +132,7 @@ struct BatchNormActNode : autograd::Node {
     }
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     apply_act(x, r, mean, invstd, gamma, beta, relu, y);
-    if (g_rebuild_depth == 0) rebuilt = y;
+    if (g_rebuild_depth <= 1) rebuilt = y;
     return y;
   }
   void release() override {
