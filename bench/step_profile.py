@@ -71,8 +71,8 @@ def main():
     step_s = float(median.group(1)) / 1000 if median else None
     print("%s, density %g, batch %d: median step %s" % (args.model, args.density, args.batch,
                                                         "%.2f s" % step_s if step_s else "?"))
-    for group, members in (("weight layers", WEIGHT), ("every step's floor", None)):
-        rows = [(c, v) for c, v in totals.items() if (c in WEIGHT) == (members is not None)]
+    for group, weight in (("weight layers", True), ("every step's floor", False)):
+        rows = [(c, v) for c, v in totals.items() if (c in WEIGHT) == weight]
         share = sum(v for _, v in rows)
         print("%-34s %6.1f%%%s" % (group, share, "  %.2f s" % (share / 100 * step_s) if step_s else ""))
         for c, v in sorted(rows, key=lambda r: -r[1]):
