@@ -4,6 +4,9 @@
 // timed (median of repeats): GFLOP/s on useful flops (2 nnz n), GB/s on a minimal
 // traffic model, fractions of the measured roofs (sgemm peak, copy bandwidth), speedup,
 // JSON. `topology` times RigL's update of one layer beside its dense-gradient GEMM.
+// `--pattern runs` gives every CSR row its entries as one contiguous run of columns (same
+// nnz, random start): the best locality the kernels' dataflow can see, so the ratio of
+// the two patterns' times says how much the random structure costs.
 #include <omp.h>
 
 #include <algorithm>
@@ -140,11 +143,29 @@ std::string today() {
   return buf;
 }
 
-// A random structure of the given density as a parameter on dev (blocks for BSR).
+// Which positions a benchmark weight stores: "random" (uniform) or "runs" (CSR only).
+std::string g_pattern = "random";
+
+// Each row's round(density k) entries as one run of columns from a random start.
+sparse::CsrMatrix runs_structure(int64_t m, int64_t k, double density, Rng& rng) {
+  const int64_t len = std::max<int64_t>(1, std::min<int64_t>(k, std::llround(density * (double)k)));
+  std::vector<float> mask((size_t)(m * k), 0.f), vals((size_t)(m * k));
+  for (int64_t r = 0; r < m; ++r) {
+    const int64_t start = std::min(k - len, (int64_t)(rng.uniform() * (double)(k - len + 1)));
+    for (int64_t c = start; c < start + len; ++c) mask[(size_t)(r * k + c)] = 1.f;
+  }
+  for (float& v : vals) v = (float)rng.uniform(-1.0, 1.0);
+  return sparse::CsrMatrix::from_dense(Tensor::from_vector<float>(vals, {m, k}),
+                                       Tensor::from_vector<float>(mask, {m, k}));
+}
+
+// A structure of the given density as a parameter on dev (blocks for BSR).
 sparse::SparseParameter make_weight(int64_t m, int64_t k, double density, int block, Device dev, uint64_t seed) {
   Rng rng(seed);
   sparse::SparseParameter p;
-  if (block == 1) {
+  if (block == 1 && g_pattern == "runs") {
+    p = sparse::make_parameter(runs_structure(m, k, density, rng));
+  } else if (block == 1) {
     p = sparse::make_parameter(sparse::CsrMatrix::random(m, k, std::llround(density * (double)(m * k)), rng));
   } else {
     const int64_t grid = ((m + block - 1) / block) * ((k + block - 1) / block);
@@ -411,22 +432,27 @@ void bench_topology(Device dev, double min_seconds, json& out) {
 }  // namespace
 
 int run_sparse_bench(const std::string& which, const std::string& device, const std::string& json_out,
-                     double min_seconds) {
+                     double min_seconds, const std::string& pattern) {
   using namespace sprout;
   SPROUT_CHECK(which == "spmm" || which == "sddmm" || which == "sparse_linear" || which == "topology" ||
                    which == "all",
                "bench: unknown benchmark '", which, "' (expected spmm, sddmm, sparse_linear, topology or all)");
+  SPROUT_CHECK(pattern == "random" || pattern == "runs", "bench: unknown --pattern '", pattern,
+               "' (expected random or runs)");
+  g_pattern = pattern;
   Device dev = parse_device(device);
   MemoryScope ms(MemCategory::Workspace);
   Roofs roofs = measure_roofs(dev, min_seconds);
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 0) load[0] = -1;
   const std::string name = dev.is_cuda() ? device_name(dev) : cpu_name();
-  std::printf("device: %s (%d threads)  sgemm peak %.1f GFLOP/s  copy bandwidth %.1f GB/s  load %.1f\n",
-              name.c_str(), dev.is_cuda() ? 0 : omp_get_max_threads(), roofs.gflops, roofs.gbps, load[0]);
+  std::printf("device: %s (%d threads)  sgemm peak %.1f GFLOP/s  copy bandwidth %.1f GB/s  load %.1f  pattern %s\n",
+              name.c_str(), dev.is_cuda() ? 0 : omp_get_max_threads(), roofs.gflops, roofs.gbps, load[0],
+              pattern.c_str());
   json out = {{"benchmark", which}, {"device", name}, {"device_type", dev.is_cuda() ? "cuda" : "cpu"},
               {"threads", dev.is_cuda() ? 0 : omp_get_max_threads()}, {"date", today()},
-              {"command", "sprout bench " + which + " --device " + device},
+              {"command", "sprout bench " + which + " --device " + device + " --pattern " + pattern},
+              {"pattern", pattern},
               {"min_seconds", min_seconds}, {"load_average_1min", load[0]}, {"peak_sgemm_gflops", roofs.gflops}, {"copy_gbps", roofs.gbps},
               {"results", json::array()}, {"failures", json::array()}};
   if (which == "spmm" || which == "all") bench_products("spmm", dev, roofs, min_seconds, out);

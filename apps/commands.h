@@ -101,4 +101,4 @@ bool run_interop(const CLI::App& app, const InteropArgs& a, int* code);
 }  // namespace sprout::app
 
 int run_sparse_bench(const std::string& which, const std::string& device,
-                     const std::string& json_out, double min_seconds);
+                     const std::string& json_out, double min_seconds, const std::string& pattern);

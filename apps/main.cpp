@@ -54,7 +54,7 @@ CLI::App* add_memory(CLI::App& app, MemoryArgs& ma) {
 }
 
 struct BenchArgs {
-  std::string which, device = "cpu", json;
+  std::string which, device = "cpu", json, pattern = "random";
   double seconds = 0.2;
   StepBenchArgs step;
   CLI::Option* densities = nullptr;  // given on the command line or not (conv has its own defaults)
@@ -74,6 +74,9 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& b) {
   bench->add_option("--steps", b.step.steps, "step: timed steps")->capture_default_str();
   bench->add_option("--variant", b.step.variants, "step: label[:key=value,...], timed in turn (repeat the flag)");
   bench->add_option("--rounds", b.step.rounds, "step: passes over the variants")->capture_default_str();
+  bench->add_option("--pattern", b.pattern,
+                    "spmm, sddmm, sparse_linear: CSR positions, random or runs (one run of columns per row)")
+      ->capture_default_str();
   return bench;
 }
 
@@ -106,7 +109,7 @@ int run_bench(BenchArgs& b) {
     c.json_out = b.json;
     return run_conv_bench(c);
   }
-  return run_sparse_bench(b.which, b.device, b.json, b.seconds);
+  return run_sparse_bench(b.which, b.device, b.json, b.seconds, b.pattern);
 }
 
 }  // namespace

@@ -219,6 +219,12 @@ TEST(Cli, ConfigShowsAComponentsOptions) {
   expect_one_line_error(sprout("config --show rigl2", d), "rigl2");
 }
 
+TEST(Cli, BenchRejectsAnUnknownPattern) {
+  std::string d = temp_dir("bench_pattern");
+  expect_one_line_error(sprout("bench spmm --pattern diagonal", d), "diagonal");
+  expect_one_line_error(sprout("bench sparse_linear --pattern ''", d), "--pattern");
+}
+
 TEST(Cli, MissingAndTruncatedDataGiveOneLineErrors) {
   std::string d = temp_dir("baddata");
   std::string cfg = tiny_config(d);
