@@ -7,6 +7,7 @@
 // about 1 / density).
 #include <cstdio>
 #include <fstream>
+#include <string>
 
 #include "apps/bench_util.h"
 #include "apps/commands.h"
@@ -117,7 +118,10 @@ Json bench_shape(const ConvShape& s, int64_t batch, const std::vector<double>& d
 int run_conv_bench(const ConvBenchArgs& a) {
   const Device dev = parse_device(a.device);
   Json rows = Json::array();
-  for (const ConvShape& s : resnet50_convs()) rows.push_back(bench_shape(s, a.batch, a.densities, a.min_seconds, dev));
+  for (const ConvShape& s : resnet50_convs())
+    if (std::string(s.name).find(a.only) != std::string::npos)
+      rows.push_back(bench_shape(s, a.batch, a.densities, a.min_seconds, dev));
+  SPROUT_CHECK(!rows.empty(), "bench conv: no ResNet-50 convolution's name contains '", a.only, "'");
   if (!a.json_out.empty()) {
     std::ofstream f(a.json_out);
     f << Json{{"bench", "conv"}, {"device", dev.is_cuda() ? device_name(dev) : "cpu"}, {"batch", a.batch},

@@ -57,6 +57,7 @@ struct ConvBenchArgs {
   std::string device = "cpu";
   double min_seconds = 0.2;
   std::string json_out;
+  std::string only;  // time only the shapes whose name contains this
 };
 int run_conv_bench(const ConvBenchArgs& a);
 // `bench allreduce` reads model, densities, image_size, device, steps and json_out.

@@ -54,7 +54,7 @@ CLI::App* add_memory(CLI::App& app, MemoryArgs& ma) {
 }
 
 struct BenchArgs {
-  std::string which, device = "cpu", json, pattern = "random";
+  std::string which, device = "cpu", json, pattern = "random", only;
   double seconds = 0.2;
   StepBenchArgs step;
   CLI::Option* densities = nullptr;  // given on the command line or not (conv has its own defaults)
@@ -77,6 +77,7 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& b) {
   bench->add_option("--pattern", b.pattern,
                     "spmm, sddmm, sparse_linear: CSR positions, random or runs (one run of columns per row)")
       ->capture_default_str();
+  bench->add_option("--only", b.only, "conv: only the shapes whose name contains this (e.g. \"l3 3x3\")");
   return bench;
 }
 
@@ -107,6 +108,7 @@ int run_bench(BenchArgs& b) {
     c.device = b.device;
     c.min_seconds = b.seconds;
     c.json_out = b.json;
+    c.only = b.only;
     return run_conv_bench(c);
   }
   return run_sparse_bench(b.which, b.device, b.json, b.seconds, b.pattern);

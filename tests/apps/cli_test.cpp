@@ -219,10 +219,11 @@ TEST(Cli, ConfigShowsAComponentsOptions) {
   expect_one_line_error(sprout("config --show rigl2", d), "rigl2");
 }
 
-TEST(Cli, BenchRejectsAnUnknownPattern) {
+TEST(Cli, BenchRejectsAnUnknownPatternOrShape) {
   std::string d = temp_dir("bench_pattern");
   expect_one_line_error(sprout("bench spmm --pattern diagonal", d), "diagonal");
   expect_one_line_error(sprout("bench sparse_linear --pattern ''", d), "--pattern");
+  expect_one_line_error(sprout("bench conv --only 'l9 5x5'", d), "l9 5x5");
 }
 
 TEST(Cli, MissingAndTruncatedDataGiveOneLineErrors) {
