@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include "apps/bench_util.h"
 #include "apps/commands.h"
@@ -80,13 +81,17 @@ Json bench_sparse(const ConvShape& s, nn::SparseConv2d& sp, const Tensor& x, con
             {"speedup_forward", d.forward / t.forward}, {"speedup_backward", d.backward / t.backward},
             {"ideal_speedup", ideal}};
   if ((s.k == 1 && s.stride == 1) || dev.is_cuda() || sp.weight.block > 1) return r;
-  ops::set_sparse_conv_path(ops::SparseConvPath::Unfold);
-  const PassTimes u = time_passes(conv, x, input_grad, min_seconds, dev);
-  ops::set_sparse_conv_path(ops::SparseConvPath::Auto);
-  std::printf("%-26s   im2col fwd %8.2f ms  bwd %8.2f ms  speedup fwd %5.2fx bwd %5.2fx\n", "", u.forward * 1e3,
-              u.backward * 1e3, d.forward / u.forward, d.backward / u.backward);
-  r["unfold_forward_ms"] = u.forward * 1e3;
-  r["unfold_backward_ms"] = u.backward * 1e3;
+  // Both fixed paths, so the table shows whether the engine's choice per layer is right.
+  for (auto [path, label, key] : {std::tuple{ops::SparseConvPath::Unfold, "im2col", "unfold"},
+                                  std::tuple{ops::SparseConvPath::Implicit, "direct", "implicit"}}) {
+    ops::set_sparse_conv_path(path);
+    const PassTimes u = time_passes(conv, x, input_grad, min_seconds, dev);
+    ops::set_sparse_conv_path(ops::SparseConvPath::Auto);
+    std::printf("%-26s   %6s fwd %8.2f ms  bwd %8.2f ms  speedup fwd %5.2fx bwd %5.2fx\n", "", label,
+                u.forward * 1e3, u.backward * 1e3, d.forward / u.forward, d.backward / u.backward);
+    r[std::string(key) + "_forward_ms"] = u.forward * 1e3;
+    r[std::string(key) + "_backward_ms"] = u.backward * 1e3;
+  }
   return r;
 }
 
