@@ -22,4 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 SPROUT_CLANG_ARGS=(-G Ninja -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DSPROUT_CUDA=OFF)
-command -v ccache >/dev/null && SPROUT_CLANG_ARGS+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# An `if`, not `&&`: as the last command of a sourced file a failed test would make the
+# `source` itself fail, and end the caller under `set -e` without a word.
+if command -v ccache >/dev/null; then
+  SPROUT_CLANG_ARGS+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
