@@ -33,7 +33,7 @@ const uint8_t* keep_ptr(const Tensor& keep) { return keep.defined() ? keep.data<
 
 // Workspace bytes per position of a GPU tile: its float, and two keys and two indices
 // for the sort.
-constexpr int64_t kCudaBytesPerTileEntry = 4 + 2 * 4 + 2 * 8;
+[[maybe_unused]] constexpr int64_t kCudaBytesPerTileEntry = 4 + 2 * 4 + 2 * 8;  // read only by CUDA builds
 
 }  // namespace
 
