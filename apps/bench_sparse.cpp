@@ -149,12 +149,14 @@ std::string g_pattern = "random";
 // Each row's round(density k) entries as one run of columns from a random start.
 sparse::CsrMatrix runs_structure(int64_t m, int64_t k, double density, Rng& rng) {
   const int64_t len = std::max<int64_t>(1, std::min<int64_t>(k, std::llround(density * (double)k)));
-  std::vector<float> mask((size_t)(m * k), 0.f), vals((size_t)(m * k));
+  std::vector<float> mask((size_t)(m * k), 0.f), vals((size_t)(m * k), 0.f);
   for (int64_t r = 0; r < m; ++r) {
     const int64_t start = std::min(k - len, (int64_t)(rng.uniform() * (double)(k - len + 1)));
-    for (int64_t c = start; c < start + len; ++c) mask[(size_t)(r * k + c)] = 1.f;
+    for (int64_t c = start; c < start + len; ++c) {
+      mask[(size_t)(r * k + c)] = 1.f;
+      vals[(size_t)(r * k + c)] = (float)rng.uniform(-1.0, 1.0);
+    }
   }
-  for (float& v : vals) v = (float)rng.uniform(-1.0, 1.0);
   return sparse::CsrMatrix::from_dense(Tensor::from_vector<float>(vals, {m, k}),
                                        Tensor::from_vector<float>(mask, {m, k}));
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Turns `sprout bench conv --json FILE` into a Markdown table: one row per ResNet-50
 convolution shape and density, dense beside im2col + SpMM, the direct (unfolding-free)
-product and the path sprout takes, forward and backward in milliseconds, each sparse time's speedup over dense beside the
-ideal (the FLOP ratio). Usage: python3 scripts/conv_table.py conv.json > conv.md
+product and the path sprout takes, forward and backward in milliseconds, each sparse
+time's speedup over dense beside the ideal (the FLOP ratio).
+Usage: python3 scripts/conv_table.py conv.json > conv.md
 """
 import json
 import sys
